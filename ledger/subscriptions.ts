@@ -1,0 +1,72 @@
+import type { Interval } from '../domain/catalog.js';
+import type { Sql } from './db.js';
+
+export type SubscriptionStatus = 'incomplete' | 'active' | 'past_due' | 'paused' | 'canceled';
+
+export interface SubscriptionRow {
+  id: string;
+  workspace_id: string;
+  plan: string;
+  interval: Interval;
+  status: SubscriptionStatus;
+  current_period_start: Date;
+  current_period_end: Date;
+  cancel_at_period_end: boolean;
+  next_due_at: Date | null;
+  clock_synced_to: Date | null;
+}
+
+/** Inserts the projection row before its workflow starts; false when the workspace already has a live one. */
+export async function insertSubscription(
+  sql: Sql,
+  sub: { id: string; workspaceId: string; plan: string; interval: Interval; periodStart: Date; periodEnd: Date; clockTime: Date | null },
+): Promise<boolean> {
+  const rows = await sql`
+    INSERT INTO subscriptions (id, workspace_id, plan, interval, status, current_period_start, current_period_end, clock_synced_to)
+    VALUES (${sub.id}, ${sub.workspaceId}, ${sub.plan}, ${sub.interval}, 'incomplete', ${sub.periodStart}, ${sub.periodEnd}, ${sub.clockTime})
+    ON CONFLICT (workspace_id) WHERE status <> 'canceled' DO NOTHING RETURNING id`;
+  return rows.length === 1;
+}
+
+export interface SubscriptionProjection {
+  subscriptionId: string;
+  version: number;
+  plan: string;
+  interval: Interval;
+  status: SubscriptionStatus;
+  currentPeriodStart: number;
+  currentPeriodEnd: number;
+  cancelAtPeriodEnd: boolean;
+  nextDueAt: number | null;
+}
+
+/** Writes the workflow's state; an older version (a retried, late activity) never overwrites a newer one. */
+export async function projectSubscription(sql: Sql, p: SubscriptionProjection): Promise<void> {
+  await sql`
+    UPDATE subscriptions SET plan = ${p.plan}, interval = ${p.interval}, status = ${p.status},
+      current_period_start = ${new Date(p.currentPeriodStart)}, current_period_end = ${new Date(p.currentPeriodEnd)},
+      cancel_at_period_end = ${p.cancelAtPeriodEnd},
+      next_due_at = ${p.nextDueAt === null ? null : new Date(p.nextDueAt)}, version = ${p.version}
+    WHERE id = ${p.subscriptionId} AND version < ${p.version}`;
+}
+
+/** Records how far a clock-following workflow has caught up; null detaches an ended workflow. */
+export async function markClockSynced(sql: Sql, subscriptionId: string, clockTime: Date | null): Promise<void> {
+  if (clockTime === null) {
+    await sql`UPDATE subscriptions SET clock_synced_to = NULL WHERE id = ${subscriptionId}`;
+    return;
+  }
+  await sql`
+    UPDATE subscriptions SET clock_synced_to = greatest(clock_synced_to, ${clockTime})
+    WHERE id = ${subscriptionId} AND clock_synced_to IS NOT NULL`;
+}
+
+/** The workspace's live subscription, or its most recent one when all have ended. */
+export async function currentSubscription(sql: Sql, workspaceId: string): Promise<SubscriptionRow | undefined> {
+  const [row] = await sql<SubscriptionRow[]>`
+    SELECT id, workspace_id, plan, interval, status, current_period_start, current_period_end,
+           cancel_at_period_end, next_due_at, clock_synced_to
+    FROM subscriptions WHERE workspace_id = ${workspaceId}
+    ORDER BY (status <> 'canceled') DESC, created_at DESC LIMIT 1`;
+  return row;
+}

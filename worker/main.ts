@@ -1,0 +1,22 @@
+import { NativeConnection } from '@temporalio/worker';
+import { createSql } from '../ledger/db.js';
+import { createSandboxProvider } from '../payments/sandbox.js';
+import { loadConfig } from './config.js';
+import { createWorker } from './create-worker.js';
+import { temporalConnectionOptions } from './temporal-connection.js';
+
+const config = loadConfig();
+const sql = createSql(config.DATABASE_URL);
+const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+const worker = await createWorker({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  sql,
+  payments: createSandboxProvider({ publicUrl: config.PUBLIC_URL }),
+});
+console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
+// run() resolves after SIGINT/SIGTERM: in-flight activities finish, then we close our resources.
+await worker.run();
+await connection.close();
+await sql.end();

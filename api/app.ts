@@ -1,0 +1,30 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { authenticate, type AuthEnv } from './auth.js';
+import { ApiError, onError, problem } from './errors.js';
+import type { ApiDeps } from './router.js';
+import { creditRoutes } from './routes/credits.js';
+import { invoiceRoutes } from './routes/invoices.js';
+import { publicRoutes } from './routes/public.js';
+import { subscriptionRoutes } from './routes/subscription.js';
+import { testClockRoutes } from './routes/test-clocks.js';
+import { workspaceRoutes } from './routes/workspaces.js';
+
+/** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
+export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
+  const app = new OpenAPIHono<AuthEnv>();
+  app.onError(onError);
+  app.notFound((c) => problem(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)));
+
+  app.route('/', publicRoutes(deps));
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
+  for (const routes of [testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, invoiceRoutes]) {
+    app.route('/', routes(deps));
+  }
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Credit engine API', version: '1.0.0', description: 'Credit-based subscriptions for a generative studio.' },
+  });
+  return app;
+}

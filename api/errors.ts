@@ -1,0 +1,59 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+
+export interface FieldError {
+  field: string;
+  reason: string;
+}
+
+/** The one error type handlers throw; the edge turns it into application/problem+json. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(message);
+  }
+}
+
+export function invalid(field: string, reason: string): ApiError {
+  return new ApiError(400, 'invalid_request', `${field}: ${reason}`, [{ field, reason }]);
+}
+
+export function notFound(what: string): ApiError {
+  return new ApiError(404, 'not_found', `${what} not found`);
+}
+
+export function problem(c: Context, error: ApiError): Response {
+  const body = {
+    type: `https://docs.credit-engine.dev/errors/${error.code}`,
+    title: error.message,
+    status: error.status,
+    code: error.code,
+    ...(error.errors ? { errors: error.errors } : {}),
+  };
+  return c.body(JSON.stringify(body), error.status, { 'content-type': 'application/problem+json' });
+}
+
+export function fromZod(error: ZodError, target: string): ApiError {
+  const errors = error.issues.map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.join('.') : target,
+    reason: issue.message,
+  }));
+  return new ApiError(400, 'invalid_request', `invalid ${target}: ${errors.map((e) => `${e.field}: ${e.reason}`).join('; ')}`, errors);
+}
+
+/** Maps whatever escaped a handler; anything unexpected is a logged 500 without internals. */
+export function onError(error: Error, c: Context): Response {
+  if (error instanceof ApiError) return problem(c, error);
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode;
+    return problem(c, new ApiError(status, status === 400 ? 'invalid_request' : 'http_error', error.message || 'bad request'));
+  }
+  console.error(error);
+  return problem(c, new ApiError(500, 'internal_error', 'internal error'));
+}

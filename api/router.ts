@@ -1,0 +1,21 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Client } from '@temporalio/client';
+import type { Sql } from '../ledger/db.js';
+import type { AuthEnv } from './auth.js';
+import { fromZod, problem } from './errors.js';
+
+export interface ApiDeps {
+  sql: Sql;
+  temporal: Client;
+  taskQueue: string;
+  adminApiKey: string;
+}
+
+/** A router whose zod validation failures become 400 problem+json naming each offending field. */
+export function newRouter(): OpenAPIHono<AuthEnv> {
+  return new OpenAPIHono<AuthEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return problem(c, fromZod(result.error, result.target));
+    },
+  });
+}

@@ -1,0 +1,33 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { getBalance } from '../../ledger/credits.js';
+import { requireWorkspace } from '../auth.js';
+import { newRouter, type ApiDeps } from '../router.js';
+import { bearer, problemResponses } from '../schemas.js';
+
+const Lot = z.object({
+  id: z.string(),
+  source: z.enum(['monthly', 'upgrade', 'pack']),
+  granted: z.number().int(),
+  remaining: z.number().int(),
+  held: z.number().int(),
+  granted_at: z.string(),
+  expires_at: z.string().nullable(),
+  frozen: z.boolean(),
+}).openapi('Lot');
+const Balance = z.object({
+  available: z.number().int(),
+  held: z.number().int(),
+  as_of: z.string(),
+  lots: z.array(Lot),
+}).openapi('Balance');
+
+export function creditRoutes(deps: ApiDeps) {
+  const router = newRouter();
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/credits', tags: ['credits'], security: bearer,
+      description: 'Balance at the workspace\'s current time (its test clock\'s when it has one); lots in burn order.',
+      responses: { 200: { description: 'Balance', content: { 'application/json': { schema: Balance } } }, ...problemResponses } }),
+    async (c) => c.json(await getBalance(deps.sql, requireWorkspace(c.get('principal')).id), 200),
+  );
+  return router;
+}

@@ -1,0 +1,42 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { PACKS, PLANS, priceCents } from '../../domain/catalog.js';
+import { newRouter, type ApiDeps } from '../router.js';
+
+const PlanView = z.object({
+  id: z.string(), name: z.string(), audience: z.string(), monthly_credits: z.number().int(),
+  custom_model_limit: z.number().int(), support: z.string(),
+  prices: z.object({ month: z.number().int(), year: z.number().int() }),
+  pack_discount_percent: z.number().int(),
+}).openapi('Plan');
+const PackView = z.object({ credits: z.number().int(), price_cents: z.number().int() }).openapi('Pack');
+
+/** Routes anyone may call: the catalog and the health probes. */
+export function publicRoutes(deps: ApiDeps) {
+  const router = newRouter();
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/plans', tags: ['catalog'],
+      responses: { 200: { description: 'Plans and packs', content: { 'application/json': { schema: z.object({ plans: z.array(PlanView), packs: z.array(PackView) }) } } } } }),
+    (c) => c.json({
+      plans: PLANS.map((p) => ({
+        id: p.id, name: p.name, audience: p.audience, monthly_credits: p.monthlyCredits,
+        custom_model_limit: p.customModelLimit, support: p.support,
+        prices: { month: priceCents(p, 'month'), year: priceCents(p, 'year') }, pack_discount_percent: p.packDiscountPercent,
+      })),
+      packs: PACKS.map((pack) => ({ credits: pack.credits, price_cents: pack.priceCents })),
+    }, 200),
+  );
+
+  router.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  // Ready only when both the ledger and Temporal answer: without either, no request can be served.
+  router.get('/readyz', async (c) => {
+    const [postgres, temporal] = await Promise.all([
+      deps.sql`SELECT 1`.then(() => 'ok', (e: Error) => e.message),
+      deps.temporal.connection.workflowService.getSystemInfo({}).then(() => 'ok', (e: Error) => e.message),
+    ]);
+    const ready = postgres === 'ok' && temporal === 'ok';
+    return c.json({ status: ready ? 'ready' : 'unavailable', postgres, temporal }, ready ? 200 : 503);
+  });
+  return router;
+}

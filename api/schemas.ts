@@ -1,0 +1,21 @@
+import { z } from '@hono/zod-openapi';
+
+/** Shared response and field schemas, so the OpenAPI document and validation never drift apart. */
+export const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-01T00:00:00Z' });
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    errors: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+export const problemResponses = {
+  400: { description: 'Invalid input', content: { 'application/problem+json': { schema: Problem } } },
+  401: { description: 'Missing or unknown API key', content: { 'application/problem+json': { schema: Problem } } },
+} as const;
+
+export const bearer = [{ bearerAuth: [] }];

@@ -1,0 +1,62 @@
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { SignalDefinition } from '@temporalio/workflow';
+import { periodBounds } from '../domain/calendar.js';
+import type { Interval } from '../domain/catalog.js';
+import type { Sql } from '../ledger/db.js';
+import { insertSubscription } from '../ledger/subscriptions.js';
+import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
+import { newId, type WorkspaceRow, workspaceNow } from '../ledger/workspaces.js';
+import { firstPaymentSettledUpdate, type SubscriptionView } from '../workflows/messages.js';
+import * as attrs from '../workflows/search-attributes.js';
+import { subscriptionWorkflow } from '../workflows/subscription.js';
+import { ApiError } from './errors.js';
+
+export function workflowIdOf(subscriptionId: string): string {
+  return `subscription-${subscriptionId}`;
+}
+
+/** Signals a subscription workflow; one that has already ended needs no signal. */
+export async function signalIfRunning<Args extends unknown[]>(
+  temporal: Client, workflowId: string, signal: SignalDefinition<Args>, ...args: Args
+): Promise<void> {
+  try {
+    await temporal.workflow.getHandle(workflowId).signal(signal, ...args);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+}
+
+/**
+ * Starts the subscription's workflow and waits for the first charge's outcome, so the response says
+ * whether the customer is active, declined or must complete 3-D Secure.
+ */
+export async function startSubscription(
+  deps: { sql: Sql; temporal: Client; taskQueue: string },
+  workspace: WorkspaceRow,
+  request: { plan: string; interval: Interval },
+): Promise<SubscriptionView> {
+  const subscriptionId = newId('sub');
+  const startedAt = (await workspaceNow(deps.sql, workspace.id)).getTime();
+  const { start, end } = periodBounds(startedAt, request.interval, 0);
+  const clockTime = await clockTimeOfWorkspace(deps.sql, workspace.id);
+  const inserted = await insertSubscription(deps.sql, {
+    id: subscriptionId, workspaceId: workspace.id, plan: request.plan, interval: request.interval,
+    periodStart: new Date(start), periodEnd: new Date(end), clockTime,
+  });
+  if (!inserted) throw new ApiError(409, 'subscription_exists', 'this workspace already has a subscription; change it instead');
+  const handle = await deps.temporal.workflow.start(subscriptionWorkflow, {
+    taskQueue: deps.taskQueue,
+    workflowId: workflowIdOf(subscriptionId),
+    args: [{ subscriptionId, workspaceId: workspace.id, ...request, startedAt, testClockId: workspace.test_clock_id }],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: attrs.WorkspaceId, value: workspace.id },
+      { key: attrs.PlanId, value: request.plan },
+      { key: attrs.BillingInterval, value: request.interval },
+      { key: attrs.SubscriptionStatus, value: 'incomplete' },
+      { key: attrs.CancelAtPeriodEnd, value: false },
+    ]),
+    staticSummary: `${request.plan} ${request.interval}ly subscription of ${workspace.name}`,
+  });
+  return handle.executeUpdate(firstPaymentSettledUpdate);
+}

@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { freePort } from '../../dev/ports.js';
+import { startDevServer } from '../../dev/temporal-dev-server.js';
+import { freshDatabase } from './database.js';
+import { eventually, startTestWorker } from './temporal.js';
+
+export const ADMIN_KEY = 'test-operator-key-0123456789';
+
+/**
+ * The whole product for end-to-end tests: the Temporal CLI dev server, a real worker, the API on a
+ * real port and a fresh Postgres database.
+ */
+export async function startStack() {
+  const [db, temporalPort, apiPort] = await Promise.all([freshDatabase(), freePort(), freePort()]);
+  const devServer = await startDevServer({
+    cli: inject('temporalCliPath'), port: temporalPort, uiPort: null,
+    logFile: join(process.cwd(), '.data', 'test', `temporal-${temporalPort}.log`),
+  });
+  const nativeConnection = await NativeConnection.connect({ address: devServer.address });
+  const worker = await startTestWorker(nativeConnection, db.sql);
+  const connection = await Connection.connect({ address: devServer.address });
+  const temporal = new Client({ connection });
+  const app = createApp({ sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY });
+  const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
+  const baseUrl = `http://127.0.0.1:${apiPort}`;
+
+  return {
+    baseUrl,
+    sql: db.sql,
+    temporal,
+    api: (key: string) => apiClient(baseUrl, key),
+    async stop() {
+      server.close();
+      await worker.stop();
+      await nativeConnection.close();
+      await connection.close();
+      await devServer.stop();
+      await db.drop();
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  contentType: string | null;
+  body: T;
+}
+
+export function apiClient(baseUrl: string, key: string) {
+  async function call<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const response = await fetch(baseUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, contentType: response.headers.get('content-type'), body: text ? JSON.parse(text) : null };
+  }
+  return {
+    get: <T = any>(path: string) => call<T>('GET', path),
+    post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body),
+    put: <T = any>(path: string, body?: unknown) => call<T>('PUT', path, body),
+    delete: <T = any>(path: string) => call<T>('DELETE', path),
+  };
+}
+
+/** Advances a test clock and waits until every subscription on it has caught up. */
+export async function advanceClock(operator: ReturnType<typeof apiClient>, clockId: string, to: string): Promise<void> {
+  const advanced = await operator.post(`/v1/test-clocks/${clockId}/advance`, { frozen_time: to });
+  if (advanced.status !== 200) throw new Error(`advance failed: ${advanced.status} ${JSON.stringify(advanced.body)}`);
+  await eventually(() => operator.get(`/v1/test-clocks/${clockId}`), (r) => r.body.status === 'ready');
+}

@@ -6,6 +6,7 @@ import { creditRoutes } from './routes/credits.js';
 import { invoiceRoutes } from './routes/invoices.js';
 import { publicRoutes } from './routes/public.js';
 import { subscriptionRoutes } from './routes/subscription.js';
+import { spendRoutes } from './routes/spend.js';
 import { testClockRoutes } from './routes/test-clocks.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
@@ -17,7 +18,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
 
   app.route('/', publicRoutes(deps));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
-  for (const routes of [testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, invoiceRoutes]) {
+  for (const routes of [testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, invoiceRoutes]) {
     app.route('/', routes(deps));
   }
 

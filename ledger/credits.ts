@@ -19,7 +19,10 @@ export async function grantLot(sql: Sql, req: GrantRequest): Promise<{ lotId: nu
       INSERT INTO lots (workspace_id, source, granted, remaining, granted_at, expires_at)
       VALUES (${req.workspaceId}, ${req.source}, ${req.amount}, ${req.amount}, ${req.grantedAt}, ${req.expiresAt})
       RETURNING id`;
-    await journal(tx, { workspaceId: req.workspaceId, kind: 'grant', lotId: lot!.id, amount: req.amount, at: req.grantedAt, key: req.key });
+    await journal(tx, [{
+      workspaceId: req.workspaceId, kind: 'grant', lotId: lot!.id, remainingDelta: req.amount, heldDelta: 0,
+      balanceAfter: await availableAt(tx, req.workspaceId, req.grantedAt), at: req.grantedAt, key: req.key,
+    }]);
     return { lotId: lot!.id };
   });
 }
@@ -37,7 +40,10 @@ export async function expireLot(sql: Sql, req: { workspaceId: string; lotId: num
     const expired = lot.remaining - lot.held;
     await tx`UPDATE lots SET remaining = held, expired_at = ${req.at} WHERE id = ${req.lotId}`;
     if (expired > 0) {
-      await journal(tx, { workspaceId: req.workspaceId, kind: 'expire', lotId: req.lotId, amount: -expired, at: req.at, key });
+      await journal(tx, [{
+        workspaceId: req.workspaceId, kind: 'expire', lotId: req.lotId, remainingDelta: -expired, heldDelta: 0,
+        balanceAfter: await availableAt(tx, req.workspaceId, req.at), at: req.at, key,
+      }]);
     }
     return { expired };
   });
@@ -73,8 +79,9 @@ export async function getBalance(sql: Sql, workspaceId: string): Promise<Balance
     granted_at: Date; expires_at: Date | null; frozen: boolean;
   }[]>`
     SELECT id, source, granted, remaining, held, granted_at, expires_at, frozen FROM lots
-    WHERE workspace_id = ${workspaceId} AND (remaining > 0)
-      AND (expires_at IS NULL OR expires_at > ${now} OR held > 0)
+    WHERE workspace_id = ${workspaceId}
+      -- unexpired lots, used-up ones included until they expire; a lapsed lot while part of it is held
+      AND ((expires_at > ${now}) OR (expires_at IS NULL AND remaining > 0) OR held > 0)
     ORDER BY expires_at NULLS LAST, granted_at, id`;
   const available = await availableAt(sql, workspaceId, now);
   return {

@@ -36,12 +36,23 @@ export async function availableAt(tx: Tx | Sql, workspaceId: string, at: Date): 
   return row!.available;
 }
 
-export async function journal(
-  tx: Tx,
-  entry: { workspaceId: string; kind: string; lotId: number; amount: number; at: Date; key: string },
-): Promise<void> {
-  const balanceAfter = await availableAt(tx, entry.workspaceId, entry.at);
-  await tx`
-    INSERT INTO ledger_entries (workspace_id, kind, lot_id, amount, balance_after, at, operation_key)
-    VALUES (${entry.workspaceId}, ${entry.kind}, ${entry.lotId}, ${entry.amount}, ${balanceAfter}, ${entry.at}, ${entry.key})`;
+export type EntryKind = 'grant' | 'hold' | 'capture' | 'release' | 'expire' | 'freeze' | 'thaw' | 'forfeit';
+
+export interface Entry {
+  workspaceId: string;
+  kind: EntryKind;
+  lotId: number;
+  remainingDelta: number;
+  heldDelta: number;
+  balanceAfter: number;
+  at: Date;
+  key: string;
+}
+
+export async function journal(tx: Tx, entries: Entry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx`INSERT INTO ledger_entries ${tx(entries.map((e) => ({
+    workspace_id: e.workspaceId, kind: e.kind, lot_id: e.lotId, remaining_delta: e.remainingDelta,
+    held_delta: e.heldDelta, balance_after: e.balanceAfter, at: e.at, operation_key: e.key,
+  })))}`;
 }

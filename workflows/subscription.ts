@@ -99,8 +99,9 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     if (due && due.at <= now()) return true;
     const summary = due ? `${due.kind} ${new Date(due.at).toISOString()}` : 'waiting';
     if (onClock) {
-      await reportClockSynced();
+      // Read the clock before reporting: an advance that lands while the report is in flight must wake us.
       const seen = state.clockNow;
+      await reportClockSynced();
       await condition(() => state.clockNow !== seen);
       return due !== undefined && due.at <= now();
     }
@@ -149,8 +150,8 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
           interval: state.interval, anchor: state.anchor, periodIndex, periodStart: start, periodEnd: end, at,
         }],
       );
-      state.firstPaymentSettled = true;
       if (charge.status !== 'paid') {
+        state.firstPaymentSettled = true;
         // Retries, dunning and 3-D Secure completion are driven by payment events (see README).
         if (index === 0) state.incompleteDeadline = at + INCOMPLETE_TTL_MS;
         else state.status = 'past_due';
@@ -169,6 +170,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     );
     state.lots.push({ lotId, expiresAt });
     state.nextRefresh = index + 1;
+    state.firstPaymentSettled = true; // the subscribe call answers once the first credits are there
   }
 
   /** Projection row, search attributes and the UI's current details, after every handled event. */

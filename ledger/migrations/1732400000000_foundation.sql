@@ -77,19 +77,20 @@ CREATE TABLE ledger_operations (
   created_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- Append-only journal. amount is the signed change to the lot's remaining credits (holds and
--- releases move credits between spendable and held without changing remaining: amount is the
--- held quantity, signed by its effect on `available`). balance_after is the workspace's available
--- balance right after the entry, at the entry's time.
+-- Append-only journal. Each entry records its effect on one lot: remaining_delta and held_delta
+-- (grant +g/0, hold 0/+h, capture -c/-c, release 0/-r, expire and forfeit -e/0, freeze and thaw 0/0),
+-- so summing a lot's entries gives its row. balance_after is the workspace's available balance
+-- right after the entry, at the entry's time. operation_key names the business operation.
 CREATE TABLE ledger_entries (
-  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  workspace_id  text NOT NULL REFERENCES workspaces(id),
-  kind          text NOT NULL CHECK (kind IN ('grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit')),
-  lot_id        bigint NOT NULL REFERENCES lots(id),
-  amount        integer NOT NULL,
-  balance_after integer NOT NULL,
-  at            timestamptz NOT NULL,
-  operation_key text NOT NULL REFERENCES ledger_operations(key)
+  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  workspace_id    text NOT NULL REFERENCES workspaces(id),
+  kind            text NOT NULL CHECK (kind IN ('grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit')),
+  lot_id          bigint NOT NULL REFERENCES lots(id),
+  remaining_delta integer NOT NULL,
+  held_delta      integer NOT NULL,
+  balance_after   integer NOT NULL,
+  at              timestamptz NOT NULL,
+  operation_key   text NOT NULL
 );
 CREATE INDEX ledger_entries_by_workspace ON ledger_entries(workspace_id, id DESC);
 

@@ -1,6 +1,8 @@
+import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
+import { pricingPage } from './pages/pricing.js';
 import type { ApiDeps } from './router.js';
 import { creditRoutes } from './routes/credits.js';
 import { invoiceRoutes } from './routes/invoices.js';
@@ -17,6 +19,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   app.notFound((c) => problem(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)));
 
   app.route('/', publicRoutes(deps));
+  app.route('/', pricingPage());
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
   for (const routes of [testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, invoiceRoutes]) {
     app.route('/', routes(deps));
@@ -27,5 +30,6 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
     openapi: '3.1.0',
     info: { title: 'Credit engine API', version: '1.0.0', description: 'Credit-based subscriptions for a generative studio.' },
   });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;
 }

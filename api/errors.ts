@@ -39,7 +39,10 @@ export function problem(c: Context, error: ApiError): Response {
   return c.body(JSON.stringify(body), error.status, { 'content-type': 'application/problem+json' });
 }
 
-export function fromZod(error: ZodError, target: string): ApiError {
+const targetNames: Record<string, string> = { json: 'body', param: 'path', query: 'query', header: 'header' };
+
+export function fromZod(error: ZodError, validationTarget: string): ApiError {
+  const target = targetNames[validationTarget] ?? validationTarget;
   const errors = error.issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : target,
     reason: issue.message,

@@ -57,3 +57,12 @@ export function planById(id: string): Plan {
   if (!plan) throw new Error(`unknown plan ${id}`);
   return plan;
 }
+
+/** A pack's price for a workspace on `plan` (none: no discount), the tier discount rounded half-up to the cent. */
+export function packPriceCents(pack: PackSize, plan: Plan | undefined): number {
+  const percentToPay = 100 - (plan?.packDiscountPercent ?? 0);
+  return Math.floor((pack.priceCents * percentToPay * 2 + 100) / 200);
+}
+
+/** The highest pack discount any plan gives, for the pricing page. */
+export const BEST_PACK_DISCOUNT_PLAN = PLANS.reduce((best, p) => (p.packDiscountPercent > best.packDiscountPercent ? p : best));

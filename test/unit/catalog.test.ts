@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PACKS, PLANS, priceCents, yearlyPriceCents } from '../../domain/catalog.js';
+import { PACKS, type PackSize, packPriceCents, PLANS, priceCents, yearlyPriceCents } from '../../domain/catalog.js';
 
 describe('catalog', () => {
   it('prices every plan per SPEC §1: yearly = round(monthly × 12 × 0.6)', () => {
@@ -18,5 +18,21 @@ describe('catalog', () => {
   it('orders tiers plus < max < generative < team and lists both pack sizes', () => {
     expect(PLANS.map((p) => p.tier)).toEqual([1, 2, 3, 4]);
     expect(PACKS).toEqual([{ credits: 100, priceCents: 1000 }, { credits: 500, priceCents: 4100 }]);
+  });
+});
+
+describe('pack prices', () => {
+  it('gives Max, Generative and Team 20% off every pack, Plus none (SPEC §1)', () => {
+    const [hundred, fiveHundred] = PACKS as [PackSize, PackSize];
+    expect(PLANS.map((p) => [p.id, packPriceCents(hundred, p), packPriceCents(fiveHundred, p)])).toEqual([
+      ['plus', 1000, 4100], ['max', 800, 3280], ['generative', 800, 3280], ['team', 800, 3280],
+    ]);
+    expect(packPriceCents(hundred, undefined)).toBe(1000);
+  });
+
+  it('rounds a fractional discounted price half up', () => {
+    const discounted = { ...PLANS[1]!, packDiscountPercent: 15 };
+    expect(packPriceCents({ credits: 1, priceCents: 10 }, discounted)).toBe(9); // 8.5 → 9
+    expect(packPriceCents({ credits: 1, priceCents: 13 }, discounted)).toBe(11); // 11.05 → 11
   });
 });

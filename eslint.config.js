@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'crypto', 'http', 'https', 'net', 'os', 'child_process', 'stream', 'url', 'util', 'worker_threads', 'dns', 'tls'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'bench/results/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', '.data/**', 'bench/results/**', 'eslint.config.js', 'dev/ensure-deps.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

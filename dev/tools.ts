@@ -4,7 +4,7 @@
  * clone in CI reuses it) → install from the ordinary package manager. Idempotent; prints what it does.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,15 +89,18 @@ export async function ensureTimeSkippingServer(): Promise<string> {
   if (fromEnv) return fromEnv;
   const dir = join(toolCacheDir(), `temporal-test-server-${TEST_SERVER_VERSION}`);
   const launcher = join(dir, 'temporal-test-server');
-  if (existsSync(launcher)) return launcher;
+  const classpathFile = join(dir, 'classpath.txt');
+  // The launcher points into the local Maven repository; re-resolve if any jar has gone since.
+  if (existsSync(launcher) && readFileSync(classpathFile, 'utf8').trim().split(delimiter).every((jar) => existsSync(jar))) {
+    return launcher;
+  }
   if (!onPath('mvn') || !onPath('java')) {
     throw new Error('the time-skipping test server needs Java 11+ and Maven (to resolve it from Maven Central)');
   }
   mkdirSync(dir, { recursive: true });
-  const classpathFile = join(dir, 'classpath.txt');
   log(`resolving io.temporal:temporal-test-server:${TEST_SERVER_VERSION} from Maven Central`);
   await runVisible('mvn', [
-    '-B', '-q', '-f', join(here, 'tools', 'temporal-test-server.pom.xml'),
+    '-B', '-q', '-Dstyle.color=never', '-f', join(here, 'tools', 'temporal-test-server.pom.xml'),
     'dependency:build-classpath', `-Dmdep.outputFile=${classpathFile}`,
   ]);
   writeFileSync(

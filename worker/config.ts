@@ -12,6 +12,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   PUBLIC_URL: z.string().url().optional(),
   ADMIN_API_KEY: z.string().min(16).optional(),
+  TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: z.stringbool().default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,13 +1,21 @@
+import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createSql } from '../ledger/db.js';
 import { createSandboxProvider } from '../payments/sandbox.js';
 import { loadConfig } from './config.js';
 import { createWorker } from './create-worker.js';
+import { registerSearchAttributes } from './search-attributes.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
 
 const config = loadConfig();
 const sql = createSql(config.DATABASE_URL);
 const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
+  // Self-hosted clusters (docker compose) learn our search attributes here; the dev server gets them as flags.
+  const admin = await Connection.connect(temporalConnectionOptions(config));
+  await registerSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
+  await admin.close();
+}
 const worker = await createWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,

@@ -19,6 +19,14 @@ export function searchAttributeFlags(): string[] {
 
 /** Registers the search attributes through the operator API (self-hosted clusters, the test server). */
 export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
-  const searchAttributes = Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((key) => [key.name, indexedType[key.type as Kind]]));
+  // The time-skipping test server cannot list search attributes (gRPC UNIMPLEMENTED) but can add them.
+  const existing = await connection.operatorService.listSearchAttributes({ namespace }).catch((error: { code?: number }) => {
+    if (error.code === 12) return { customAttributes: {} };
+    throw error;
+  });
+  const known = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = ALL_SEARCH_ATTRIBUTES.filter((key) => !known.has(key.name));
+  if (missing.length === 0) return;
+  const searchAttributes = Object.fromEntries(missing.map((key) => [key.name, indexedType[key.type as Kind]]));
   await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }

@@ -1,0 +1,10 @@
+// Runs before `npm start` and `npm test` (plain JS, no dependencies): installs the npm packages when
+// node_modules is missing or older than package-lock.json, so a fresh clone needs no separate step.
+import { execSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+
+const installed = 'node_modules/.package-lock.json';
+if (!existsSync(installed) || statSync(installed).mtimeMs < statSync('package-lock.json').mtimeMs) {
+  console.log('[deps] installing npm packages (npm ci)…');
+  execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
+}

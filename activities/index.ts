@@ -5,10 +5,9 @@
 import { type Interval, planById, priceCents } from '../domain/catalog.js';
 import { expireLot, grantLot } from '../ledger/credits.js';
 import type { Sql } from '../ledger/db.js';
-import { draftInvoice, markInvoice } from '../ledger/invoices.js';
 import { markClockSynced, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
-import { getWorkspace } from '../ledger/workspaces.js';
+import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 
 export interface ActivityDeps {
@@ -28,10 +27,19 @@ export interface ChargePeriodInput {
   at: number;
 }
 
-export type ChargeResult =
+/** What the workflow learns of a charge (the invoice itself stays in Postgres). */
+export type ChargeOutcome =
   | { status: 'paid'; invoiceId: string }
   | { status: 'requires_action'; invoiceId: string; hostedUrl: string }
   | { status: 'declined'; invoiceId: string; code: string };
+
+function outcomeOf(result: ChargeResult): ChargeOutcome {
+  switch (result.status) {
+    case 'paid': return { status: 'paid', invoiceId: result.invoice.id };
+    case 'requires_action': return { status: 'requires_action', invoiceId: result.invoice.id, hostedUrl: result.hostedUrl };
+    case 'declined': return { status: 'declined', invoiceId: result.invoice.id, code: result.code };
+  }
+}
 
 function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -40,12 +48,11 @@ function isoDay(ms: number): string {
 export function createActivities({ sql, payments }: ActivityDeps) {
   return {
     /** Invoices and charges one billing period; a declined card is an outcome, not a failure. */
-    async chargePeriod(input: ChargePeriodInput): Promise<ChargeResult> {
+    async chargePeriod(input: ChargePeriodInput): Promise<ChargeOutcome> {
       const plan = planById(input.plan);
-      // The cycle's anchor is part of the key: a re-anchored subscription starts its period count anew.
-      const businessKey = `${input.subscriptionId}:${input.anchor}:period:${input.periodIndex}:subscription`;
-      const invoice = await draftInvoice(sql, {
-        businessKey,
+      const result = await chargeInvoice(sql, payments, {
+        // The cycle's anchor is part of the key: a re-anchored subscription starts its period count anew.
+        businessKey: `${input.subscriptionId}:${input.anchor}:period:${input.periodIndex}:subscription`,
         workspaceId: input.workspaceId,
         subscriptionId: input.subscriptionId,
         kind: 'subscription',
@@ -55,27 +62,7 @@ export function createActivities({ sql, payments }: ActivityDeps) {
         }],
         createdAt: new Date(input.at),
       });
-      if (invoice.status === 'paid') return { status: 'paid', invoiceId: invoice.id };
-      const workspace = await getWorkspace(sql, input.workspaceId);
-      const outcome = await payments.charge({
-        invoiceId: invoice.id,
-        idempotencyKey: businessKey,
-        workspaceId: input.workspaceId,
-        paymentMethod: workspace?.payment_method ?? null,
-        amountDueCents: invoice.amount_due_cents,
-        description: invoice.lines[0]!.description,
-      });
-      switch (outcome.status) {
-        case 'paid':
-          await markInvoice(sql, invoice.id, { status: 'paid', paidAt: new Date(input.at) });
-          return { status: 'paid', invoiceId: invoice.id };
-        case 'requires_action':
-          await markInvoice(sql, invoice.id, { status: 'open', hostedUrl: outcome.hostedUrl, error: 'authentication_required' });
-          return { status: 'requires_action', invoiceId: invoice.id, hostedUrl: outcome.hostedUrl };
-        case 'declined':
-          await markInvoice(sql, invoice.id, { status: 'open', error: outcome.code });
-          return { status: 'declined', invoiceId: invoice.id, code: outcome.code };
-      }
+      return outcomeOf(result);
     },
 
     async grantRefreshLot(input: {

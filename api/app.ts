@@ -5,7 +5,9 @@ import { ApiError, onError, problem } from './errors.js';
 import { pricingPage } from './pages/pricing.js';
 import type { ApiDeps } from './router.js';
 import { creditRoutes } from './routes/credits.js';
+import { historyRoutes } from './routes/history.js';
 import { invoiceRoutes } from './routes/invoices.js';
+import { packRoutes } from './routes/packs.js';
 import { publicRoutes } from './routes/public.js';
 import { subscriptionRoutes } from './routes/subscription.js';
 import { spendRoutes } from './routes/spend.js';
@@ -21,7 +23,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
-  for (const routes of [testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, invoiceRoutes]) {
+  for (const routes of [
+    testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
+  ]) {
     app.route('/', routes(deps));
   }
 

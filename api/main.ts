@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../ledger/db.js';
+import { createSandboxProvider } from '../payments/sandbox.js';
 import { loadConfig } from '../worker/config.js';
 import { temporalConnectionOptions } from '../worker/temporal-connection.js';
 import { createApp } from './app.js';
@@ -10,7 +11,8 @@ if (!config.ADMIN_API_KEY) throw new Error('ADMIN_API_KEY is required (at least 
 const sql = createSql(config.DATABASE_URL);
 const connection = await Connection.connect(temporalConnectionOptions(config));
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-const app = createApp({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY });
+const payments = createSandboxProvider({ publicUrl: config.PUBLIC_URL });
+const app = createApp({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, payments });
 
 const server = serve({ fetch: app.fetch, port: config.PORT }, (info) => console.log(`API listening on :${info.port}`));
 

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { Sql } from '../ledger/db.js';
+import type { PaymentProvider } from '../payments/provider.js';
 import type { AuthEnv } from './auth.js';
 import { fromZod, problem } from './errors.js';
 
@@ -9,6 +10,7 @@ export interface ApiDeps {
   temporal: Client;
   taskQueue: string;
   adminApiKey: string;
+  payments: PaymentProvider;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -1,5 +1,5 @@
 import type { Sql } from './db.js';
-import { availableAt, journal, onceInLedger } from './operations.js';
+import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
 import { workspaceNow } from './workspaces.js';
 
 export type LotSource = 'monthly' | 'upgrade' | 'pack';
@@ -14,13 +14,15 @@ export interface GrantRequest {
 }
 
 export async function grantLot(sql: Sql, req: GrantRequest): Promise<{ lotId: number }> {
-  return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx) => {
+  return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx, ctx) => {
+    // A pack bought while the workspace has no live subscription waits, frozen, for the next one.
+    const frozen = req.source === 'pack' && !ctx.live;
     const [lot] = await tx<{ id: number }[]>`
-      INSERT INTO lots (workspace_id, source, granted, remaining, granted_at, expires_at)
-      VALUES (${req.workspaceId}, ${req.source}, ${req.amount}, ${req.amount}, ${req.grantedAt}, ${req.expiresAt})
+      INSERT INTO lots (workspace_id, source, granted, remaining, granted_at, expires_at, frozen)
+      VALUES (${req.workspaceId}, ${req.source}, ${req.amount}, ${req.amount}, ${req.grantedAt}, ${req.expiresAt}, ${frozen})
       RETURNING id`;
     await journal(tx, [{
-      workspaceId: req.workspaceId, kind: 'grant', lotId: lot!.id, remainingDelta: req.amount, heldDelta: 0,
+      workspaceId: req.workspaceId, kind: 'grant', lotId: lot!.id, remainingDelta: req.amount, heldDelta: 0, amount: req.amount,
       balanceAfter: await availableAt(tx, req.workspaceId, req.grantedAt), at: req.grantedAt, key: req.key,
     }]);
     return { lotId: lot!.id };
@@ -28,24 +30,75 @@ export async function grantLot(sql: Sql, req: GrantRequest): Promise<{ lotId: nu
 }
 
 /**
- * Journals a lot's expiry: its unheld remainder leaves the balance. A held portion stays capturable
- * until its hold ends (the hold's release expires it then).
+ * Takes the unheld remainder of the chosen lots out of the balance (expiry at a lot's end, forfeit of a
+ * canceled plan's lots). A held portion stays capturable until its hold ends; its release expires it then.
+ * The balance is read lazily at each instant (a lot past expires_at never counts), so the entries carry the
+ * balance at `at`, and a low-balance crossing compares the balance just before that instant with it.
  */
+async function retireLots(
+  tx: Tx,
+  ctx: LedgerContext,
+  req: { workspaceId: string; lotIds: number[]; at: Date; kind: 'expire' | 'forfeit'; key: string },
+): Promise<number> {
+  if (req.lotIds.length === 0) return 0;
+  const before = await availableAt(tx, req.workspaceId, new Date(req.at.getTime() - 1));
+  const lots = await tx<{ id: number; unheld: number }[]>`
+    UPDATE lots SET remaining = held, expired_at = ${req.at},
+      expires_at = CASE WHEN ${req.kind} = 'forfeit' THEN least(expires_at, ${req.at}) ELSE expires_at END
+    FROM (SELECT id AS lot_id, remaining - held AS unheld FROM lots WHERE id IN ${tx(req.lotIds)} FOR UPDATE) old
+    WHERE lots.id = old.lot_id AND lots.workspace_id = ${req.workspaceId}
+    RETURNING lots.id, old.unheld`;
+  const after = await availableAt(tx, req.workspaceId, req.at);
+  await journal(tx, lots.filter((lot) => lot.unheld > 0).map((lot) => ({
+    workspaceId: req.workspaceId, kind: req.kind, lotId: lot.id, remainingDelta: -lot.unheld, heldDelta: 0, amount: -lot.unheld,
+    balanceAfter: after, at: req.at, key: req.key,
+  })));
+  // Keyed by the instant: lots retiring at the same moment in separate operations alert once.
+  await noteLowBalance(tx, { workspaceId: req.workspaceId, ctx, before, after, key: `${req.workspaceId}:${req.at.toISOString()}` });
+  return lots.reduce((sum, lot) => sum + lot.unheld, 0);
+}
+
 export async function expireLot(sql: Sql, req: { workspaceId: string; lotId: number; at: Date }): Promise<{ expired: number }> {
   const key = `lot:${req.lotId}:expire`;
-  return onceInLedger(sql, { key, workspaceId: req.workspaceId }, async (tx) => {
-    const [lot] = await tx<{ remaining: number; held: number }[]>`
-      SELECT remaining, held FROM lots WHERE id = ${req.lotId} AND workspace_id = ${req.workspaceId} FOR UPDATE`;
-    if (!lot) throw new Error(`lot ${req.lotId} not found in workspace ${req.workspaceId}`);
-    const expired = lot.remaining - lot.held;
-    await tx`UPDATE lots SET remaining = held, expired_at = ${req.at} WHERE id = ${req.lotId}`;
-    if (expired > 0) {
-      await journal(tx, [{
-        workspaceId: req.workspaceId, kind: 'expire', lotId: req.lotId, remainingDelta: -expired, heldDelta: 0,
-        balanceAfter: await availableAt(tx, req.workspaceId, req.at), at: req.at, key,
-      }]);
-    }
-    return { expired };
+  return onceInLedger(sql, { key, workspaceId: req.workspaceId }, async (tx, ctx) => ({
+    expired: await retireLots(tx, ctx, { workspaceId: req.workspaceId, lotIds: [req.lotId], at: req.at, kind: 'expire', key }),
+  }));
+}
+
+/** A canceled subscription's monthly and upgrade lots are forfeited at the end of its last period. */
+export async function forfeitPlanLots(sql: Sql, req: { key: string; workspaceId: string; at: Date }): Promise<{ forfeited: number }> {
+  return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx, ctx) => {
+    const lots = await tx<{ id: number }[]>`
+      SELECT id FROM lots WHERE workspace_id = ${req.workspaceId} AND source <> 'pack' AND expired_at IS NULL
+        AND expires_at > ${req.at} AND remaining > 0`;
+    return { forfeited: await retireLots(tx, ctx, { ...req, lotIds: lots.map((l) => l.id), kind: 'forfeit' }) };
+  });
+}
+
+/**
+ * Packs never expire, but they are frozen (kept, not spendable) while the workspace has no live
+ * subscription, and thawed when one starts again.
+ */
+export async function setPacksFrozen(
+  sql: Sql,
+  req: { key: string; workspaceId: string; at: Date; frozen: boolean },
+): Promise<{ lots: number }> {
+  return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx, ctx) => {
+    const before = await availableAt(tx, req.workspaceId, req.at);
+    const lots = await tx<{ id: number; spendable: number }[]>`
+      UPDATE lots SET frozen = ${req.frozen}
+      WHERE workspace_id = ${req.workspaceId} AND source = 'pack' AND frozen <> ${req.frozen} AND remaining > 0
+      RETURNING id, remaining - held AS spendable`;
+    let balance = before;
+    const entries: Entry[] = lots.map((lot) => {
+      balance += req.frozen ? -lot.spendable : lot.spendable;
+      return { workspaceId: req.workspaceId, kind: req.frozen ? 'freeze' : 'thaw', lotId: lot.id, remainingDelta: 0, heldDelta: 0,
+        amount: req.frozen ? -lot.spendable : lot.spendable,
+        balanceAfter: balance, at: req.at, key: req.key };
+    });
+    await journal(tx, entries);
+    await noteLowBalance(tx, { workspaceId: req.workspaceId, ctx, before, after: balance, key: req.key });
+    return { lots: lots.length };
   });
 }
 

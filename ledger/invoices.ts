@@ -24,6 +24,7 @@ export interface InvoiceRow {
   hosted_url: string | null;
   pdf_url: string | null;
   last_payment_error: string | null;
+  metadata: Record<string, unknown>;
   created_at: Date;
   paid_at: Date | null;
 }
@@ -35,6 +36,7 @@ export interface NewInvoice {
   kind: InvoiceKind;
   lines: InvoiceLine[];
   createdAt: Date;
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -46,23 +48,27 @@ export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRo
   const id = `in_${randomBytes(12).toString('hex')}`;
   await sql`
     INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines,
-                          subtotal_cents, tax_cents, total_cents, amount_due_cents, created_at)
+                          subtotal_cents, tax_cents, total_cents, amount_due_cents, metadata, created_at)
     VALUES (${id}, ${inv.businessKey}, ${inv.workspaceId}, ${inv.subscriptionId}, ${inv.kind}, 'draft',
-            ${sql.json(inv.lines as never)}, ${subtotal}, 0, ${subtotal}, ${Math.max(subtotal, 0)}, ${inv.createdAt})
+            ${sql.json(inv.lines as never)}, ${subtotal}, 0, ${subtotal}, ${Math.max(subtotal, 0)},
+            ${sql.json((inv.metadata ?? {}) as never)}, ${inv.createdAt})
     ON CONFLICT (business_key) DO NOTHING`;
   const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE business_key = ${inv.businessKey}`;
   return row!;
 }
 
+/** Settles an invoice's payment state; a paid invoice never goes back. Returns the invoice as stored. */
 export async function markInvoice(
   sql: Sql,
   id: string,
   update: { status: InvoiceStatus; paidAt?: Date; hostedUrl?: string; error?: string },
-): Promise<void> {
+): Promise<InvoiceRow> {
   await sql`
     UPDATE invoices SET status = ${update.status}, paid_at = coalesce(${update.paidAt ?? null}, paid_at),
       hosted_url = coalesce(${update.hostedUrl ?? null}, hosted_url), last_payment_error = ${update.error ?? null}
     WHERE id = ${id} AND status <> 'paid'`;
+  const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${id}`;
+  return row!;
 }
 
 export async function listInvoices(sql: Sql, workspaceId: string): Promise<InvoiceRow[]> {

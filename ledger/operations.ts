@@ -1,17 +1,43 @@
 import type postgres from 'postgres';
+import { findPlan } from '../domain/catalog.js';
 import type { Sql } from './db.js';
 
 export type Tx = postgres.TransactionSql<{ bigint: number }>;
 
+/** What every ledger transaction learns while locking its workspace. */
+export interface LedgerContext {
+  /** The workspace's current time (its test clock's when it has one). */
+  now: Date;
+  /** Low-balance alert threshold, or null when the workspace has no plan and set none. */
+  threshold: number | null;
+  /** Has an active, past-due or paused subscription (packs are frozen without one). */
+  live: boolean;
+}
+
+/**
+ * Locks the workspace row: every balance change of one workspace runs in a serial order, so holds never
+ * overdraw and each journal entry's balance_after is exact, while other workspaces never wait.
+ */
+export async function lockWorkspace(tx: Tx, workspaceId: string): Promise<LedgerContext> {
+  const [row] = await tx<{ now: Date; low_balance_threshold: number | null; plan: string | null }[]>`
+    SELECT workspace_now(w.id) AS now, w.low_balance_threshold,
+      (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = w.id AND s.status IN ('active', 'past_due', 'paused') LIMIT 1) AS plan
+    FROM workspaces w WHERE w.id = ${workspaceId} FOR UPDATE OF w`;
+  if (!row) throw new Error(`workspace ${workspaceId} not found`);
+  const plan = row.plan ? findPlan(row.plan) : undefined;
+  // Default: 10% of the plan's monthly credits, rounded down.
+  const threshold = row.low_balance_threshold ?? (plan ? Math.floor(plan.monthlyCredits / 10) : null);
+  return { now: row.now, threshold, live: row.plan !== null };
+}
+
 /**
  * Runs one balance-changing business operation exactly once. The operation row is claimed first
- * (a concurrent duplicate blocks on the key until the first commits, then reads its result), and
- * the workspace row is locked so every journal entry's balance_after is computed in a serial order.
+ * (a concurrent duplicate blocks on the key until the first commits, then reads its result).
  */
 export async function onceInLedger<T extends postgres.JSONValue>(
   sql: Sql,
   op: { key: string; workspaceId: string },
-  apply: (tx: Tx) => Promise<T>,
+  apply: (tx: Tx, ctx: LedgerContext) => Promise<T>,
 ): Promise<T> {
   return (await sql.begin(async (tx) => {
     const claimed = await tx`
@@ -21,8 +47,8 @@ export async function onceInLedger<T extends postgres.JSONValue>(
       const [prior] = await tx<{ result: T }[]>`SELECT result FROM ledger_operations WHERE key = ${op.key}`;
       return prior!.result;
     }
-    await tx`SELECT 1 FROM workspaces WHERE id = ${op.workspaceId} FOR UPDATE`;
-    const result = await apply(tx);
+    const ctx = await lockWorkspace(tx, op.workspaceId);
+    const result = await apply(tx, ctx);
     await tx`UPDATE ledger_operations SET result = ${tx.json(result)} WHERE key = ${op.key}`;
     return result;
   })) as T;
@@ -44,6 +70,8 @@ export interface Entry {
   lotId: number;
   remainingDelta: number;
   heldDelta: number;
+  /** Signed credits as the customer reads the entry (see the ledger_entries migration). */
+  amount: number;
   balanceAfter: number;
   at: Date;
   key: string;
@@ -53,6 +81,23 @@ export async function journal(tx: Tx, entries: Entry[]): Promise<void> {
   if (entries.length === 0) return;
   await tx`INSERT INTO ledger_entries ${tx(entries.map((e) => ({
     workspace_id: e.workspaceId, kind: e.kind, lot_id: e.lotId, remaining_delta: e.remainingDelta,
-    held_delta: e.heldDelta, balance_after: e.balanceAfter, at: e.at, operation_key: e.key,
+    held_delta: e.heldDelta, amount: e.amount, balance_after: e.balanceAfter, at: e.at, operation_key: e.key,
   })))}`;
+}
+
+/**
+ * Records a low-balance alert when an operation takes the balance from at or above the threshold to
+ * below it: once per crossing, keyed by the operation that crossed.
+ */
+export async function noteLowBalance(
+  tx: Tx,
+  change: { workspaceId: string; ctx: LedgerContext; before: number; after: number; key: string },
+): Promise<void> {
+  const { threshold } = change.ctx;
+  if (threshold === null || !(change.before >= threshold && change.after < threshold)) return;
+  await tx`
+    INSERT INTO notifications (workspace_id, kind, dedupe_key, payload, at)
+    VALUES (${change.workspaceId}, 'low_balance', ${`low_balance:${change.key}`},
+            ${tx.json({ available: change.after, threshold })}, ${change.ctx.now})
+    ON CONFLICT (dedupe_key) DO NOTHING`;
 }

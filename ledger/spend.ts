@@ -5,7 +5,7 @@
  */
 import { formatLotId } from './credits.js';
 import type { Sql } from './db.js';
-import { availableAt, type Entry, journal, type Tx } from './operations.js';
+import { availableAt, type Entry, journal, lockWorkspace, noteLowBalance, type Tx } from './operations.js';
 import { newId } from './workspaces.js';
 
 export const QUOTE_TTL_MS = 15 * 60 * 1000;
@@ -54,19 +54,14 @@ export interface CreationView {
   created_at: string;
 }
 
-async function lockWorkspace(tx: Tx, workspaceId: string): Promise<Date> {
-  const [row] = await tx<{ now: Date }[]>`
-    SELECT workspace_now(id) AS now FROM workspaces WHERE id = ${workspaceId} FOR UPDATE`;
-  return row!.now;
-}
-
 /**
  * Starts a creation from a quote: reserves its credits from specific lots in burn order. A quote
  * starts one creation only, so replaying the request returns the first creation unchanged.
  */
 export async function holdForQuote(sql: Sql, workspaceId: string, quoteId: string): Promise<{ creation: CreationView; replayed: boolean }> {
   return sql.begin(async (tx) => {
-    const now = await lockWorkspace(tx, workspaceId);
+    const ctx = await lockWorkspace(tx, workspaceId);
+    const now = ctx.now;
     const [existing] = await tx<{ id: string }[]>`SELECT id FROM creations WHERE quote_id = ${quoteId} AND workspace_id = ${workspaceId}`;
     if (existing) return { creation: (await readCreation(tx, workspaceId, existing.id))!, replayed: true };
     const [quote] = await tx<{ credits: number; expires_at: Date }[]>`
@@ -95,7 +90,7 @@ export async function holdForQuote(sql: Sql, workspaceId: string, quoteId: strin
       left -= take;
       balance -= take;
       portions.push({ creation_id: creationId, lot_id: lot.id, amount: take });
-      entries.push({ workspaceId, kind: 'hold', lotId: lot.id, remainingDelta: 0, heldDelta: take, balanceAfter: balance, at: now, key });
+      entries.push({ workspaceId, kind: 'hold', lotId: lot.id, remainingDelta: 0, heldDelta: take, amount: -take, balanceAfter: balance, at: now, key });
     }
     await tx`
       INSERT INTO creations (id, workspace_id, quote_id, status, quoted, created_at, hold_expires_at)
@@ -105,6 +100,7 @@ export async function holdForQuote(sql: Sql, workspaceId: string, quoteId: strin
       UPDATE lots SET held = lots.held + p.amount
       FROM (SELECT lot_id, amount FROM hold_portions WHERE creation_id = ${creationId}) p WHERE lots.id = p.lot_id`;
     await journal(tx, entries);
+    await noteLowBalance(tx, { workspaceId, ctx, before: available, after: balance, key });
     return { creation: (await readCreation(tx, workspaceId, creationId))!, replayed: false };
   });
 }
@@ -122,7 +118,7 @@ export async function endCreation(
   outcome: { status: 'succeeded'; reported: number } | { status: 'failed' | 'expired' },
 ): Promise<CreationView> {
   return sql.begin(async (tx) => {
-    const now = await lockWorkspace(tx, workspaceId);
+    const { now } = await lockWorkspace(tx, workspaceId);
     const [creation] = await tx<{ status: string; quoted: number }[]>`
       SELECT status, quoted FROM creations WHERE id = ${creationId} AND workspace_id = ${workspaceId}`;
     if (!creation) throw new SpendError('creation_not_found', 'no creation with this id');
@@ -146,13 +142,13 @@ export async function endCreation(
       const counts = !lapsed && !portion.frozen; // does this lot count towards `available`?
       const base = { workspaceId, lotId: portion.lot_id, at: now };
       if (captured > 0) {
-        entries.push({ ...base, kind: 'capture', remainingDelta: -captured, heldDelta: -captured, balanceAfter: balance, key: `capture:${creationId}` });
+        entries.push({ ...base, kind: 'capture', remainingDelta: -captured, heldDelta: -captured, amount: -captured, balanceAfter: balance, key: `capture:${creationId}` });
       }
       if (released > 0) {
         if (counts) balance += released;
-        entries.push({ ...base, kind: 'release', remainingDelta: 0, heldDelta: -released, balanceAfter: balance, key: `release:${creationId}` });
+        entries.push({ ...base, kind: 'release', remainingDelta: 0, heldDelta: -released, amount: released, balanceAfter: balance, key: `release:${creationId}` });
         if (lapsed) {
-          entries.push({ ...base, kind: 'expire', remainingDelta: -released, heldDelta: 0, balanceAfter: balance, key: `release:${creationId}` });
+          entries.push({ ...base, kind: 'expire', remainingDelta: -released, heldDelta: 0, amount: -released, balanceAfter: balance, key: `release:${creationId}` });
         }
       }
       draws.push({ lot_id: portion.lot_id, captured, released, expired: lapsed ? released : 0 });
@@ -195,4 +191,23 @@ export async function readCreation(tx: Tx | Sql, workspaceId: string, creationId
       .filter((draw) => draw.credits > 0),
     created_at: row.created_at.toISOString(),
   };
+}
+
+/**
+ * Releases holds not completed within HOLD_TTL_MS of the workspace's time, oldest first. Run by the
+ * worker's sweeper and before reading a balance, so an abandoned creation never keeps credits.
+ */
+export async function expireStaleHolds(sql: Sql, scope: { workspaceId?: string; limit?: number } = {}): Promise<number> {
+  const stale = await sql<{ id: string; workspace_id: string }[]>`
+    SELECT c.id, c.workspace_id FROM creations c
+    WHERE c.status = 'running' AND c.hold_expires_at <= workspace_now(c.workspace_id)
+      ${scope.workspaceId ? sql`AND c.workspace_id = ${scope.workspaceId}` : sql``}
+    ORDER BY c.hold_expires_at LIMIT ${scope.limit ?? 500}`;
+  for (const creation of stale) {
+    await endCreation(sql, creation.workspace_id, creation.id, { status: 'expired' }).catch((error: unknown) => {
+      // Completed or failed meanwhile by the customer: nothing left to release.
+      if (!(error instanceof SpendError && error.code === 'creation_not_running')) throw error;
+    });
+  }
+  return stale.length;
 }

@@ -4,6 +4,7 @@ import { createSql } from '../ledger/db.js';
 import { createSandboxProvider } from '../payments/sandbox.js';
 import { loadConfig } from './config.js';
 import { createWorker } from './create-worker.js';
+import { startHoldSweeper } from './hold-sweeper.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
 
@@ -23,8 +24,10 @@ const worker = await createWorker({
   sql,
   payments: createSandboxProvider({ publicUrl: config.PUBLIC_URL }),
 });
+const stopSweeper = startHoldSweeper(sql);
 console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
 // run() resolves after SIGINT/SIGTERM: in-flight activities finish, then we close our resources.
 await worker.run();
+await stopSweeper();
 await connection.close();
 await sql.end();

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getBalance } from '../../ledger/credits.js';
+import { expireStaleHolds } from '../../ledger/spend.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, problemResponses } from '../schemas.js';
@@ -27,7 +28,11 @@ export function creditRoutes(deps: ApiDeps) {
     createRoute({ method: 'get', path: '/v1/credits', tags: ['credits'], security: bearer,
       description: 'Balance at the workspace\'s current time (its test clock\'s when it has one); lots in burn order.',
       responses: { 200: { description: 'Balance', content: { 'application/json': { schema: Balance } } }, ...problemResponses } }),
-    async (c) => c.json(await getBalance(deps.sql, requireWorkspace(c.get('principal')).id), 200),
+    async (c) => {
+      const workspace = requireWorkspace(c.get('principal'));
+      await expireStaleHolds(deps.sql, { workspaceId: workspace.id });
+      return c.json(await getBalance(deps.sql, workspace.id), 200);
+    },
   );
   return router;
 }

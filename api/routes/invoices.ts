@@ -4,7 +4,7 @@ import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, problemResponses } from '../schemas.js';
 
-const Invoice = z.object({
+export const Invoice = z.object({
   id: z.string(),
   kind: z.enum(['subscription', 'upgrade', 'interval_switch', 'pack']),
   status: z.enum(['paid', 'open', 'void']),
@@ -18,7 +18,7 @@ const Invoice = z.object({
   created_at: z.string(),
 }).openapi('Invoice');
 
-function present(row: InvoiceRow): z.infer<typeof Invoice> {
+export function presentInvoice(row: InvoiceRow): z.infer<typeof Invoice> {
   return {
     id: row.id, kind: row.kind, status: row.status as 'paid' | 'open' | 'void', lines: row.lines,
     subtotal_cents: row.subtotal_cents, tax_cents: row.tax_cents, total_cents: row.total_cents,
@@ -34,7 +34,7 @@ export function invoiceRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Invoices, newest first', content: { 'application/json': { schema: z.object({ data: z.array(Invoice) }) } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json({ data: (await listInvoices(deps.sql, workspace.id)).map(present) }, 200);
+      return c.json({ data: (await listInvoices(deps.sql, workspace.id)).map(presentInvoice) }, 200);
     },
   );
   return router;

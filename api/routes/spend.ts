@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { estimateCredits, MAX_COUNT, MAX_DURATION_S, MODEL_IDS } from '../../domain/costs.js';
-import { createQuote, endCreation, holdForQuote, SpendError } from '../../ledger/spend.js';
+import { createQuote, endCreation, expireStaleHolds, holdForQuote, SpendError } from '../../ledger/spend.js';
 import { requireWorkspace } from '../auth.js';
 import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
@@ -13,7 +13,7 @@ const EstimateBody = z.object({
   duration_s: z.number().positive().max(MAX_DURATION_S).optional(),
 }).strict();
 const Quote = z.object({ quote_id: z.string(), credits: z.number().int(), expires_at: z.string() }).openapi('Quote');
-const Creation = z.object({
+export const Creation = z.object({
   id: z.string(),
   status: z.enum(['running', 'succeeded', 'failed', 'expired']),
   quoted: z.number().int(),
@@ -69,7 +69,14 @@ export function spendRoutes(deps: ApiDeps) {
       responses: { 201: { description: 'Running', ...json(Creation) }, 200: { description: 'Already started with this quote', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      const { creation, replayed } = await spend(() => holdForQuote(deps.sql, workspace.id, c.req.valid('json').quote_id));
+      const quoteId = c.req.valid('json').quote_id;
+      const hold = () => holdForQuote(deps.sql, workspace.id, quoteId);
+      // Only when refused: release this workspace's abandoned holds (over an hour old) and try once more.
+      const { creation, replayed } = await spend(() => hold().catch(async (error: unknown) => {
+        const refused = error instanceof SpendError && error.code === 'insufficient_credits';
+        if (refused && (await expireStaleHolds(deps.sql, { workspaceId: workspace.id })) > 0) return hold();
+        throw error;
+      }));
       return c.json(creation, replayed ? 200 : 201);
     },
   );

@@ -79,8 +79,10 @@ CREATE TABLE ledger_operations (
 
 -- Append-only journal. Each entry records its effect on one lot: remaining_delta and held_delta
 -- (grant +g/0, hold 0/+h, capture -c/-c, release 0/-r, expire and forfeit -e/0, freeze and thaw 0/0),
--- so summing a lot's entries gives its row. balance_after is the workspace's available balance
--- right after the entry, at the entry's time. operation_key names the business operation.
+-- so summing a lot's entries gives its row. amount is the entry as the customer reads it (grant +,
+-- hold -, capture - (consumed), release +, expire/forfeit -, freeze - / thaw + of the spendable part).
+-- balance_after is the workspace's available balance right after the entry, at the entry's time.
+-- operation_key names the business operation.
 CREATE TABLE ledger_entries (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   workspace_id    text NOT NULL REFERENCES workspaces(id),
@@ -88,6 +90,7 @@ CREATE TABLE ledger_entries (
   lot_id          bigint NOT NULL REFERENCES lots(id),
   remaining_delta integer NOT NULL,
   held_delta      integer NOT NULL,
+  amount          integer NOT NULL,
   balance_after   integer NOT NULL,
   at              timestamptz NOT NULL,
   operation_key   text NOT NULL
@@ -112,6 +115,8 @@ CREATE TABLE invoices (
   pdf_url             text,
   provider_invoice_id text,
   last_payment_error  text,
+  -- What the invoice delivers once paid (e.g. {"pack_credits": 100}), so a late payment can deliver it.
+  metadata            jsonb NOT NULL DEFAULT '{}',
   created_at          timestamptz NOT NULL,
   paid_at             timestamptz
 );

@@ -5,6 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { freePort } from '../../dev/ports.js';
+import { createSandboxProvider } from '../../payments/sandbox.js';
 import { startDevServer } from '../../dev/temporal-dev-server.js';
 import { freshDatabase } from './database.js';
 import { eventually, startTestWorker } from './temporal.js';
@@ -25,7 +26,8 @@ export async function startStack() {
   const worker = await startTestWorker(nativeConnection, db.sql);
   const connection = await Connection.connect({ address: devServer.address });
   const temporal = new Client({ connection });
-  const app = createApp({ sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY });
+  const payments = createSandboxProvider({ publicUrl: `http://127.0.0.1:${apiPort}` });
+  const app = createApp({ sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments });
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
 

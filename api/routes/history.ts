@@ -1,0 +1,62 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { listCreations, listLedger, listNotifications } from '../../ledger/history.js';
+import { requireWorkspace } from '../auth.js';
+import { invalid } from '../errors.js';
+import { newRouter, type ApiDeps } from '../router.js';
+import { bearer, problemResponses } from '../schemas.js';
+import { Creation } from './spend.js';
+
+const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  starting_after: z.string().min(1).max(64).optional(),
+});
+const LedgerEntry = z.object({
+  id: z.string(), kind: z.enum(['grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit']),
+  lot: z.string(), amount: z.number().int(), balance_after: z.number().int(), at: z.string(), operation: z.string(),
+}).openapi('LedgerEntry');
+const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
+const Notification = z.object({ id: z.string(), kind: z.string(), payload: z.unknown(), at: z.string() }).openapi('Notification');
+
+export function historyRoutes(deps: ApiDeps) {
+  const router = newRouter();
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/ledger', tags: ['credits'], security: bearer,
+      description: 'Every grant, hold, capture, release, expiry, freeze, thaw and forfeit, newest first.',
+      request: { query: PageQuery },
+      responses: { 200: { description: 'A page of entries', content: { 'application/json': { schema: pageOf(LedgerEntry) } } }, ...problemResponses } }),
+    async (c) => {
+      const workspace = requireWorkspace(c.get('principal'));
+      const { limit, starting_after } = c.req.valid('query');
+      const result = await listLedger(deps.sql, workspace.id, { limit, after: starting_after });
+      if (!result) throw invalid('starting_after', 'not an entry id of this workspace');
+      return c.json(result, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/creations', tags: ['creations'], security: bearer,
+      description: 'Creations with quoted and charged credits and the lots each drew from, newest first.',
+      request: { query: PageQuery },
+      responses: { 200: { description: 'A page of creations', content: { 'application/json': { schema: pageOf(Creation) } } }, ...problemResponses } }),
+    async (c) => {
+      const workspace = requireWorkspace(c.get('principal'));
+      const { limit, starting_after } = c.req.valid('query');
+      const result = await listCreations(deps.sql, workspace.id, { limit, after: starting_after });
+      if (!result) throw invalid('starting_after', 'not a creation id of this workspace');
+      return c.json(result, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/notifications', tags: ['alerts'], security: bearer,
+      request: { query: PageQuery.pick({ limit: true }) },
+      responses: { 200: { description: 'Notifications, newest first', content: { 'application/json': { schema: z.object({ data: z.array(Notification) }) } } }, ...problemResponses } }),
+    async (c) => {
+      const workspace = requireWorkspace(c.get('principal'));
+      return c.json({ data: await listNotifications(deps.sql, workspace.id, c.req.valid('query').limit) }, 200);
+    },
+  );
+  return router;
+}

@@ -1,0 +1,35 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { PACKS } from '../../domain/catalog.js';
+import { requireWorkspace } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { buyPack } from '../packs.js';
+import { newRouter, type ApiDeps } from '../router.js';
+import { bearer, Problem, problemResponses } from '../schemas.js';
+import { Invoice, presentInvoice } from './invoices.js';
+
+const sizes = PACKS.map((p) => p.credits);
+const PackBody = z.object({
+  size: z.number().int().refine((size) => sizes.includes(size), { message: `one of ${sizes.join(', ')}` }),
+}).strict();
+const Purchase = z.object({ invoice: Invoice, lot: z.string().nullable() }).openapi('PackPurchase');
+
+export function packRoutes(deps: ApiDeps) {
+  const router = newRouter();
+  router.openapi(
+    createRoute({ method: 'post', path: '/v1/credit-packs', tags: ['credits'], security: bearer,
+      description: 'Buys a pack: charged now, delivered as a never-expiring lot once paid. `Idempotency-Key` makes retries safe.',
+      request: { body: { content: { 'application/json': { schema: PackBody } }, required: true } },
+      responses: {
+        201: { description: 'Paid (lot delivered) or waiting for 3-D Secure (lot null, invoice open)', content: { 'application/json': { schema: Purchase } } },
+        402: { description: 'Payment declined', content: { 'application/problem+json': { schema: Problem } } },
+        ...problemResponses,
+      } }),
+    async (c) => {
+      const workspace = requireWorkspace(c.get('principal'));
+      const { charge, lot } = await buyPack(deps, workspace, { size: c.req.valid('json').size, idempotencyKey: c.req.header('idempotency-key') });
+      if (charge.status === 'declined') throw new ApiError(402, 'payment_declined', `the payment was declined (${charge.code})`);
+      return c.json({ invoice: presentInvoice(charge.invoice), lot }, 201);
+    },
+  );
+  return router;
+}

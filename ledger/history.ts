@@ -1,0 +1,70 @@
+import { formatLotId } from './credits.js';
+import type { Sql } from './db.js';
+import type { EntryKind } from './operations.js';
+import { type CreationView, readCreation } from './spend.js';
+
+export interface Page<T> {
+  data: T[];
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+export interface LedgerEntryView {
+  id: string;
+  kind: EntryKind;
+  lot: string;
+  amount: number;
+  balance_after: number;
+  at: string;
+  operation: string;
+}
+
+const entryId = (id: number) => `le_${id}`;
+
+function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const has_more = rows.length > limit;
+  const data = rows.slice(0, limit);
+  return { data, has_more, next_cursor: has_more ? data[data.length - 1]!.id : null };
+}
+
+/** The journal, newest first; `after` is the id of the last entry of the previous page. */
+export async function listLedger(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<LedgerEntryView> | null> {
+  const afterId = opts.after === undefined ? null : Number(opts.after.replace(/^le_/, ''));
+  if (afterId !== null && !Number.isSafeInteger(afterId)) return null;
+  const rows = await sql<{ id: number; kind: EntryKind; lot_id: number; amount: number; balance_after: number; at: Date; operation_key: string }[]>`
+    SELECT id, kind, lot_id, amount, balance_after, at, operation_key FROM ledger_entries
+    WHERE workspace_id = ${workspaceId} ${afterId === null ? sql`` : sql`AND id < ${afterId}`}
+    ORDER BY id DESC LIMIT ${opts.limit + 1}`;
+  return page(rows.map((r) => ({
+    id: entryId(r.id), kind: r.kind, lot: formatLotId(r.lot_id), amount: r.amount, balance_after: r.balance_after,
+    at: r.at.toISOString(), operation: r.operation_key,
+  })), opts.limit);
+}
+
+/** Creations with quoted and charged credits and their receipts, newest first. */
+export async function listCreations(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<CreationView> | null> {
+  let cursor = sql``;
+  if (opts.after !== undefined) {
+    const [anchor] = await sql<{ created_at: Date }[]>`SELECT created_at FROM creations WHERE id = ${opts.after} AND workspace_id = ${workspaceId}`;
+    if (!anchor) return null;
+    cursor = sql`AND (created_at, id) < (${anchor.created_at}, ${opts.after})`;
+  }
+  const ids = await sql<{ id: string }[]>`
+    SELECT id FROM creations WHERE workspace_id = ${workspaceId} ${cursor}
+    ORDER BY created_at DESC, id DESC LIMIT ${opts.limit + 1}`;
+  const views = await Promise.all(ids.map((row) => readCreation(sql, workspaceId, row.id)));
+  return page(views as CreationView[], opts.limit);
+}
+
+export interface NotificationView {
+  id: string;
+  kind: string;
+  payload: unknown;
+  at: string;
+}
+
+export async function listNotifications(sql: Sql, workspaceId: string, limit: number): Promise<NotificationView[]> {
+  const rows = await sql<{ id: number; kind: string; payload: unknown; at: Date }[]>`
+    SELECT id, kind, payload, at FROM notifications WHERE workspace_id = ${workspaceId} ORDER BY id DESC LIMIT ${limit}`;
+  return rows.map((r) => ({ id: `ntf_${r.id}`, kind: r.kind, payload: r.payload, at: r.at.toISOString() }));
+}

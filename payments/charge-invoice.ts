@@ -1,0 +1,37 @@
+import type { Sql } from '../ledger/db.js';
+import { draftInvoice, type InvoiceRow, markInvoice, type NewInvoice } from '../ledger/invoices.js';
+import { getWorkspace } from '../ledger/workspaces.js';
+import type { PaymentProvider } from './provider.js';
+
+export type ChargeResult =
+  | { status: 'paid'; invoice: InvoiceRow }
+  | { status: 'requires_action'; invoice: InvoiceRow; hostedUrl: string }
+  | { status: 'declined'; invoice: InvoiceRow; code: string };
+
+/**
+ * Creates (or finds, by business key) an invoice and charges it off-session with the workspace's
+ * default payment method. The provider call carries the business key as its idempotency key, so a
+ * retried charge is recognised, never repeated. A declined card is an outcome, not an error.
+ */
+export async function chargeInvoice(sql: Sql, payments: PaymentProvider, draft: NewInvoice): Promise<ChargeResult> {
+  const invoice = await draftInvoice(sql, draft);
+  if (invoice.status === 'paid') return { status: 'paid', invoice };
+  const workspace = await getWorkspace(sql, draft.workspaceId);
+  const outcome = await payments.charge({
+    invoiceId: invoice.id,
+    idempotencyKey: draft.businessKey,
+    workspaceId: draft.workspaceId,
+    paymentMethod: workspace?.payment_method ?? null,
+    amountDueCents: invoice.amount_due_cents,
+    description: invoice.lines.map((line) => line.description).join('; '),
+  });
+  switch (outcome.status) {
+    case 'paid':
+      return { status: 'paid', invoice: await markInvoice(sql, invoice.id, { status: 'paid', paidAt: draft.createdAt }) };
+    case 'requires_action':
+      return { status: 'requires_action', hostedUrl: outcome.hostedUrl,
+        invoice: await markInvoice(sql, invoice.id, { status: 'open', hostedUrl: outcome.hostedUrl, error: 'authentication_required' }) };
+    case 'declined':
+      return { status: 'declined', code: outcome.code, invoice: await markInvoice(sql, invoice.id, { status: 'open', error: outcome.code }) };
+  }
+}

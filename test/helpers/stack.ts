@@ -20,7 +20,7 @@ export async function startStack() {
   const [db, temporalPort, apiPort] = await Promise.all([freshDatabase(), freePort(), freePort()]);
   const devServer = await startDevServer({
     cli: inject('temporalCliPath'), port: temporalPort, uiPort: null,
-    logFile: join(process.cwd(), '.data', 'test', `temporal-${temporalPort}.log`),
+    logFile: join(inject('runDir'), `temporal-${temporalPort}.log`),
   });
   const nativeConnection = await NativeConnection.connect({ address: devServer.address });
   const worker = await startTestWorker(nativeConnection, db.sql);

@@ -2,10 +2,11 @@
  * Starts what every test file shares, once per run: the pinned tools, a throwaway Postgres cluster
  * (or DATABASE_URL's server) and one bundle of the workflow code.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../../dev/ports.js';
 import { startPrivateCluster, type PrivateCluster } from '../../dev/postgres.js';
 import { ensureTemporalCli, ensureTimeSkippingServer } from '../../dev/tools.js';
 import { WORKFLOWS_PATH } from '../../worker/create-worker.js';
@@ -16,6 +17,8 @@ declare module 'vitest' {
     workflowBundlePath: string;
     timeSkippingServerPath: string;
     temporalCliPath: string;
+    /** Scratch directory of this run (logs, bundle), removed at the end. */
+    runDir: string;
   }
 }
 
@@ -24,21 +27,28 @@ const dataDir = join(process.cwd(), '.data', 'test');
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   mkdirSync(dataDir, { recursive: true });
   const [timeSkippingServerPath, temporalCliPath] = [await ensureTimeSkippingServer(), await ensureTemporalCli()];
+  // Each run gets its own cluster and bundle, so parallel runs (two checkouts, a watcher) never collide.
+  const runDir = join(dataDir, `run-${process.pid}`);
+  mkdirSync(runDir, { recursive: true });
   let cluster: PrivateCluster | undefined;
   let postgresAdminUrl = process.env.DATABASE_URL;
   if (!postgresAdminUrl) {
-    cluster = await startPrivateCluster({ dir: join(dataDir, 'postgres'), port: 55433, durable: false });
+    cluster = await startPrivateCluster({ dir: join(runDir, 'postgres'), port: await freePort(), durable: false });
     postgresAdminUrl = cluster.url;
   }
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-  const workflowBundlePath = join(dataDir, 'workflow-bundle.js');
+  const workflowBundlePath = join(runDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
 
   project.provide('postgresAdminUrl', postgresAdminUrl);
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('timeSkippingServerPath', timeSkippingServerPath);
   project.provide('temporalCliPath', temporalCliPath);
-  return async () => cluster?.stop();
+  project.provide('runDir', runDir);
+  return async () => {
+    cluster?.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  };
 }
 
 const noop = (): void => {};

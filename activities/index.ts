@@ -3,8 +3,12 @@
  * idempotent by a business key, because Temporal may run an activity more than once.
  */
 import { type Interval, planById, priceCents } from '../domain/catalog.js';
-import { expireLot, grantLot } from '../ledger/credits.js';
+import type { InvoiceLine } from '../domain/proration.js';
+import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
+import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
+import { voidInvoice } from '../ledger/invoices.js';
+import { recordNotification } from '../ledger/notifications.js';
 import { markClockSynced, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
@@ -25,17 +29,19 @@ export interface ChargePeriodInput {
   periodStart: number;
   periodEnd: number;
   at: number;
+  /** 0 on the due date; n for the n-th dunning retry. */
+  attempt: number;
 }
 
 /** What the workflow learns of a charge (the invoice itself stays in Postgres). */
 export type ChargeOutcome =
-  | { status: 'paid'; invoiceId: string }
+  | { status: 'paid'; invoiceId: string; paidAt: number }
   | { status: 'requires_action'; invoiceId: string; hostedUrl: string }
   | { status: 'declined'; invoiceId: string; code: string };
 
-function outcomeOf(result: ChargeResult): ChargeOutcome {
+function outcomeOf(result: ChargeResult, at: number): ChargeOutcome {
   switch (result.status) {
-    case 'paid': return { status: 'paid', invoiceId: result.invoice.id };
+    case 'paid': return { status: 'paid', invoiceId: result.invoice.id, paidAt: result.invoice.paid_at?.getTime() ?? at };
     case 'requires_action': return { status: 'requires_action', invoiceId: result.invoice.id, hostedUrl: result.hostedUrl };
     case 'declined': return { status: 'declined', invoiceId: result.invoice.id, code: result.code };
   }
@@ -61,26 +67,58 @@ export function createActivities({ sql, payments }: ActivityDeps) {
           amount_cents: priceCents(plan, input.interval),
         }],
         createdAt: new Date(input.at),
-      });
-      return outcomeOf(result);
+      }, input.attempt);
+      return outcomeOf(result, input.at);
     },
 
-    async grantRefreshLot(input: {
-      subscriptionId: string; workspaceId: string; anchor: number; refreshIndex: number;
-      credits: number; grantedAt: number; expiresAt: number;
+    /** Invoices and charges an upgrade or interval switch, with the lines the workflow priced. */
+    async chargeChange(input: {
+      subscriptionId: string; workspaceId: string; businessKey: string; kind: 'upgrade' | 'interval_switch';
+      lines: InvoiceLine[]; at: number;
+    }): Promise<ChargeOutcome> {
+      const result = await chargeInvoice(sql, payments, {
+        businessKey: input.businessKey, workspaceId: input.workspaceId, subscriptionId: input.subscriptionId,
+        kind: input.kind, lines: input.lines, createdAt: new Date(input.at),
+      });
+      return outcomeOf(result, input.at);
+    },
+
+    async voidInvoice(input: { invoiceId: string }): Promise<void> {
+      await voidInvoice(sql, input.invoiceId);
+    },
+
+    async grantLot(input: {
+      key: string; workspaceId: string; source: LotSource; credits: number; grantedAt: number; expiresAt: number;
     }): Promise<{ lotId: number }> {
       return grantLot(sql, {
-        key: `${input.subscriptionId}:${input.anchor}:refresh:${input.refreshIndex}:grant`,
-        workspaceId: input.workspaceId,
-        source: 'monthly',
-        amount: input.credits,
-        grantedAt: new Date(input.grantedAt),
-        expiresAt: new Date(input.expiresAt),
+        key: input.key, workspaceId: input.workspaceId, source: input.source, amount: input.credits,
+        grantedAt: new Date(input.grantedAt), expiresAt: new Date(input.expiresAt),
       });
     },
 
     async expireLot(input: { workspaceId: string; lotId: number; at: number }): Promise<{ expired: number }> {
       return expireLot(sql, { workspaceId: input.workspaceId, lotId: input.lotId, at: new Date(input.at) });
+    },
+
+    /** The subscription ended: its monthly and upgrade lots are forfeited and packs freeze. */
+    async endPlanCredits(input: { key: string; workspaceId: string; at: number }): Promise<{ forfeited: number }> {
+      const at = new Date(input.at);
+      const result = await forfeitPlanLots(sql, { key: `${input.key}:forfeit`, workspaceId: input.workspaceId, at });
+      await setPacksFrozen(sql, { key: `${input.key}:freeze`, workspaceId: input.workspaceId, at, frozen: true });
+      return result;
+    },
+
+    /** A subscription (re)started: packs bought meanwhile become spendable. */
+    async thawPacks(input: { key: string; workspaceId: string; at: number }): Promise<void> {
+      await setPacksFrozen(sql, { key: input.key, workspaceId: input.workspaceId, at: new Date(input.at), frozen: false });
+    },
+
+    async deactivateCustomModels(input: { workspaceId: string; keep: number }): Promise<{ deactivated: string[] }> {
+      return { deactivated: await deactivateModelsAbove(sql, input.workspaceId, input.keep) };
+    },
+
+    async notify(input: { workspaceId: string; kind: 'payment_failed' | 'downgrade_applied'; dedupeKey: string; payload: Record<string, unknown>; at: number }): Promise<void> {
+      await recordNotification(sql, { ...input, at: new Date(input.at) });
     },
 
     async recordSubscription(projection: SubscriptionProjection): Promise<void> {

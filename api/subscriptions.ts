@@ -1,10 +1,11 @@
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { SignalDefinition } from '@temporalio/workflow';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { periodBounds } from '../domain/calendar.js';
 import type { Interval } from '../domain/catalog.js';
 import type { Sql } from '../ledger/db.js';
-import { insertSubscription } from '../ledger/subscriptions.js';
+import { currentSubscription, insertSubscription } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { newId, type WorkspaceRow, workspaceNow } from '../ledger/workspaces.js';
 import { firstPaymentSettledUpdate, type SubscriptionView } from '../workflows/messages.js';
@@ -59,4 +60,31 @@ export async function startSubscription(
     staticSummary: `${request.plan} ${request.interval}ly subscription of ${workspace.name}`,
   });
   return handle.executeUpdate(firstPaymentSettledUpdate);
+}
+
+/**
+ * Sends a request (an Update) to the workspace's subscription workflow and returns its result. A refusal
+ * by the workflow's validator or handler becomes a problem response with the workflow's stable code.
+ */
+export async function updateSubscription<Ret, Args extends unknown[]>(
+  deps: { sql: Sql; temporal: Client },
+  workspace: WorkspaceRow,
+  update: UpdateDefinition<Ret, Args>,
+  ...args: Args
+): Promise<Ret> {
+  const subscription = await currentSubscription(deps.sql, workspace.id);
+  if (!subscription) throw new ApiError(404, 'no_subscription', 'this workspace has no subscription');
+  try {
+    const handle = deps.temporal.workflow.getHandle(workflowIdOf(subscription.id));
+    return args.length > 0
+      ? await handle.executeUpdate<Ret, [unknown]>(update.name, { args: args as unknown as [unknown] })
+      : await handle.executeUpdate<Ret, []>(update.name);
+  } catch (error) {
+    const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type) {
+      const status = typeof cause.details?.[0] === 'number' ? cause.details[0] : 409;
+      throw new ApiError(status as 400 | 402 | 409, cause.type, cause.message);
+    }
+    throw error;
+  }
 }

@@ -21,6 +21,7 @@ export interface InvoiceRow {
   tax_cents: number;
   total_cents: number;
   amount_due_cents: number;
+  balance_applied_cents: number;
   hosted_url: string | null;
   pdf_url: string | null;
   last_payment_error: string | null;
@@ -40,21 +41,36 @@ export interface NewInvoice {
 }
 
 /**
- * Creates the invoice for a business operation, or returns the one an earlier attempt created:
- * the business key is unique, so a retried charge never makes a second invoice.
+ * Creates the invoice for a business operation, or returns the one an earlier attempt created: the
+ * business key is unique, so a retried charge never makes a second invoice. In the same transaction the
+ * customer balance pays what it can, and a negative total (credits above charges) adds to it.
  */
 export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRow> {
   const subtotal = inv.lines.reduce((sum, line) => sum + line.amount_cents, 0);
-  const id = `in_${randomBytes(12).toString('hex')}`;
-  await sql`
-    INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines,
-                          subtotal_cents, tax_cents, total_cents, amount_due_cents, metadata, created_at)
-    VALUES (${id}, ${inv.businessKey}, ${inv.workspaceId}, ${inv.subscriptionId}, ${inv.kind}, 'draft',
-            ${sql.json(inv.lines as never)}, ${subtotal}, 0, ${subtotal}, ${Math.max(subtotal, 0)},
-            ${sql.json((inv.metadata ?? {}) as never)}, ${inv.createdAt})
-    ON CONFLICT (business_key) DO NOTHING`;
-  const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE business_key = ${inv.businessKey}`;
-  return row!;
+  const total = subtotal; // tax arrives with billing addresses
+  return sql.begin(async (tx) => {
+    // Lock first, then look: a concurrent attempt with the same key waits here and finds the first invoice.
+    const [workspace] = await tx<{ customer_balance_cents: number }[]>`
+      SELECT customer_balance_cents FROM workspaces WHERE id = ${inv.workspaceId} FOR UPDATE`;
+    const [existing] = await tx<InvoiceRow[]>`SELECT * FROM invoices WHERE business_key = ${inv.businessKey}`;
+    if (existing) return existing;
+    const applied = Math.min(workspace!.customer_balance_cents, Math.max(total, 0));
+    const balanceAfter = workspace!.customer_balance_cents - applied + Math.max(-total, 0);
+    await tx`UPDATE workspaces SET customer_balance_cents = ${balanceAfter} WHERE id = ${inv.workspaceId}`;
+    const [row] = await tx<InvoiceRow[]>`
+      INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines, subtotal_cents,
+                            tax_cents, total_cents, amount_due_cents, balance_applied_cents, metadata, created_at)
+      VALUES (${`in_${randomBytes(12).toString('hex')}`}, ${inv.businessKey}, ${inv.workspaceId}, ${inv.subscriptionId},
+              ${inv.kind}, 'draft', ${tx.json(inv.lines as never)}, ${subtotal}, 0, ${total}, ${Math.max(total, 0) - applied},
+              ${applied}, ${tx.json((inv.metadata ?? {}) as never)}, ${inv.createdAt})
+      RETURNING *`;
+    return row!;
+  });
+}
+
+export async function getInvoice(sql: Sql, id: string): Promise<InvoiceRow | undefined> {
+  const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${id}`;
+  return row;
 }
 
 /** Settles an invoice's payment state; a paid invoice never goes back. Returns the invoice as stored. */
@@ -69,6 +85,19 @@ export async function markInvoice(
     WHERE id = ${id} AND status <> 'paid'`;
   const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${id}`;
   return row!;
+}
+
+/** Voids an unpaid invoice and gives back the customer balance it had used. Idempotent. */
+export async function voidInvoice(sql: Sql, id: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    const [voided] = await tx<{ workspace_id: string; balance_applied_cents: number }[]>`
+      UPDATE invoices SET status = 'void' WHERE id = ${id} AND status IN ('draft', 'open')
+      RETURNING workspace_id, balance_applied_cents`;
+    if (voided && voided.balance_applied_cents > 0) {
+      await tx`UPDATE workspaces SET customer_balance_cents = customer_balance_cents + ${voided.balance_applied_cents}
+               WHERE id = ${voided.workspace_id}`;
+    }
+  });
 }
 
 export async function listInvoices(sql: Sql, workspaceId: string): Promise<InvoiceRow[]> {

@@ -14,6 +14,9 @@ export interface SubscriptionRow {
   cancel_at_period_end: boolean;
   next_due_at: Date | null;
   clock_synced_to: Date | null;
+  scheduled_change: { plan: string; effective_at: string } | null;
+  pause: { cycles: number; starts_at: string | null; resumes_at: string | null } | null;
+  pending_upgrade: { plan: string; interval: Interval; invoice_id: string; expires_at: string } | null;
 }
 
 /** Inserts the projection row before its workflow starts; false when the workspace already has a live one. */
@@ -38,6 +41,9 @@ export interface SubscriptionProjection {
   currentPeriodEnd: number;
   cancelAtPeriodEnd: boolean;
   nextDueAt: number | null;
+  scheduledChange: unknown;
+  pause: unknown;
+  pendingUpgrade: unknown;
 }
 
 /** Writes the workflow's state; an older version (a retried, late activity) never overwrites a newer one. */
@@ -45,7 +51,8 @@ export async function projectSubscription(sql: Sql, p: SubscriptionProjection): 
   await sql`
     UPDATE subscriptions SET plan = ${p.plan}, interval = ${p.interval}, status = ${p.status},
       current_period_start = ${new Date(p.currentPeriodStart)}, current_period_end = ${new Date(p.currentPeriodEnd)},
-      cancel_at_period_end = ${p.cancelAtPeriodEnd},
+      cancel_at_period_end = ${p.cancelAtPeriodEnd}, scheduled_change = ${sql.json(p.scheduledChange as never)},
+      pause = ${sql.json(p.pause as never)}, pending_upgrade = ${sql.json(p.pendingUpgrade as never)},
       next_due_at = ${p.nextDueAt === null ? null : new Date(p.nextDueAt)}, version = ${p.version}
     WHERE id = ${p.subscriptionId} AND version < ${p.version}`;
 }
@@ -65,7 +72,7 @@ export async function markClockSynced(sql: Sql, subscriptionId: string, clockTim
 export async function currentSubscription(sql: Sql, workspaceId: string): Promise<SubscriptionRow | undefined> {
   const [row] = await sql<SubscriptionRow[]>`
     SELECT id, workspace_id, plan, interval, status, current_period_start, current_period_end,
-           cancel_at_period_end, next_due_at, clock_synced_to
+           cancel_at_period_end, next_due_at, clock_synced_to, scheduled_change, pause, pending_upgrade
     FROM subscriptions WHERE workspace_id = ${workspaceId}
     ORDER BY (status <> 'canceled') DESC, created_at DESC LIMIT 1`;
   return row;

@@ -13,13 +13,20 @@ export type ChargeResult =
  * default payment method. The provider call carries the business key as its idempotency key, so a
  * retried charge is recognised, never repeated. A declined card is an outcome, not an error.
  */
-export async function chargeInvoice(sql: Sql, payments: PaymentProvider, draft: NewInvoice): Promise<ChargeResult> {
+export async function chargeInvoice(
+  sql: Sql,
+  payments: PaymentProvider,
+  draft: NewInvoice,
+  /** 0 for the first attempt; each dunning retry is a new payment attempt with a key of its own. */
+  attempt = 0,
+): Promise<ChargeResult> {
   const invoice = await draftInvoice(sql, draft);
   if (invoice.status === 'paid') return { status: 'paid', invoice };
+  if (invoice.status === 'void') return { status: 'declined', invoice, code: 'invoice_void' };
   const workspace = await getWorkspace(sql, draft.workspaceId);
   const outcome = await payments.charge({
     invoiceId: invoice.id,
-    idempotencyKey: draft.businessKey,
+    idempotencyKey: attempt === 0 ? draft.businessKey : `${draft.businessKey}:retry:${attempt}`,
     workspaceId: draft.workspaceId,
     paymentMethod: workspace?.payment_method ?? null,
     amountDueCents: invoice.amount_due_cents,

@@ -1,63 +1,112 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { INTERVALS, PLAN_IDS } from '../../domain/catalog.js';
 import { currentSubscription, type SubscriptionRow } from '../../ledger/subscriptions.js';
+import {
+  cancelUpdate, changePlanUpdate, type ChangeResult as ChangeResultView, pauseUpdate, resumeUpdate, type SubscriptionView, withdrawScheduledChangeUpdate,
+} from '../../workflows/messages.js';
 import { requireWorkspace } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, problemResponses } from '../schemas.js';
-import { startSubscription } from '../subscriptions.js';
+import { bearer, Problem, problemResponses } from '../schemas.js';
+import { startSubscription, updateSubscription } from '../subscriptions.js';
 
-const NewSubscription = z.object({ plan: z.enum(PLAN_IDS), interval: z.enum(INTERVALS as ['month', 'year']) }).strict();
+const Interval = z.enum(INTERVALS as ['month', 'year']);
+const NewSubscription = z.object({ plan: z.enum(PLAN_IDS), interval: Interval }).strict();
+const ChangeBody = z.object({ plan: z.enum(PLAN_IDS).optional(), interval: Interval.optional() }).strict();
+const PauseBody = z.object({ cycles: z.number().int().min(1).max(3) }).strict();
 const Subscription = z.object({
   id: z.string(),
   status: z.enum(['incomplete', 'active', 'past_due', 'paused', 'canceled']),
   plan: z.string(),
-  interval: z.enum(['month', 'year']),
+  interval: Interval,
   current_period_start: z.string(),
   current_period_end: z.string(),
   cancel_at_period_end: z.boolean(),
   next_due_at: z.string().nullable(),
-  scheduled_change: z.null(),
-  pause: z.null(),
-  pending_upgrade: z.null(),
+  scheduled_change: z.object({ plan: z.string(), effective_at: z.string() }).nullable(),
+  pause: z.object({ cycles: z.number().int(), starts_at: z.string().nullable(), resumes_at: z.string().nullable() }).nullable(),
+  pending_upgrade: z.object({ plan: z.string(), interval: Interval, invoice_id: z.string(), expires_at: z.string() }).nullable(),
 }).openapi('Subscription');
-const subscriptionJson = { content: { 'application/json': { schema: Subscription } } };
+const ChangeResult = z.object({
+  kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
+  effective_at: z.string().nullable(),
+  invoice: z.string().optional(),
+  credits_granted: z.number().int().optional(),
+  pending: z.boolean().optional(),
+}).openapi('ChangeResult');
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+const refusals = {
+  ...problemResponses,
+  402: { description: 'Payment declined', content: { 'application/problem+json': { schema: Problem } } },
+  404: { description: 'No subscription', content: { 'application/problem+json': { schema: Problem } } },
+  409: { description: 'Not allowed in the subscription\'s current state', content: { 'application/problem+json': { schema: Problem } } },
+} as const;
 
-function present(row: SubscriptionRow): z.infer<typeof Subscription> {
+function fromRow(row: SubscriptionRow): z.infer<typeof Subscription> {
   return {
     id: row.id, status: row.status, plan: row.plan, interval: row.interval,
-    current_period_start: row.current_period_start.toISOString(),
-    current_period_end: row.current_period_end.toISOString(),
-    cancel_at_period_end: row.cancel_at_period_end,
-    next_due_at: row.next_due_at?.toISOString() ?? null,
-    scheduled_change: null, pause: null, pending_upgrade: null,
+    current_period_start: row.current_period_start.toISOString(), current_period_end: row.current_period_end.toISOString(),
+    cancel_at_period_end: row.cancel_at_period_end, next_due_at: row.next_due_at?.toISOString() ?? null,
+    scheduled_change: row.scheduled_change ?? null, pause: row.pause ?? null, pending_upgrade: row.pending_upgrade ?? null,
   };
 }
 
 export function subscriptionRoutes(deps: ApiDeps) {
   const router = newRouter();
+  const post = (path: string, description: string, body?: z.ZodType) => createRoute({
+    method: 'post', path, tags: ['subscription'], security: bearer, description,
+    ...(body ? { request: { body: { ...json(body), required: true } } } : {}),
+    responses: { 200: { description: 'The subscription after the request', ...json(Subscription) }, ...refusals },
+  });
+  const respond = (v: SubscriptionView) => v as z.infer<typeof Subscription>;
 
   router.openapi(
     createRoute({ method: 'post', path: '/v1/subscription', tags: ['subscription'], security: bearer,
       description: 'Charges the first period now; credits are granted once it is paid.',
-      request: { body: { content: { 'application/json': { schema: NewSubscription } }, required: true } },
-      responses: { 201: { description: 'Subscription after the first charge attempt', ...subscriptionJson }, ...problemResponses } }),
-    async (c) => {
-      const workspace = requireWorkspace(c.get('principal'));
-      const started = await startSubscription(deps, workspace, c.req.valid('json'));
-      return c.json({ ...started, scheduled_change: null, pause: null, pending_upgrade: null }, 201);
-    },
+      request: { body: { ...json(NewSubscription), required: true } },
+      responses: { 201: { description: 'Subscription after the first charge attempt', ...json(Subscription) }, ...refusals } }),
+    async (c) => c.json(respond(await startSubscription(deps, requireWorkspace(c.get('principal')), c.req.valid('json'))), 201),
   );
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/subscription', tags: ['subscription'], security: bearer,
-      responses: { 200: { description: 'The workspace\'s subscription', ...subscriptionJson }, ...problemResponses } }),
+      responses: { 200: { description: 'The workspace\'s subscription', ...json(Subscription) }, ...refusals } }),
     async (c) => {
-      const workspace = requireWorkspace(c.get('principal'));
-      const row = await currentSubscription(deps.sql, workspace.id);
+      const row = await currentSubscription(deps.sql, requireWorkspace(c.get('principal')).id);
       if (!row) throw new ApiError(404, 'no_subscription', 'this workspace has no subscription');
-      return c.json(present(row), 200);
+      return c.json(fromRow(row), 200);
     },
   );
+
+  router.openapi(
+    createRoute({ method: 'post', path: '/v1/subscription/change', tags: ['subscription'], security: bearer,
+      description: 'Upgrade (now, prorated), downgrade (at the next renewal) or switch monthly/yearly (now, re-anchored).',
+      request: { body: { ...json(ChangeBody), required: true } },
+      responses: { 200: { description: 'What the change is and when it takes effect', ...json(ChangeResult) }, ...refusals } }),
+    async (c) => {
+      const body = c.req.valid('json');
+      if (!body.plan && !body.interval) throw invalid('plan', 'give a plan, an interval or both');
+      const result: ChangeResultView = await updateSubscription(deps, requireWorkspace(c.get('principal')), changePlanUpdate, body);
+      const { invoice_id, ...rest } = result;
+      return c.json({ ...rest, ...(invoice_id ? { invoice: invoice_id } : {}) }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'delete', path: '/v1/subscription/scheduled-change', tags: ['subscription'], security: bearer,
+      description: 'Withdraws a scheduled downgrade.',
+      responses: { 200: { description: 'The subscription', ...json(Subscription) }, ...refusals } }),
+    async (c) => c.json(respond(await updateSubscription(deps, requireWorkspace(c.get('principal')), withdrawScheduledChangeUpdate)), 200),
+  );
+
+  router.openapi(post('/v1/subscription/cancel', 'No further renewals; everything stays usable until the period ends.'),
+    async (c) => c.json(respond(await updateSubscription(deps, requireWorkspace(c.get('principal')), cancelUpdate)), 200));
+  router.openapi(post('/v1/subscription/resume', 'Withdraws a cancellation or pause, ends a pause now, or restarts a canceled subscription (charged).'),
+    async (c) => c.json(respond(await updateSubscription(deps, requireWorkspace(c.get('principal')), resumeUpdate)), 200));
+  router.openapi(post('/v1/subscription/pause', 'Pauses for 1–3 cycles from the period end: no charge, no refresh.', PauseBody),
+    async (c) => {
+      const { cycles } = c.req.valid('json' as never) as z.infer<typeof PauseBody>;
+      return c.json(respond(await updateSubscription(deps, requireWorkspace(c.get('principal')), pauseUpdate, { cycles })), 200);
+    });
   return router;
 }

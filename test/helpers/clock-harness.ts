@@ -1,0 +1,69 @@
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Sql } from '../../ledger/db.js';
+import { insertSubscription } from '../../ledger/subscriptions.js';
+import { advanceTestClock, createTestClock } from '../../ledger/test-clocks.js';
+import { createWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
+import { periodBounds } from '../../domain/calendar.js';
+import type { Interval } from '../../domain/catalog.js';
+import { clockAdvancedSignal, firstPaymentSettledUpdate } from '../../workflows/messages.js';
+import * as attrs from '../../workflows/search-attributes.js';
+import { subscriptionWorkflow } from '../../workflows/subscription.js';
+import { eventually } from './temporal.js';
+
+/**
+ * A subscription on its own test clock, driven the way the API drives one: the clock moves in Postgres,
+ * the workflow is signalled, and we wait until it reports that it has caught up.
+ */
+export async function subscribeOnClock(
+  env: TestWorkflowEnvironment,
+  sql: Sql,
+  taskQueue: string,
+  opts: { plan: string; interval: Interval; start: string; paymentMethod?: string; beforeStart?: (workspaceId: string) => Promise<void> },
+) {
+  const start = new Date(opts.start);
+  const clock = await createTestClock(sql, start);
+  const ws = await createWorkspace(sql, { name: `${opts.plan} ${opts.interval}`, testClockId: clock.id });
+  await setPaymentMethod(sql, ws.id, opts.paymentMethod ?? 'pm_card_visa');
+  await opts.beforeStart?.(ws.id);
+  const subscriptionId = newId('sub');
+  const { end } = periodBounds(start.getTime(), opts.interval, 0);
+  await insertSubscription(sql, {
+    id: subscriptionId, workspaceId: ws.id, plan: opts.plan, interval: opts.interval,
+    periodStart: start, periodEnd: new Date(end), clockTime: start,
+  });
+  const handle = await env.client.workflow.start(subscriptionWorkflow, {
+    taskQueue,
+    workflowId: `subscription-${subscriptionId}`,
+    args: [{ subscriptionId, workspaceId: ws.id, plan: opts.plan, interval: opts.interval, startedAt: start.getTime(), testClockId: clock.id }],
+    typedSearchAttributes: new TypedSearchAttributes([{ key: attrs.WorkspaceId, value: ws.id }]),
+  });
+  const first = await handle.executeUpdate(firstPaymentSettledUpdate);
+
+  async function advance(to: string): Promise<void> {
+    const target = new Date(to);
+    const result = await advanceTestClock(sql, clock.id, target);
+    if (!result.ok) throw new Error(`cannot advance: ${result.reason}`);
+    await handle.signal(clockAdvancedSignal, { frozenTimeMs: target.getTime() });
+    await eventually(
+      () => sql<{ synced: Date | null }[]>`SELECT clock_synced_to AS synced FROM subscriptions WHERE id = ${subscriptionId}`,
+      ([row]) => row?.synced !== null && row!.synced!.getTime() >= target.getTime(),
+    );
+  }
+
+  const invoices = () => sql<{
+    id: string; kind: string; status: string; lines: { description: string; amount_cents: number }[];
+    total_cents: number; amount_due_cents: number; balance_applied_cents: number; created_at: Date;
+  }[]>`SELECT id, kind, status, lines, total_cents, amount_due_cents, balance_applied_cents, created_at
+       FROM invoices WHERE workspace_id = ${ws.id} ORDER BY created_at, id`;
+  const lots = () => sql<{
+    id: number; source: string; granted: number; remaining: number; granted_at: Date; expires_at: Date | null;
+    expired_at: Date | null; frozen: boolean;
+  }[]>`SELECT id, source, granted, remaining, granted_at, expires_at, expired_at, frozen FROM lots WHERE workspace_id = ${ws.id} ORDER BY id`;
+  const customerBalance = async () =>
+    (await sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${ws.id}`)[0]!.cents;
+
+  return { workspaceId: ws.id, subscriptionId, clockId: clock.id, handle, first, advance, invoices, lots, customerBalance };
+}
+
+export const iso = (date: Date | null) => date?.toISOString().replace('.000Z', 'Z') ?? null;

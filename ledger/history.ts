@@ -45,13 +45,14 @@ export async function listLedger(sql: Sql, workspaceId: string, opts: { limit: n
 export async function listCreations(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<CreationView> | null> {
   let cursor = sql``;
   if (opts.after !== undefined) {
-    const [anchor] = await sql<{ created_at: Date }[]>`SELECT created_at FROM creations WHERE id = ${opts.after} AND workspace_id = ${workspaceId}`;
+    const [anchor] = await sql<{ created_at: Date; seq: number }[]>`
+      SELECT created_at, seq FROM creations WHERE id = ${opts.after} AND workspace_id = ${workspaceId}`;
     if (!anchor) return null;
-    cursor = sql`AND (created_at, id) < (${anchor.created_at}, ${opts.after})`;
+    cursor = sql`AND (created_at, seq) < (${anchor.created_at}, ${anchor.seq})`;
   }
   const ids = await sql<{ id: string }[]>`
     SELECT id FROM creations WHERE workspace_id = ${workspaceId} ${cursor}
-    ORDER BY created_at DESC, id DESC LIMIT ${opts.limit + 1}`;
+    ORDER BY created_at DESC, seq DESC LIMIT ${opts.limit + 1}`;
   const views = await Promise.all(ids.map((row) => readCreation(sql, workspaceId, row.id)));
   return page(views as CreationView[], opts.limit);
 }

@@ -119,9 +119,11 @@ export async function endCreation(
 ): Promise<CreationView> {
   return sql.begin(async (tx) => {
     const { now } = await lockWorkspace(tx, workspaceId);
-    const [creation] = await tx<{ status: string; quoted: number }[]>`
-      SELECT status, quoted FROM creations WHERE id = ${creationId} AND workspace_id = ${workspaceId}`;
+    const [creation] = await tx<{ status: string; quoted: number; hold_expires_at: Date }[]>`
+      SELECT status, quoted, hold_expires_at FROM creations WHERE id = ${creationId} AND workspace_id = ${workspaceId}`;
     if (!creation) throw new SpendError('creation_not_found', 'no creation with this id');
+    // A lapsed hold is journaled at the moment it lapsed, whenever the sweep gets to it.
+    const at = outcome.status === 'expired' ? creation.hold_expires_at : now;
     if (creation.status === outcome.status) return (await readCreation(tx, workspaceId, creationId))!;
     if (creation.status !== 'running') throw new SpendError('creation_not_running', `the creation already ${creation.status}`);
 
@@ -140,7 +142,7 @@ export async function endCreation(
       left -= captured;
       const lapsed = portion.expires_at !== null && portion.expires_at <= now;
       const counts = !lapsed && !portion.frozen; // does this lot count towards `available`?
-      const base = { workspaceId, lotId: portion.lot_id, at: now };
+      const base = { workspaceId, lotId: portion.lot_id, at };
       if (captured > 0) {
         entries.push({ ...base, kind: 'capture', remainingDelta: -captured, heldDelta: -captured, amount: -captured, balanceAfter: balance, key: `capture:${creationId}` });
       }
@@ -162,7 +164,7 @@ export async function endCreation(
     await journal(tx, entries);
     await tx`
       UPDATE creations SET status = ${outcome.status}, reported = ${outcome.status === 'succeeded' ? reported : null},
-        charged = ${charged}, variance = ${reported > creation.quoted ? reported - creation.quoted : null}, ended_at = ${now}
+        charged = ${charged}, variance = ${reported > creation.quoted ? reported - creation.quoted : null}, ended_at = ${at}
       WHERE id = ${creationId}`;
     return (await readCreation(tx, workspaceId, creationId))!;
   });
@@ -197,11 +199,15 @@ export async function readCreation(tx: Tx | Sql, workspaceId: string, creationId
  * Releases holds not completed within HOLD_TTL_MS of the workspace's time, oldest first. Run by the
  * worker's sweeper and before reading a balance, so an abandoned creation never keeps credits.
  */
-export async function expireStaleHolds(sql: Sql, scope: { workspaceId?: string; limit?: number } = {}): Promise<number> {
+export async function expireStaleHolds(
+  sql: Sql,
+  scope: { workspaceId?: string; testClockId?: string; limit?: number } = {},
+): Promise<number> {
   const stale = await sql<{ id: string; workspace_id: string }[]>`
     SELECT c.id, c.workspace_id FROM creations c
     WHERE c.status = 'running' AND c.hold_expires_at <= workspace_now(c.workspace_id)
       ${scope.workspaceId ? sql`AND c.workspace_id = ${scope.workspaceId}` : sql``}
+      ${scope.testClockId ? sql`AND c.workspace_id IN (SELECT id FROM workspaces WHERE test_clock_id = ${scope.testClockId})` : sql``}
     ORDER BY c.hold_expires_at LIMIT ${scope.limit ?? 500}`;
   for (const creation of stale) {
     await endCreation(sql, creation.workspace_id, creation.id, { status: 'expired' }).catch((error: unknown) => {

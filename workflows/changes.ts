@@ -13,8 +13,10 @@ export function refuse(code: string, message: string, status = 409): never {
   throw ApplicationFailure.create({ type: code, message, nonRetryable: true, details: [status] });
 }
 
+/** The period last opened: while a renewal is past due, the one being charged for. */
 export function currentPeriod(state: SubscriptionState): { index: number; start: number; end: number } {
-  const index = periodOfRefresh(state.interval, Math.max(state.nextRefresh - 1, 0));
+  const refresh = state.dunning ? state.dunning.refreshIndex : Math.max(state.nextRefresh - 1, 0);
+  const index = periodOfRefresh(state.interval, refresh);
   return { index, ...periodBounds(state.anchor, state.interval, index) };
 }
 

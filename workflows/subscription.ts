@@ -35,8 +35,10 @@ import { type DueEvent, nextBillingAt, nextDueEvent, RETRY_AFTER_DAYS } from './
 import * as attrs from './search-attributes.js';
 
 type Activities = ReturnType<typeof createActivities>;
+// A payment call takes seconds; a worker that died mid-call is noticed after this timeout and the call
+// is retried elsewhere (safe: every charge is idempotent by its business key).
 const payments = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 const ledger = proxyLocalActivities<Activities>({
@@ -223,7 +225,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     const { start, end } = periodBounds(state.anchor, state.interval, periodIndex);
     const what = attempt > 0 ? `retry ${attempt} of renewal` : index === 0 ? 'first charge' : 'renewal';
     return payments.chargePeriod.executeWithOptions(
-      { startToCloseTimeout: '1 minute', summary: `${what} ${isoDay(at)}: ${planById(state.plan).name}` },
+      { startToCloseTimeout: '20 seconds', summary: `${what} ${isoDay(at)}: ${planById(state.plan).name}` },
       [{ subscriptionId, workspaceId, plan: state.plan, interval: state.interval, anchor: state.anchor, periodIndex,
         periodStart: start, periodEnd: end, at, attempt }],
     );
@@ -352,7 +354,12 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
         break;
       case 'restart': {
         const outcome = await startCycle(now(), 'restart');
-        if (outcome.status === 'declined') refuse('payment_declined', `the payment was declined (${outcome.code})`, 402);
+        if (outcome.status === 'declined') {
+          // Nothing restarts on a declined card: the invoice is voided and the subscription stays canceled.
+          await payments.voidInvoice({ invoiceId: outcome.invoiceId });
+          state.incomplete = null;
+          refuse('payment_declined', `the payment was declined (${outcome.code})`, 402);
+        }
         break;
       }
     }
@@ -368,7 +375,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     }
     const interval = change.kind === 'interval_switch' ? change.interval : state.interval;
     const outcome = await payments.chargeChange.executeWithOptions(
-      { startToCloseTimeout: '1 minute', summary: `${change.kind.replace('_', ' ')} to ${change.plan} ${interval}ly` },
+      { startToCloseTimeout: '20 seconds', summary: `${change.kind.replace('_', ' ')} to ${change.plan} ${interval}ly` },
       [{ subscriptionId, workspaceId, kind: change.kind, lines: change.lines, at,
         businessKey: `${subscriptionId}:${state.anchor}:${change.kind}:${change.plan}:${interval}:${at}` }],
     );

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { clockAdvancedSignal } from '../../workflows/messages.js';
+import { expireStaleHolds } from '../../ledger/spend.js';
 import { advanceTestClock, createTestClock, getTestClock } from '../../ledger/test-clocks.js';
 import { requireOperator } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
@@ -49,7 +50,9 @@ export function testClockRoutes(deps: ApiDeps) {
       const result = await advanceTestClock(deps.sql, id, to);
       if (!result.ok && result.reason === 'not_found') throw notFound('test clock');
       if (!result.ok) throw invalid('frozen_time', `must not be before the clock's time ${result.current!.toISOString()}`);
-      // Every subscription on the clock catches up in its own workflow; the clock is ready when all report back.
+      // Holds that lapsed by the new time are released before the clock answers; every subscription on
+      // the clock catches up in its own workflow, and the clock is ready when all have reported back.
+      await expireStaleHolds(deps.sql, { testClockId: id, limit: 10_000 });
       await Promise.all(result.subscriptionIds.map((subId) =>
         signalIfRunning(deps.temporal, workflowIdOf(subId), clockAdvancedSignal, { frozenTimeMs: to.getTime() })));
       return c.json((await getTestClock(deps.sql, id))!, 200);

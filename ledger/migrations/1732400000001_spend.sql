@@ -12,6 +12,8 @@ CREATE TABLE quotes (
 
 CREATE TABLE creations (
   id           text PRIMARY KEY,
+  -- Insertion order: breaks ties of created_at (a test clock's time does not move between creations).
+  seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   workspace_id text NOT NULL REFERENCES workspaces(id),
   quote_id     text NOT NULL UNIQUE REFERENCES quotes(id),
   status       text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'expired')),
@@ -23,7 +25,7 @@ CREATE TABLE creations (
   hold_expires_at timestamptz NOT NULL,
   ended_at     timestamptz
 );
-CREATE INDEX creations_by_workspace ON creations(workspace_id, created_at DESC, id DESC);
+CREATE INDEX creations_by_workspace ON creations(workspace_id, created_at DESC, seq DESC);
 CREATE INDEX creations_running ON creations(hold_expires_at) WHERE status = 'running';
 
 -- Which lots a creation's hold reserved from, and what was captured from each: the receipt.

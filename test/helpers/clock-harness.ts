@@ -1,5 +1,5 @@
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Client } from '@temporalio/client';
 import type { Sql } from '../../ledger/db.js';
 import { insertSubscription } from '../../ledger/subscriptions.js';
 import { advanceTestClock, createTestClock } from '../../ledger/test-clocks.js';
@@ -16,7 +16,7 @@ import { eventually } from './temporal.js';
  * the workflow is signalled, and we wait until it reports that it has caught up.
  */
 export async function subscribeOnClock(
-  env: TestWorkflowEnvironment,
+  client: Client,
   sql: Sql,
   taskQueue: string,
   opts: { plan: string; interval: Interval; start: string; paymentMethod?: string; beforeStart?: (workspaceId: string) => Promise<void> },
@@ -32,7 +32,7 @@ export async function subscribeOnClock(
     id: subscriptionId, workspaceId: ws.id, plan: opts.plan, interval: opts.interval,
     periodStart: start, periodEnd: new Date(end), clockTime: start,
   });
-  const handle = await env.client.workflow.start(subscriptionWorkflow, {
+  const handle = await client.workflow.start(subscriptionWorkflow, {
     taskQueue,
     workflowId: `subscription-${subscriptionId}`,
     args: [{ subscriptionId, workspaceId: ws.id, plan: opts.plan, interval: opts.interval, startedAt: start.getTime(), testClockId: clock.id }],
@@ -40,7 +40,7 @@ export async function subscribeOnClock(
   });
   const first = await handle.executeUpdate(firstPaymentSettledUpdate);
 
-  async function advance(to: string): Promise<void> {
+  async function advance(to: string, timeoutMs = 30_000): Promise<void> {
     const target = new Date(to);
     const result = await advanceTestClock(sql, clock.id, target);
     if (!result.ok) throw new Error(`cannot advance: ${result.reason}`);
@@ -48,6 +48,7 @@ export async function subscribeOnClock(
     await eventually(
       () => sql<{ synced: Date | null }[]>`SELECT clock_synced_to AS synced FROM subscriptions WHERE id = ${subscriptionId}`,
       ([row]) => row?.synced !== null && row!.synced!.getTime() >= target.getTime(),
+      timeoutMs,
     );
   }
 

@@ -16,7 +16,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
   let env: TestWorkflowEnvironment;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  const subscribe = (opts: Parameters<typeof subscribeOnClock>[3]) => subscribeOnClock(env, db.sql, worker.taskQueue, opts);
+  const subscribe = (opts: Parameters<typeof subscribeOnClock>[3]) => subscribeOnClock(env.client, db.sql, worker.taskQueue, opts);
 
   beforeAll(async () => {
     [env, db] = await Promise.all([startTimeSkippingEnv(), freshDatabase()]);

@@ -126,6 +126,11 @@ export async function endCreation(
     const at = outcome.status === 'expired' ? creation.hold_expires_at : now;
     if (creation.status === outcome.status) return (await readCreation(tx, workspaceId, creationId))!;
     if (creation.status !== 'running') throw new SpendError('creation_not_running', `the creation already ${creation.status}`);
+    // A hold not completed within the hour is released (by the sweep, as of its lapse): ending it another
+    // way later is refused whether or not the sweep has got to it yet.
+    if (outcome.status !== 'expired' && creation.hold_expires_at <= now) {
+      throw new SpendError('creation_not_running', 'the creation already expired');
+    }
 
     const reported = outcome.status === 'succeeded' ? outcome.reported : 0;
     const charged = Math.min(reported, creation.quoted);

@@ -1,5 +1,10 @@
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
 import type { Sql } from '../../ledger/db.js';
 import { insertSubscription } from '../../ledger/subscriptions.js';
 import { advanceTestClock, createTestClock } from '../../ledger/test-clocks.js';
@@ -64,7 +69,21 @@ export async function subscribeOnClock(
   const customerBalance = async () =>
     (await sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${ws.id}`)[0]!.cents;
 
-  return { workspaceId: ws.id, subscriptionId, clockId: clock.id, handle, first, advance, invoices, lots, customerBalance };
+  /**
+   * With RECORD_HISTORIES=1 (`npm run record-histories`), writes this run's history to test/histories/,
+   * where the replay test checks on every run that workflow changes stay compatible with it.
+   */
+  async function recordHistory(name: string): Promise<void> {
+    if (!process.env.RECORD_HISTORIES) return;
+    // The CLI writes the proto JSON that the replayer (and the Temporal UI's import) reads.
+    const address = (client.connection as Connection).options.address;
+    const json = execFileSync(inject('temporalCliPath'), ['workflow', 'show', '--address', address, '-w', handle.workflowId, '-o', 'json'], { maxBuffer: 64 << 20 });
+    writeFileSync(join(HISTORIES_DIR, `${name}.json`), json);
+  }
+
+  return { workspaceId: ws.id, subscriptionId, clockId: clock.id, handle, first, advance, invoices, lots, customerBalance, recordHistory };
 }
+
+export const HISTORIES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'histories');
 
 export const iso = (date: Date | null) => date?.toISOString().replace('.000Z', 'Z') ?? null;

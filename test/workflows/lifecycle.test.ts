@@ -48,6 +48,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
     const renewal = (await sub.invoices()).at(-1)!;
     expect([renewal.kind, renewal.total_cents, iso(renewal.created_at)]).toEqual(['subscription', 2900, '2026-01-31T00:00:00Z']);
     expect((await sub.lots()).at(-1)).toMatchObject({ source: 'monthly', granted: 400 });
+    await sub.recordHistory('example-2-upgrade');
   });
 
   it('example 3: downgrade Generative → Max is scheduled for 01-31, then charges 2900, grants 400 and keeps 3 custom models', async () => {
@@ -113,6 +114,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
       ['2026-08-01T00:00:00Z', 2900, 2900, 0], ['2026-08-31T00:00:00Z', 2900, 2900, 0], ['2026-09-30T00:00:00Z', 2900, 1769, 1131],
     ]);
     expect(await sub.customerBalance()).toBe(0);
+    await sub.recordHistory('example-5-yearly-to-monthly');
   });
 
   it('example 6: Plus yearly from 29 Feb 2028 renews on 28 Feb, 29 Feb in leap years, and refreshes monthly', async () => {
@@ -162,6 +164,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
     expect(lots.map((l) => [l.source, l.remaining, l.frozen])).toEqual([
       ['monthly', 0, false], ['pack', 100, false], ['pack', 100, false], ['monthly', 400, false],
     ]);
+    await sub.recordHistory('example-7-cancel-restart');
   });
 
   it('example 8: pause for one cycle from 01-31: no charge, lot A spendable until 03-02, then charged and re-anchored', async () => {
@@ -186,6 +189,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
       ['2026-01-01T00:00:00Z', '2026-03-02T00:00:00Z', '2026-03-02T00:00:00Z'],
       ['2026-03-02T00:00:00Z', '2026-05-01T00:00:00Z', null],
     ]);
+    await sub.recordHistory('example-8-pause');
   });
 
   it('example 9: a declined renewal is past due, retried on 02-01, and paid at once when the card is updated on 02-02', async () => {
@@ -211,6 +215,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
     ]);
     const paid = (await sub.invoices()).filter((i) => i.kind === 'subscription');
     expect(paid.map((i) => [i.status, i.total_cents])).toEqual([['paid', 2900], ['paid', 2900]]);
+    await sub.recordHistory('example-9-dunning');
   });
 
   it('ends a subscription that stays unpaid after the last retry on day 7', async () => {

@@ -13,7 +13,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -35,9 +34,11 @@ import { type DueEvent, nextBillingAt, nextDueEvent, RETRY_AFTER_DAYS } from './
 import * as attrs from './search-attributes.js';
 
 type Activities = ReturnType<typeof createActivities>;
-// A payment call takes seconds; a worker that died mid-call is noticed after this timeout and the call
-// is retried elsewhere (safe: every charge is idempotent by its business key).
-const payments = proxyActivities<Activities>({
+// Every side effect runs as a local activity: one marker event each instead of an activity's three
+// events and an extra workflow task, which keeps a subscription-year well inside the history budget.
+// A payment call takes seconds; after a worker dies mid-call the workflow task times out and the call is
+// repeated on another worker, safely: every charge and grant is idempotent by its business key.
+const payments = proxyLocalActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -88,6 +89,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
   const now = (): number => state.clockNow ?? Date.now();
   const queue: Queued[] = [];
   let lastAttributes = '';
+  let lastPublished = '';
 
   /** Requests are applied by the main loop, in arrival order, between due events. */
   function enqueue<T>(message: Message): Promise<T> {
@@ -124,7 +126,6 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
       if (clockTime !== null) state.clockNow = Math.max(state.clockNow!, clockTime);
     }
     await startCycle(state.anchor, 'subscribe');
-    await publish();
   }
 
   let refreshesThisRun = 0;
@@ -132,7 +133,6 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     const due = nextDueEvent(state);
     if (due && due.at <= now()) {
       await handleDue(due);
-      await publish();
       if (due.kind === 'refresh' && ++refreshesThisRun >= REFRESHES_PER_RUN && queue.length === 0) break;
     } else if (queue.length > 0) {
       const item = queue.shift()!;
@@ -141,18 +141,22 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
       } catch (error) {
         item.fail(error);
       }
-      await publish();
     } else if (workflowInfo().continueAsNewSuggested) {
       break;
     } else {
       await idle(due);
     }
   }
+  await publish();
   await condition(allHandlersFinished);
   await continueAsNew<typeof subscriptionWorkflow>({ ...input, carried: state });
 
-  /** Waits until `due` is reached, a request arrives or (on a test clock) the clock moves. */
+  /**
+   * Waits until `due` is reached, a request arrives or (on a test clock) the clock moves. Everything due
+   * so far is handled, so this is where the state is published (update replies leave with this task).
+   */
   async function idle(due: DueEvent | undefined): Promise<void> {
+    await publish();
     if (onClock) {
       // Read the clock before reporting: an advance that lands while the report is in flight must wake us.
       const seen = state.clockNow;
@@ -432,10 +436,17 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     }
   }
 
-  /** Projection row, search attributes and the UI's current details, after every change of state. */
+  /**
+   * The UI's current details always; the projection row and search attributes only when what they show
+   * has changed (each write is a history event).
+   */
   async function publish(): Promise<void> {
-    state.version += 1;
     const v = view(subscriptionId, state);
+    describeForOperators(v);
+    const shown = JSON.stringify(v);
+    if (shown === lastPublished) return;
+    lastPublished = shown;
+    state.version += 1;
     await ledger.recordSubscription({
       subscriptionId, version: state.version, plan: v.plan, interval: v.interval, status: v.status,
       currentPeriodStart: Date.parse(v.current_period_start), currentPeriodEnd: Date.parse(v.current_period_end),
@@ -453,6 +464,9 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
         { key: attrs.CancelAtPeriodEnd, value: v.cancel_at_period_end },
       ]);
     }
+  }
+
+  function describeForOperators(v: SubscriptionView): void {
     const next = nextDueEvent(state);
     const lots = state.lots.map((lot) => `lot_${lot.lotId} expires ${isoDay(lot.expiresAt)}`).join(', ') || 'none';
     setCurrentDetails([

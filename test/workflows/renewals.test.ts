@@ -43,7 +43,7 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
       typedSearchAttributes: new TypedSearchAttributes([{ key: attrs.WorkspaceId, value: ws.id }]),
     });
     const first = await handle.executeUpdate(firstPaymentSettledUpdate);
-    return { workspaceId: ws.id, handle, startedAt, first };
+    return { workspaceId: ws.id, handle, startedAt, first, firstRunId: handle.firstExecutionRunId };
   }
 
   const invoicesOf = (workspaceId: string) =>
@@ -102,4 +102,32 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
     });
     expect(grantMonths).toEqual(expectedMonths);
   });
+
+  /** Follows the continue-as-new chain from the first run and counts every run's events. */
+  async function eventsAcrossRuns(workflowId: string, firstRunId: string): Promise<number> {
+    let total = 0;
+    let runId: string | undefined = firstRunId;
+    while (runId) {
+      const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
+        await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const events = history.events ?? [];
+      total += events.length;
+      runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    return total;
+  }
+
+  it.each([['max', 'month'], ['generative', 'year']] as const)(
+    'keeps a subscription-year of a %s %sly plan under 200 history events (DESIGN budget)',
+    async (plan, interval) => {
+      const { handle, startedAt, firstRunId } = await subscribe(plan, interval);
+      const yearLater = new Date(startedAt);
+      yearLater.setUTCFullYear(yearLater.getUTCFullYear() + 1);
+      await env.sleep(yearLater.getTime() - startedAt + 60_000);
+      await eventually(() => handle.query(stateQuery), (s) => Date.parse(s.current_period_start) >= yearLater.getTime() - 31 * DAY);
+      const events = await eventsAcrossRuns(handle.workflowId, firstRunId);
+      expect(events).toBeLessThanOrEqual(200);
+      console.log(`history events for one ${interval}ly subscription-year: ${events}`);
+    },
+  );
 });

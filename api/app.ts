@@ -3,6 +3,8 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
 import { pricingPage } from './pages/pricing.js';
+import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiDeps } from './router.js';
 import { creditRoutes } from './routes/credits.js';
 import { historyRoutes } from './routes/history.js';
@@ -22,6 +24,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
 
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());
+  app.route('/', webhookRoutes(deps));
+  if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,

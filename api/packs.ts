@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { findPlan, PACKS, packPriceCents } from '../domain/catalog.js';
 import { formatLotId, grantLot } from '../ledger/credits.js';
 import type { Sql } from '../ledger/db.js';
+import type { InvoiceRow } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceRow, workspaceNow } from '../ledger/workspaces.js';
 import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
@@ -39,9 +40,14 @@ export async function buyPack(
     metadata: { pack_credits: pack.credits },
   });
   if (charge.status !== 'paid') return { charge, lot: null };
-  const { lotId } = await grantLot(deps.sql, {
-    key: `${charge.invoice.id}:pack`, workspaceId: workspace.id, source: 'pack', amount: pack.credits,
-    grantedAt: charge.invoice.paid_at ?? now, expiresAt: null,
+  return { charge, lot: await deliverPack(deps.sql, charge.invoice, charge.invoice.paid_at ?? now) };
+}
+
+/** Grants a paid pack invoice's credits, once (at purchase, or when a 3-D Secure payment completes). */
+export async function deliverPack(sql: Sql, invoice: InvoiceRow, paidAt: Date): Promise<string> {
+  const { lotId } = await grantLot(sql, {
+    key: `${invoice.id}:pack`, workspaceId: invoice.workspace_id, source: 'pack', amount: Number(invoice.metadata.pack_credits),
+    grantedAt: paidAt, expiresAt: null,
   });
-  return { charge, lot: formatLotId(lotId) };
+  return formatLotId(lotId);
 }

@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { Sql } from '../ledger/db.js';
 import type { PaymentProvider } from '../payments/provider.js';
+import type { SandboxProvider } from '../payments/sandbox.js';
 import type { AuthEnv } from './auth.js';
 import { fromZod, problem } from './errors.js';
 
@@ -11,6 +12,10 @@ export interface ApiDeps {
   taskQueue: string;
   adminApiKey: string;
   payments: PaymentProvider;
+  /** Secret that signs incoming webhooks (Stripe's endpoint secret, or the sandbox's). */
+  webhookSecret: string;
+  /** Present in sandbox mode: its hosted invoice pages complete 3-D Secure. */
+  sandbox?: SandboxProvider;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -77,11 +77,13 @@ export async function getInvoice(sql: Sql, id: string): Promise<InvoiceRow | und
 export async function markInvoice(
   sql: Sql,
   id: string,
-  update: { status: InvoiceStatus; paidAt?: Date; hostedUrl?: string; error?: string },
+  update: { status: InvoiceStatus; paidAt?: Date; hostedUrl?: string; pdfUrl?: string; providerInvoiceId?: string; error?: string },
 ): Promise<InvoiceRow> {
   await sql`
     UPDATE invoices SET status = ${update.status}, paid_at = coalesce(${update.paidAt ?? null}, paid_at),
-      hosted_url = coalesce(${update.hostedUrl ?? null}, hosted_url), last_payment_error = ${update.error ?? null}
+      hosted_url = coalesce(${update.hostedUrl ?? null}, hosted_url), pdf_url = coalesce(${update.pdfUrl ?? null}, pdf_url),
+      provider_invoice_id = coalesce(${update.providerInvoiceId ?? null}, provider_invoice_id),
+      last_payment_error = ${update.error ?? null}
     WHERE id = ${id} AND status <> 'paid'`;
   const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${id}`;
   return row!;

@@ -19,6 +19,7 @@ export interface WorkspaceRow {
   name: string;
   test_clock_id: string | null;
   payment_method: string | null;
+  provider_customer_id: string | null;
 }
 
 /** Creates a workspace and its first API key; the key is returned once and only its hash is kept. */
@@ -37,13 +38,13 @@ export async function createWorkspace(
 
 export async function workspaceByKey(sql: Sql, apiKey: string): Promise<WorkspaceRow | undefined> {
   const [row] = await sql<WorkspaceRow[]>`
-    SELECT w.id, w.name, w.test_clock_id, w.payment_method FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+    SELECT w.id, w.name, w.test_clock_id, w.payment_method, w.provider_customer_id FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
     WHERE k.key_hash = ${hashKey(apiKey)} AND k.revoked_at IS NULL`;
   return row;
 }
 
 export async function getWorkspace(sql: Sql, id: string): Promise<WorkspaceRow | undefined> {
-  const [row] = await sql<WorkspaceRow[]>`SELECT id, name, test_clock_id, payment_method FROM workspaces WHERE id = ${id}`;
+  const [row] = await sql<WorkspaceRow[]>`SELECT id, name, test_clock_id, payment_method, provider_customer_id FROM workspaces WHERE id = ${id}`;
   return row;
 }
 

@@ -28,17 +28,21 @@ export async function chargeInvoice(
     invoiceId: invoice.id,
     idempotencyKey: attempt === 0 ? draft.businessKey : `${draft.businessKey}:retry:${attempt}`,
     workspaceId: draft.workspaceId,
+    subscriptionId: draft.subscriptionId,
+    customerId: workspace?.provider_customer_id ?? null,
     paymentMethod: workspace?.payment_method ?? null,
+    lines: invoice.lines,
     amountDueCents: invoice.amount_due_cents,
     description: invoice.lines.map((line) => line.description).join('; '),
   });
+  const links = { providerInvoiceId: outcome.providerInvoiceId, hostedUrl: outcome.hostedUrl, pdfUrl: outcome.pdfUrl };
   switch (outcome.status) {
     case 'paid':
-      return { status: 'paid', invoice: await markInvoice(sql, invoice.id, { status: 'paid', paidAt: draft.createdAt }) };
+      return { status: 'paid', invoice: await markInvoice(sql, invoice.id, { status: 'paid', paidAt: draft.createdAt, ...links }) };
     case 'requires_action':
       return { status: 'requires_action', hostedUrl: outcome.hostedUrl,
-        invoice: await markInvoice(sql, invoice.id, { status: 'open', hostedUrl: outcome.hostedUrl, error: 'authentication_required' }) };
+        invoice: await markInvoice(sql, invoice.id, { status: 'open', error: 'authentication_required', ...links }) };
     case 'declined':
-      return { status: 'declined', code: outcome.code, invoice: await markInvoice(sql, invoice.id, { status: 'open', error: outcome.code }) };
+      return { status: 'declined', code: outcome.code, invoice: await markInvoice(sql, invoice.id, { status: 'open', error: outcome.code, ...links }) };
   }
 }

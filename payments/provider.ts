@@ -1,21 +1,51 @@
 /**
  * The payment seam. Activities and the API's payment routes talk to this interface only; the Stripe
- * implementation and the offline sandbox stand behind it.
+ * implementation and the offline sandbox stand behind it. Card data never reaches this system: the
+ * provider holds it (Checkout / Billing Portal) and we keep only its ids.
  */
+export interface InvoiceLineInput {
+  description: string;
+  amount_cents: number;
+}
+
 export interface ChargeRequest {
+  /** Our invoice id (`in_…`), sent as metadata so webhooks can be matched back. */
   invoiceId: string;
-  /** Derived from the business operation, so a retried charge is recognised, never repeated. */
+  /**
+   * Derived from the business operation (e.g. `<subscription>:<anchor>:period:<n>:subscription`), so a
+   * retried charge is recognised, never repeated. Every provider write derives its own key from it.
+   */
   idempotencyKey: string;
   workspaceId: string;
+  subscriptionId: string | null;
+  /** The provider's customer (`cus_…`); the sandbox uses the workspace's payment method instead. */
+  customerId: string | null;
   paymentMethod: string | null;
+  /** Readable invoice lines, proration credits included (negative amounts). */
+  lines: InvoiceLineInput[];
+  /** What is charged after the customer balance (never negative). */
   amountDueCents: number;
   description: string;
 }
 
 export type ChargeOutcome =
-  | { status: 'paid' }
-  | { status: 'requires_action'; hostedUrl: string }
-  | { status: 'declined'; code: string };
+  | { status: 'paid'; providerInvoiceId?: string; hostedUrl?: string; pdfUrl?: string }
+  | { status: 'requires_action'; hostedUrl: string; providerInvoiceId?: string; pdfUrl?: string }
+  | { status: 'declined'; code: string; providerInvoiceId?: string; hostedUrl?: string; pdfUrl?: string };
+
+/** A verified provider event, reduced to what the engine acts on. */
+export interface PaymentWebhookEvent {
+  id: string;
+  type: 'invoice.paid' | 'invoice.payment_failed' | 'invoice.payment_action_required' | 'payment_method.attached' | string;
+  /** Seconds since the epoch, as the provider stamped the event. */
+  created: number;
+  /** Our ids, from the object's metadata, when the event concerns an invoice we created. */
+  invoiceId: string | null;
+  workspaceId: string | null;
+  subscriptionId: string | null;
+  /** The provider object's own status (e.g. the invoice's `paid`/`open`), for ordering by state, not arrival. */
+  objectStatus: string | null;
+}
 
 export interface PaymentProvider {
   readonly name: 'sandbox' | 'stripe';

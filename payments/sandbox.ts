@@ -1,28 +1,67 @@
+import type { Sql } from '../ledger/db.js';
 import type { ChargeOutcome, ChargeRequest, PaymentProvider } from './provider.js';
 
 /** Stripe's test payment method ids, with the behaviour Stripe gives them. */
 export const SANDBOX_PAYMENT_METHODS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired'] as const;
 export type SandboxPaymentMethod = (typeof SANDBOX_PAYMENT_METHODS)[number];
 
+export interface SandboxProvider extends PaymentProvider {
+  /** The customer completed 3-D Secure on the hosted invoice page: the invoice is paid. */
+  completeAuthentication(invoice: { id: string; workspace_id: string; subscription_id: string | null }): Promise<void>;
+}
+
+type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed' | 'invoice.payment_action_required';
+
 /**
- * Offline stand-in for Stripe when no key is configured: deterministic by payment method id.
- * (Its hosted 3-D Secure page, PDFs and signed webhooks belong to the payments issue.)
+ * Offline stand-in for Stripe when no key is configured: deterministic by payment method id, persisted
+ * in Postgres. Besides answering each charge, it queues the Stripe-shaped event Stripe would send; the
+ * API delivers them, signed, to its own webhook endpoint (see api/webhooks/sandbox-outbox.ts).
  */
-export function createSandboxProvider(options: { publicUrl: string }): PaymentProvider {
+export function createSandboxProvider(options: { publicUrl: string; sql: Sql }): SandboxProvider {
+  const { sql } = options;
+
+  async function emit(type: InvoiceEventType, eventId: string, invoice: { id: string; workspace_id: string; subscription_id: string | null }, status: string) {
+    const payload = {
+      id: eventId,
+      object: 'event',
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: { object: { id: `in_sandbox_${invoice.id}`, object: 'invoice', status,
+        metadata: { invoice_id: invoice.id, workspace_id: invoice.workspace_id, subscription_id: invoice.subscription_id ?? '' } } },
+    };
+    await sql`INSERT INTO sandbox_outbox (event_id, payload) VALUES (${eventId}, ${sql.json(payload)}) ON CONFLICT (event_id) DO NOTHING`;
+  }
+
+  function decide(request: ChargeRequest): ChargeOutcome {
+    const hostedUrl = `${options.publicUrl}/sandbox/invoices/${request.invoiceId}`;
+    const pdfUrl = `${options.publicUrl}/sandbox/invoices/${request.invoiceId}/pdf`;
+    if (request.amountDueCents <= 0) return { status: 'paid', hostedUrl, pdfUrl };
+    switch (request.paymentMethod) {
+      case 'pm_card_visa':
+        return { status: 'paid', hostedUrl, pdfUrl };
+      case 'pm_card_authenticationRequired':
+        return { status: 'requires_action', hostedUrl, pdfUrl };
+      case 'pm_card_chargeDeclined':
+        return { status: 'declined', code: 'card_declined', hostedUrl, pdfUrl };
+      default:
+        return { status: 'declined', code: 'no_payment_method', hostedUrl, pdfUrl };
+    }
+  }
+
+  const eventType = { paid: 'invoice.paid', declined: 'invoice.payment_failed', requires_action: 'invoice.payment_action_required' } as const;
+
   return {
     name: 'sandbox',
-    async charge(request: ChargeRequest): Promise<ChargeOutcome> {
-      if (request.amountDueCents <= 0) return { status: 'paid' };
-      switch (request.paymentMethod) {
-        case 'pm_card_visa':
-          return { status: 'paid' };
-        case 'pm_card_authenticationRequired':
-          return { status: 'requires_action', hostedUrl: `${options.publicUrl}/sandbox/invoices/${request.invoiceId}` };
-        case 'pm_card_chargeDeclined':
-          return { status: 'declined', code: 'card_declined' };
-        default:
-          return { status: 'declined', code: 'no_payment_method' };
-      }
+    async charge(request) {
+      const outcome = decide(request);
+      const invoice = { id: request.invoiceId, workspace_id: request.workspaceId, subscription_id: request.subscriptionId };
+      // The event id comes from the payment attempt's key: a retried call queues the same event once.
+      await emit(eventType[outcome.status], `evt_sbx_${request.idempotencyKey}:${outcome.status}`, invoice,
+        outcome.status === 'paid' ? 'paid' : 'open');
+      return outcome;
+    },
+    async completeAuthentication(invoice) {
+      await emit('invoice.paid', `evt_sbx_${invoice.id}:authenticated`, invoice, 'paid');
     },
   };
 }

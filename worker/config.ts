@@ -13,6 +13,7 @@ const schema = z.object({
   PUBLIC_URL: z.string().url().optional(),
   ADMIN_API_KEY: z.string().min(16).optional(),
   TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: z.stringbool().default(false),
+  SANDBOX_WEBHOOK_SECRET: z.string().min(16).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

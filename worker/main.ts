@@ -22,7 +22,7 @@ const worker = await createWorker({
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   sql,
-  payments: createSandboxProvider({ publicUrl: config.PUBLIC_URL }),
+  payments: createSandboxProvider({ publicUrl: config.PUBLIC_URL, sql }),
 });
 const stopSweeper = startHoldSweeper(sql);
 console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);

@@ -4,6 +4,8 @@
 -- invoices, never paid out in cash.
 ALTER TABLE workspaces ADD COLUMN customer_balance_cents bigint NOT NULL DEFAULT 0 CHECK (customer_balance_cents >= 0);
 ALTER TABLE invoices ADD COLUMN balance_applied_cents bigint NOT NULL DEFAULT 0;
+-- The payment provider's customer (Stripe `cus_…`), created on first need.
+ALTER TABLE workspaces ADD COLUMN provider_customer_id text;
 
 -- Custom models count against the plan's limit; a downgrade deactivates the least recently used.
 CREATE TABLE custom_models (
@@ -26,4 +28,4 @@ ALTER TABLE subscriptions
 ALTER TABLE subscriptions DROP COLUMN scheduled_change, DROP COLUMN pause, DROP COLUMN pending_upgrade;
 DROP TABLE custom_models;
 ALTER TABLE invoices DROP COLUMN balance_applied_cents;
-ALTER TABLE workspaces DROP COLUMN customer_balance_cents;
+ALTER TABLE workspaces DROP COLUMN customer_balance_cents, DROP COLUMN provider_customer_id;

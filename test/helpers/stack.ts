@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { startWebhookLoops } from '../../api/webhooks/loops.js';
 import { freePort } from '../../dev/ports.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
 import { startDevServer } from '../../dev/temporal-dev-server.js';
@@ -11,6 +12,7 @@ import { freshDatabase } from './database.js';
 import { eventually, startTestWorker } from './temporal.js';
 
 export const ADMIN_KEY = 'test-operator-key-0123456789';
+export const WEBHOOK_SECRET = 'test-webhook-signing-secret';
 
 /**
  * The whole product for end-to-end tests: the Temporal CLI dev server, a real worker, the API on a
@@ -26,17 +28,24 @@ export async function startStack() {
   const worker = await startTestWorker(nativeConnection, db.sql);
   const connection = await Connection.connect({ address: devServer.address });
   const temporal = new Client({ connection });
-  const payments = createSandboxProvider({ publicUrl: `http://127.0.0.1:${apiPort}` });
-  const app = createApp({ sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments });
+  const payments = createSandboxProvider({ publicUrl: `http://127.0.0.1:${apiPort}`, sql: db.sql });
+  const app = createApp({
+    sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments, webhookSecret: WEBHOOK_SECRET, sandbox: payments,
+  });
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
+  const stopWebhookLoops = startWebhookLoops({
+    sql: db.sql, temporal, everyMs: 100, sandbox: { endpoint: `${baseUrl}/webhooks/stripe`, secret: WEBHOOK_SECRET },
+  });
 
   return {
     baseUrl,
     sql: db.sql,
     temporal,
     api: (key: string) => apiClient(baseUrl, key),
+    devServer,
     async stop() {
+      await stopWebhookLoops();
       server.close();
       await worker.stop();
       await nativeConnection.close();

@@ -28,7 +28,7 @@ export async function startTestWorker(
     namespace,
     taskQueue,
     sql,
-    payments: createSandboxProvider({ publicUrl: 'http://localhost' }),
+    payments: createSandboxProvider({ publicUrl: 'http://localhost', sql }),
     workflowBundle: { codePath: inject('workflowBundlePath') },
   });
   const running = worker.run();

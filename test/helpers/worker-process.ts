@@ -13,7 +13,7 @@ import { createActivities } from '../../activities/index.js';
 
 const env = process.env;
 const sql = createSql(env.DATABASE_URL!);
-const sandbox = createSandboxProvider({ publicUrl: 'http://localhost' });
+const sandbox = createSandboxProvider({ publicUrl: 'http://localhost', sql });
 const payments: PaymentProvider = {
   name: 'sandbox',
   charge: async (request) => {

@@ -139,7 +139,7 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
 
   it('example 7: cancel keeps the plan until 01-31, then forfeits monthly credits and freezes packs; restart on 02-10 thaws them', async () => {
     const sub = await subscribe({ plan: 'max', interval: 'month', start: '2026-01-01T00:00:00Z' });
-    const payments = createSandboxProvider({ publicUrl: 'http://localhost' });
+    const payments = createSandboxProvider({ publicUrl: 'http://localhost', sql: db.sql });
     const workspace = (await getWorkspace(db.sql, sub.workspaceId))!;
     for (const key of ['first', 'second']) await buyPack({ sql: db.sql, payments }, workspace, { size: 100, idempotencyKey: key });
     await sub.advance('2026-01-20T00:00:00Z');

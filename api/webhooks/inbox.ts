@@ -1,0 +1,69 @@
+/**
+ * The webhook inbox. A verified event is stored (de-duplicated by its id) before the endpoint answers,
+ * so nothing acknowledged is lost; the forwarder then applies stored events at least once: it settles
+ * our invoice mirror and tells the subscription's workflow (which ignores an event id it has seen).
+ * Applying is idempotent and follows the invoice's own state, so duplicates and any arrival order give
+ * the same ledger and invoices.
+ */
+import type { Client } from '@temporalio/client';
+import type { Sql } from '../../ledger/db.js';
+import { getInvoice, markInvoice } from '../../ledger/invoices.js';
+import { workspaceNow } from '../../ledger/workspaces.js';
+import type { PaymentWebhookEvent } from '../../payments/provider.js';
+import { paymentEventSignal } from '../../workflows/messages.js';
+import { deliverPack } from '../packs.js';
+import { signalIfRunning, workflowIdOf } from '../subscriptions.js';
+
+export async function storeWebhookEvent(sql: Sql, event: PaymentWebhookEvent): Promise<{ duplicate: boolean }> {
+  const rows = await sql`
+    INSERT INTO webhook_events (id, type, event) VALUES (${event.id}, ${event.type}, ${sql.json(event as never)})
+    ON CONFLICT (id) DO NOTHING RETURNING id`;
+  return { duplicate: rows.length === 0 };
+}
+
+/**
+ * Applies one event. Only a payment of an invoice that was waiting (open: 3-D Secure, or a declined
+ * renewal paid later) changes anything; a charge still in flight (draft) is settled by the call that
+ * made it, and a failure or action-required notice never undoes a payment.
+ */
+export async function applyPaymentEvent(deps: { sql: Sql; temporal: Client }, event: PaymentWebhookEvent): Promise<void> {
+  if (event.type !== 'invoice.paid' || !event.invoiceId) return;
+  const invoice = await getInvoice(deps.sql, event.invoiceId);
+  if (!invoice || invoice.status !== 'open') return;
+  const paidAt = await workspaceNow(deps.sql, invoice.workspace_id);
+  // Deliver first, then mark paid: if delivery fails the invoice stays open and the event is retried
+  // (both steps are idempotent; the workflow ignores an event id it has seen).
+  if (invoice.kind === 'pack') await deliverPack(deps.sql, invoice, paidAt);
+  else if (invoice.subscription_id) {
+    await signalIfRunning(deps.temporal, workflowIdOf(invoice.subscription_id), paymentEventSignal,
+      { eventId: event.id, type: 'invoice.paid', invoiceId: invoice.id });
+  }
+  await markInvoice(deps.sql, invoice.id, { status: 'paid', paidAt });
+}
+
+/**
+ * Forwards stored events not yet applied, oldest first. A failure (e.g. Temporal unreachable) leaves the
+ * event pending for the next pass. SKIP LOCKED lets several API processes share the work.
+ */
+export async function forwardPendingEvents(deps: { sql: Sql; temporal: Client }, limit = 100): Promise<number> {
+  let forwarded = 0;
+  for (let i = 0; i < limit; i++) {
+    const done = await deps.sql.begin(async (tx) => {
+      const [row] = await tx<{ id: string; event: PaymentWebhookEvent }[]>`
+        SELECT id, event FROM webhook_events WHERE forwarded_at IS NULL
+        ORDER BY received_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      if (!row) return null;
+      try {
+        await applyPaymentEvent(deps, row.event);
+        await tx`UPDATE webhook_events SET forwarded_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ${row.id}`;
+        return true;
+      } catch (error) {
+        await tx`UPDATE webhook_events SET attempts = attempts + 1, last_error = ${String(error)} WHERE id = ${row.id}`;
+        return false;
+      }
+    });
+    if (done === null || done === false) break;
+    forwarded += 1;
+  }
+  return forwarded;
+}

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, startStack } from '../helpers/stack.js';
+import { eventually } from '../helpers/temporal.js';
+
+/** Sandbox payments end to end: success, decline, and 3-D Secure completed on the hosted page. */
+describe('sandbox payments through the webhook endpoint', () => {
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => stack?.stop());
+
+  async function customerOn(paymentMethod: string) {
+    const operator = stack.api(ADMIN_KEY);
+    const clock = (await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body;
+    const ws = (await operator.post('/v1/workspaces', { name: paymentMethod, test_clock_id: clock.id })).body;
+    const customer = stack.api(ws.api_key);
+    await customer.put('/v1/payment-method', { payment_method: paymentMethod });
+    return customer;
+  }
+
+  it('waits for 3-D Secure: incomplete without credits, then active once authenticated on the hosted page', async () => {
+    const customer = await customerOn('pm_card_authenticationRequired');
+    const sub = await customer.post('/v1/subscription', { plan: 'max', interval: 'month' });
+    expect([sub.status, sub.body.status]).toEqual([201, 'incomplete']);
+    expect((await customer.get('/v1/credits')).body.available).toBe(0);
+    const [invoice] = (await customer.get('/v1/invoices')).body.data;
+    expect([invoice.status, invoice.total_cents]).toMatchObject(['open', 2900]);
+    expect(invoice.hosted_url).toMatch(/\/sandbox\/invoices\/in_/);
+
+    const page = await fetch(`${stack.baseUrl}/sandbox/invoices/${invoice.id}`);
+    expect(await page.text()).toContain('Complete authentication');
+    const done = await fetch(`${stack.baseUrl}/sandbox/invoices/${invoice.id}/authenticate`, { method: 'POST', redirect: 'manual' });
+    expect(done.status).toBe(303);
+
+    // invoice.paid travels: sandbox outbox → signed POST /webhooks/stripe → inbox → workflow signal.
+    await eventually(() => customer.get('/v1/subscription'), (r) => r.body.status === 'active');
+    const credits = (await customer.get('/v1/credits')).body;
+    expect(credits.available).toBe(400);
+    expect(credits.lots[0]).toMatchObject({ granted: 400, expires_at: '2026-03-02T00:00:00.000Z' });
+    expect((await customer.get('/v1/invoices')).body.data[0].status).toBe('paid');
+    const stored = await stack.sql`SELECT type FROM webhook_events WHERE event->>'invoiceId' = ${invoice.id} ORDER BY received_at`;
+    expect(stored.map((e) => e.type)).toEqual(expect.arrayContaining(['invoice.payment_action_required', 'invoice.paid']));
+  });
+
+  it('leaves a declined first payment incomplete, and delivers a pack paid with 3-D Secure once authenticated', async () => {
+    const declined = await customerOn('pm_card_chargeDeclined');
+    const sub = await declined.post('/v1/subscription', { plan: 'plus', interval: 'month' });
+    expect(sub.body.status).toBe('incomplete');
+    expect((await declined.get('/v1/invoices')).body.data[0]).toMatchObject({ status: 'open', total_cents: 1200 });
+
+    const buyer = await customerOn('pm_card_authenticationRequired');
+    const purchase = await buyer.post('/v1/credit-packs', { size: 500 });
+    expect([purchase.status, purchase.body.lot, purchase.body.invoice.status]).toEqual([201, null, 'open']);
+    await fetch(`${stack.baseUrl}/sandbox/invoices/${purchase.body.invoice.id}/authenticate`, { method: 'POST', redirect: 'manual' });
+    await eventually(() => buyer.get('/v1/credits'), (r) => r.body.lots.length === 1);
+    // No live subscription: the pack waits, frozen, for one.
+    expect((await buyer.get('/v1/credits')).body.lots[0]).toMatchObject({ source: 'pack', granted: 500, frozen: true, expires_at: null });
+  });
+});

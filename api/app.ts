@@ -6,6 +6,7 @@ import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiDeps } from './router.js';
+import { billingRoutes } from './routes/billing.js';
 import { creditRoutes } from './routes/credits.js';
 import { historyRoutes } from './routes/history.js';
 import { invoiceRoutes } from './routes/invoices.js';
@@ -29,6 +30,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
+    billingRoutes,
   ]) {
     app.route('/', routes(deps));
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../ledger/db.js';
-import { createSandboxProvider } from '../payments/sandbox.js';
+import { createPayments } from '../payments/factory.js';
 import { loadConfig } from '../worker/config.js';
 import { temporalConnectionOptions } from '../worker/temporal-connection.js';
 import { createApp } from './app.js';
@@ -13,14 +13,15 @@ if (!config.ADMIN_API_KEY) throw new Error('ADMIN_API_KEY is required (at least 
 const sql = createSql(config.DATABASE_URL);
 const connection = await Connection.connect(temporalConnectionOptions(config));
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-const payments = createSandboxProvider({ publicUrl: config.PUBLIC_URL, sql });
-// The sandbox signs its events with this secret; with Stripe it is the endpoint's signing secret.
-const webhookSecret = config.SANDBOX_WEBHOOK_SECRET ?? randomBytes(24).toString('hex');
+// The sandbox signs its own events; without SANDBOX_WEBHOOK_SECRET a secret is made for this process.
+const payments = createPayments(config, sql, () => randomBytes(24).toString('hex'));
 const app = createApp({
-  sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, payments, webhookSecret, sandbox: payments,
+  sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, publicUrl: config.PUBLIC_URL,
+  payments: payments.provider, webhookSecret: payments.webhookSecret, sandbox: payments.sandbox, stripe: payments.stripe,
 });
 const stopWebhookLoops = startWebhookLoops({
-  sql, temporal, sandbox: { endpoint: `http://127.0.0.1:${config.PORT}/webhooks/stripe`, secret: webhookSecret },
+  sql, temporal,
+  sandbox: payments.sandbox ? { endpoint: `http://127.0.0.1:${config.PORT}/webhooks/stripe`, secret: payments.webhookSecret } : undefined,
 });
 
 const server = serve({ fetch: app.fetch, port: config.PORT }, (info) => console.log(`API listening on :${info.port}`));

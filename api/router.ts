@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Sql } from '../ledger/db.js';
 import type { PaymentProvider } from '../payments/provider.js';
 import type { SandboxProvider } from '../payments/sandbox.js';
+import type { StripeProvider } from '../payments/stripe.js';
 import type { AuthEnv } from './auth.js';
 import { fromZod, problem } from './errors.js';
 
@@ -16,6 +17,10 @@ export interface ApiDeps {
   webhookSecret: string;
   /** Present in sandbox mode: its hosted invoice pages complete 3-D Secure. */
   sandbox?: SandboxProvider;
+  /** Present in Stripe mode: Checkout and the Billing Portal. */
+  stripe?: StripeProvider;
+  /** Base URL of this system, for links that leave it (portal return URL). */
+  publicUrl: string;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -14,6 +14,9 @@ const schema = z.object({
   ADMIN_API_KEY: z.string().min(16).optional(),
   TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: z.stringbool().default(false),
   SANDBOX_WEBHOOK_SECRET: z.string().min(16).optional(),
+  STRIPE_SECRET_KEY: z.string().startsWith('sk_').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
+  STRIPE_API_BASE: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

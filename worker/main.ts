@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createSql } from '../ledger/db.js';
-import { createSandboxProvider } from '../payments/sandbox.js';
+import { createPayments } from '../payments/factory.js';
 import { loadConfig } from './config.js';
 import { createWorker } from './create-worker.js';
 import { startHoldSweeper } from './hold-sweeper.js';
@@ -22,7 +22,8 @@ const worker = await createWorker({
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   sql,
-  payments: createSandboxProvider({ publicUrl: config.PUBLIC_URL, sql }),
+  // The worker never verifies webhooks: the secret is only needed by the API.
+  payments: createPayments(config, sql, () => 'unused-by-the-worker').provider,
 });
 const stopSweeper = startHoldSweeper(sql);
 console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);

@@ -40,6 +40,14 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
       </Page>,
     );
   });
+  // Stands in for Stripe's Billing Portal: opened in a new tab, it leads back to the pricing page.
+  pages.get('/sandbox/portal', (c) => c.html(
+    <Page title="Billing portal (sandbox)">
+      <h1>Billing portal</h1>
+      <p>In production this is Stripe's secure portal: change plans, download invoices, update your card.</p>
+      <p><a id="return" href="/pricing">Return to the pricing page</a></p>
+    </Page>,
+  ));
   pages.post('/sandbox/invoices/:id/authenticate', async (c) => {
     const invoice = await getInvoice(deps.sql, c.req.param('id'));
     if (!invoice) return c.text('invoice not found', 404);

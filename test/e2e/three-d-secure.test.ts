@@ -57,4 +57,15 @@ describe('sandbox payments through the webhook endpoint', () => {
     // No live subscription: the pack waits, frozen, for one.
     expect((await buyer.get('/v1/credits')).body.lots[0]).toMatchObject({ source: 'pack', granted: 500, frozen: true, expires_at: null });
   });
+
+  it('opens the (sandbox) billing portal, which leads back to the pricing page', async () => {
+    const customer = await customerOn('pm_card_visa');
+    const portal = await customer.post('/v1/billing-portal');
+    expect(portal.status).toBe(200);
+    expect(portal.body.url).toBe(`${stack.baseUrl}/sandbox/portal`);
+    const page = await (await fetch(portal.body.url)).text();
+    expect(page).toContain('href="/pricing"');
+    const checkout = await customer.post('/v1/payment-method/checkout');
+    expect([checkout.status, checkout.body.code]).toEqual([409, 'sandbox_mode']);
+  });
 });

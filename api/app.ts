@@ -2,6 +2,7 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
+import { idempotency } from './idempotency.js';
 import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -28,6 +29,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : idempotency(deps.sql)(c, next)));
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
     billingRoutes,

@@ -14,16 +14,26 @@ import { eventually, startTestWorker } from './temporal.js';
 export const ADMIN_KEY = 'test-operator-key-0123456789';
 export const WEBHOOK_SECRET = 'test-webhook-signing-secret';
 
+export interface StackOptions {
+  /**
+   * Keep the Temporal dev server's state in a file of the run directory (instead of in memory), so that
+   * `restartTemporal()` brings it back with its workflows.
+   */
+  temporalDbFile?: boolean;
+}
+
 /**
  * The whole product for end-to-end tests: the Temporal CLI dev server, a real worker, the API on a
  * real port and a fresh Postgres database.
  */
-export async function startStack() {
+export async function startStack(options: StackOptions = {}) {
   const [db, temporalPort, apiPort] = await Promise.all([freshDatabase(), freePort(), freePort()]);
-  const devServer = await startDevServer({
-    cli: inject('temporalCliPath'), port: temporalPort, uiPort: null,
+  const dbFile = options.temporalDbFile ? join(inject('runDir'), `temporal-${temporalPort}.db`) : undefined;
+  const startTemporal = () => startDevServer({
+    cli: inject('temporalCliPath'), port: temporalPort, uiPort: null, ...(dbFile ? { dbFile } : {}),
     logFile: join(inject('runDir'), `temporal-${temporalPort}.log`),
   });
+  let devServer = await startTemporal();
   const nativeConnection = await NativeConnection.connect({ address: devServer.address });
   const worker = await startTestWorker(nativeConnection, db.sql);
   const connection = await Connection.connect({ address: devServer.address });
@@ -31,6 +41,7 @@ export async function startStack() {
   const payments = createSandboxProvider({ publicUrl: `http://127.0.0.1:${apiPort}`, sql: db.sql });
   const app = createApp({
     sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments, webhookSecret: WEBHOOK_SECRET, sandbox: payments,
+    publicUrl: `http://127.0.0.1:${apiPort}`,
   });
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
@@ -43,7 +54,22 @@ export async function startStack() {
     sql: db.sql,
     temporal,
     api: (key: string) => apiClient(baseUrl, key),
-    devServer,
+    get devServer() {
+      return devServer;
+    },
+    /**
+     * Stops the dev server, runs `whileStopped` (if given), and starts it again on the same port with the
+     * same state (needs `temporalDbFile`). The worker and the clients keep their connections' addresses.
+     */
+    async restartTemporal(whileStopped?: () => Promise<void>) {
+      if (!dbFile) throw new Error('restartTemporal() needs startStack({ temporalDbFile: true })');
+      await devServer.stop();
+      try {
+        await whileStopped?.();
+      } finally {
+        devServer = await startTemporal();
+      }
+    },
     async stop() {
       await stopWebhookLoops();
       server.close();

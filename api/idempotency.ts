@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { createMiddleware } from 'hono/factory';
+import type { Sql } from '../ledger/db.js';
+import type { AuthEnv } from './auth.js';
+import { ApiError } from './errors.js';
+
+/**
+ * `Idempotency-Key` on POSTs: the first response to a key is stored and replayed for every retry of
+ * the same request (same principal, route and body); the same key with another body is a 422. A 5xx is
+ * not stored, so the client's retry runs again. A key is kept for 24 hours.
+ */
+export function idempotency(sql: Sql) {
+  return createMiddleware<AuthEnv>(async (c, next) => {
+    const clientKey = c.req.header('idempotency-key');
+    if (c.req.method !== 'POST' || !clientKey) return next();
+    if (clientKey.length > 255) throw new ApiError(400, 'invalid_request', 'Idempotency-Key: at most 255 characters', [{ field: 'Idempotency-Key', reason: 'at most 255 characters' }]);
+    const principal = c.get('principal');
+    const who = principal.kind === 'operator' ? 'operator' : principal.workspace.id;
+    const key = `${who}:POST ${c.req.path}:${clientKey}`;
+    const requestHash = createHash('sha256').update(await c.req.text()).digest('hex');
+
+    await sql`DELETE FROM idempotency_keys WHERE key = ${key} AND created_at < now() - interval '24 hours'`;
+    const [claimed] = await sql`
+      INSERT INTO idempotency_keys (key, request_hash) VALUES (${key}, ${requestHash})
+      ON CONFLICT (key) DO NOTHING RETURNING key`;
+    if (!claimed) {
+      const [prior] = await sql<{ request_hash: string; response_status: number | null; response_body: string | null }[]>`
+        SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = ${key}`;
+      if (prior!.request_hash !== requestHash) {
+        throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+      }
+      if (prior!.response_status === null) throw new ApiError(409, 'idempotency_key_in_use', 'the first request with this Idempotency-Key is still running');
+      const contentType = prior!.response_status >= 400 ? 'application/problem+json' : 'application/json';
+      return c.body(prior!.response_body ?? '', prior!.response_status as 200, { 'content-type': contentType, 'idempotent-replayed': 'true' });
+    }
+    try {
+      await next();
+    } finally {
+      if (c.res.status < 500) {
+        const body = await c.res.clone().text();
+        await sql`UPDATE idempotency_keys SET response_status = ${c.res.status}, response_body = ${body} WHERE key = ${key}`;
+      } else {
+        await sql`DELETE FROM idempotency_keys WHERE key = ${key}`;
+      }
+    }
+  });
+}

@@ -3,6 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
 import { idempotency } from './idempotency.js';
+import { createLogger, observe } from './observability.js';
 import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -21,6 +22,7 @@ import { workspaceRoutes } from './routes/workspaces.js';
 /** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
 export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   const app = new OpenAPIHono<AuthEnv>();
+  observe(app, deps.logger ?? createLogger('silent'));
   app.onError(onError);
   app.notFound((c) => problem(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)));
 

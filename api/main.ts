@@ -6,6 +6,7 @@ import { createPayments } from '../payments/factory.js';
 import { loadConfig } from '../worker/config.js';
 import { temporalConnectionOptions } from '../worker/temporal-connection.js';
 import { createApp } from './app.js';
+import { createLogger } from './observability.js';
 import { startWebhookLoops } from './webhooks/loops.js';
 
 const config = loadConfig();
@@ -18,6 +19,7 @@ const payments = createPayments(config, sql, () => randomBytes(24).toString('hex
 const app = createApp({
   sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, publicUrl: config.PUBLIC_URL,
   payments: payments.provider, webhookSecret: payments.webhookSecret, sandbox: payments.sandbox, stripe: payments.stripe,
+  logger: createLogger(config.LOG_LEVEL),
 });
 const stopWebhookLoops = startWebhookLoops({
   sql, temporal,

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { Sql } from '../ledger/db.js';
+import type { Logger } from './observability.js';
 import type { PaymentProvider } from '../payments/provider.js';
 import type { SandboxProvider } from '../payments/sandbox.js';
 import type { StripeProvider } from '../payments/stripe.js';
@@ -21,6 +22,8 @@ export interface ApiDeps {
   stripe?: StripeProvider;
   /** Base URL of this system, for links that leave it (portal return URL). */
   publicUrl: string;
+  /** Request logs; silent when absent (tests). */
+  logger?: Logger;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

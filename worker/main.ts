@@ -1,5 +1,5 @@
 import { Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
 import { loadConfig } from './config.js';
@@ -10,6 +10,10 @@ import { temporalConnectionOptions } from './temporal-connection.js';
 
 const config = loadConfig();
 const sql = createSql(config.DATABASE_URL);
+// The Temporal runtime's own metrics (workflow/activity task latencies, slots, polls) for Prometheus.
+Runtime.install({
+  telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.WORKER_METRICS_PORT}` } } },
+});
 const connection = await NativeConnection.connect(temporalConnectionOptions(config));
 if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
   // Self-hosted clusters (docker compose) learn our search attributes here; the dev server gets them as flags.

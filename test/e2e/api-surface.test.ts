@@ -58,3 +58,27 @@ describe('Idempotency-Key', () => {
     expect(again.headers.get('content-type')).toContain('application/problem+json');
   });
 });
+
+describe('observability', () => {
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => stack?.stop());
+
+  it('echoes request ids and exposes Prometheus metrics labelled by route', async () => {
+    const response = await fetch(`${stack.baseUrl}/v1/plans`, { headers: { 'x-request-id': 'req-123' } });
+    expect(response.headers.get('x-request-id')).toBe('req-123');
+    expect((await fetch(`${stack.baseUrl}/healthz`)).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/http_requests_total\{method="GET",route="\/v1\/plans",status="200"\} 1/);
+    expect(metrics).toContain('http_request_duration_seconds_bucket');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('reports readiness of Postgres and Temporal', async () => {
+    const ready = await fetch(`${stack.baseUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', postgres: 'ok', temporal: 'ok' });
+  });
+});

@@ -33,7 +33,9 @@ export function publicRoutes(deps: ApiDeps) {
   router.get('/readyz', async (c) => {
     const [postgres, temporal] = await Promise.all([
       deps.sql`SELECT 1`.then(() => 'ok', (e: Error) => e.message),
-      deps.temporal.connection.workflowService.getSystemInfo({}).then(() => 'ok', (e: Error) => e.message),
+      // A probe must answer quickly: an unreachable Temporal is "unavailable" after 2 s, not after retries.
+      deps.temporal.connection.withDeadline(Date.now() + 2000, () => deps.temporal.connection.workflowService.getSystemInfo({}))
+        .then(() => 'ok', (e: Error) => e.message),
     ]);
     const ready = postgres === 'ok' && temporal === 'ok';
     return c.json({ status: ready ? 'ready' : 'unavailable', postgres, temporal }, ready ? 200 : 503);

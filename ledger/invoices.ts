@@ -105,5 +105,5 @@ export async function voidInvoice(sql: Sql, id: string): Promise<void> {
 export async function listInvoices(sql: Sql, workspaceId: string): Promise<InvoiceRow[]> {
   return sql<InvoiceRow[]>`
     SELECT * FROM invoices WHERE workspace_id = ${workspaceId} AND status <> 'draft'
-    ORDER BY created_at DESC, id DESC LIMIT 100`;
+    ORDER BY created_at DESC, seq DESC LIMIT 100`;
 }

@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { getInvoice, type InvoiceRow } from '../../ledger/invoices.js';
+import { getWorkspace } from '../../ledger/workspaces.js';
+import { renderInvoicePdf } from '../../payments/invoice-pdf.js';
 import type { ApiDeps } from '../router.js';
 import { Page } from './layout.js';
 import { dollars } from './pricing.js';
@@ -39,6 +41,16 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
         ) : ''}
       </Page>,
     );
+  });
+  // Like Stripe's invoice_pdf: anyone with the (unguessable) invoice id can download it.
+  pages.get('/sandbox/invoices/:id/pdf', async (c) => {
+    const invoice = await getInvoice(deps.sql, c.req.param('id'));
+    if (!invoice) return c.text('invoice not found', 404);
+    const workspace = await getWorkspace(deps.sql, invoice.workspace_id);
+    const pdf = await renderInvoicePdf(invoice, workspace?.name ?? invoice.workspace_id);
+    return c.body(new Uint8Array(pdf), 200, {
+      'content-type': 'application/pdf', 'content-disposition': `inline; filename="${invoice.id}.pdf"`,
+    });
   });
   // Stands in for Stripe's Billing Portal: opened in a new tab, it leads back to the pricing page.
   pages.get('/sandbox/portal', (c) => c.html(

@@ -101,6 +101,8 @@ CREATE INDEX ledger_entries_by_workspace ON ledger_entries(workspace_id, id DESC
 -- charge finds the first attempt instead of charging again.
 CREATE TABLE invoices (
   id                  text PRIMARY KEY,
+  -- Insertion order: breaks ties of created_at (a test clock's time does not move between invoices).
+  seq                 bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   business_key        text NOT NULL UNIQUE,
   workspace_id        text NOT NULL REFERENCES workspaces(id),
   subscription_id     text REFERENCES subscriptions(id),
@@ -120,7 +122,7 @@ CREATE TABLE invoices (
   created_at          timestamptz NOT NULL,
   paid_at             timestamptz
 );
-CREATE INDEX invoices_by_workspace ON invoices(workspace_id, created_at DESC, id DESC);
+CREATE INDEX invoices_by_workspace ON invoices(workspace_id, created_at DESC, seq DESC);
 
 -- Down Migration
 DROP TABLE invoices, ledger_entries, ledger_operations, lots, subscriptions, api_keys;

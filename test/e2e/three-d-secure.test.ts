@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
@@ -67,5 +68,23 @@ describe('sandbox payments through the webhook endpoint', () => {
     expect(page).toContain('href="/pricing"');
     const checkout = await customer.post('/v1/payment-method/checkout');
     expect([checkout.status, checkout.body.code]).toEqual([409, 'sandbox_mode']);
+  });
+
+  it('serves each invoice as a real PDF with its lines and totals', async () => {
+    const customer = await customerOn('pm_card_visa');
+    await customer.post('/v1/subscription', { plan: 'max', interval: 'month' });
+    await customer.post('/v1/credit-packs', { size: 500 });
+    const pack = (await customer.get('/v1/invoices')).body.data.find((i: { kind: string }) => i.kind === 'pack');
+    const response = await fetch(pack.pdf_url);
+    expect(response.headers.get('content-type')).toBe('application/pdf');
+    const pdf = Buffer.from(await response.arrayBuffer());
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    // A real PDF reader (poppler's pdftotext) reads the invoice back.
+    const text = execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString();
+    expect(text).toContain(pack.id);
+    expect(text).toMatch(/500 credit pack\s+\$41\.00/);
+    expect(text).toMatch(/Max plan pack discount \(20%\)\s+-\$8\.20/);
+    expect(text).toMatch(/Total\s+\$32\.80/);
+    expect(text).toMatch(/Amount due\s+\$32\.80/);
   });
 });

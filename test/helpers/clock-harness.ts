@@ -61,7 +61,7 @@ export async function subscribeOnClock(
     id: string; kind: string; status: string; lines: { description: string; amount_cents: number }[];
     total_cents: number; amount_due_cents: number; balance_applied_cents: number; created_at: Date;
   }[]>`SELECT id, kind, status, lines, total_cents, amount_due_cents, balance_applied_cents, created_at
-       FROM invoices WHERE workspace_id = ${ws.id} ORDER BY created_at, id`;
+       FROM invoices WHERE workspace_id = ${ws.id} ORDER BY created_at, seq`;
   const lots = () => sql<{
     id: number; source: string; granted: number; remaining: number; granted_at: Date; expires_at: Date | null;
     expired_at: Date | null; frozen: boolean;

@@ -3,12 +3,17 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
 import { idempotency } from './idempotency.js';
+import { rateLimit } from './rate-limit.js';
 import { createLogger, observe } from './observability.js';
+import { billingPages } from './pages/billing.js';
 import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiDeps } from './router.js';
+import { alertRoutes } from './routes/alerts.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { billingRoutes } from './routes/billing.js';
+import { customModelRoutes } from './routes/custom-models.js';
 import { creditRoutes } from './routes/credits.js';
 import { historyRoutes } from './routes/history.js';
 import { invoiceRoutes } from './routes/invoices.js';
@@ -28,13 +33,18 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
 
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());
+  app.route('/', billingPages(deps));
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : idempotency(deps.sql)(c, next)));
+  const spendLimit = rateLimit({ perSecond: deps.spendRateLimit?.perSecond ?? 200, burst: deps.spendRateLimit?.burst ?? 400 });
+  app.use('/v1/credits/estimate', spendLimit);
+  app.use('/v1/creations/*', spendLimit);
+  app.use('/v1/creations', spendLimit);
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
-    billingRoutes,
+    billingRoutes, apiKeyRoutes, customModelRoutes, alertRoutes,
   ]) {
     app.route('/', routes(deps));
   }

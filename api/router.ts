@@ -24,6 +24,8 @@ export interface ApiDeps {
   publicUrl: string;
   /** Request logs; silent when absent (tests). */
   logger?: Logger;
+  /** Per-workspace limit on the spend path (default 200/s, bursts of 400). */
+  spendRateLimit?: { perSecond: number; burst: number };
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Sql } from './db.js';
+import type { Tx } from './operations.js';
 
 export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('hex')}`;
@@ -28,12 +29,38 @@ export async function createWorkspace(
   input: { name: string; testClockId: string | null },
 ): Promise<{ id: string; apiKey: string }> {
   const id = newId('ws');
-  const apiKey = `sk_ws_${randomBytes(24).toString('base64url')}`;
+  let apiKey = '';
   await sql.begin(async (tx) => {
     await tx`INSERT INTO workspaces (id, name, test_clock_id) VALUES (${id}, ${input.name}, ${input.testClockId})`;
-    await tx`INSERT INTO api_keys (key_hash, workspace_id) VALUES (${hashKey(apiKey)}, ${id})`;
+    apiKey = (await insertApiKey(tx, id)).apiKey;
   });
   return { id, apiKey };
+}
+
+export async function insertApiKey(sql: Sql | Tx, workspaceId: string): Promise<{ id: string; apiKey: string }> {
+  const apiKey = `sk_ws_${randomBytes(24).toString('base64url')}`;
+  const id = newId('key');
+  await sql`INSERT INTO api_keys (key_hash, id, hint, workspace_id) VALUES (${hashKey(apiKey)}, ${id}, ${apiKey.slice(-4)}, ${workspaceId})`;
+  return { id, apiKey };
+}
+
+export interface ApiKeyView {
+  id: string;
+  hint: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export async function listApiKeys(sql: Sql, workspaceId: string): Promise<ApiKeyView[]> {
+  const rows = await sql<{ id: string; hint: string; created_at: Date; revoked_at: Date | null }[]>`
+    SELECT id, hint, created_at, revoked_at FROM api_keys WHERE workspace_id = ${workspaceId} ORDER BY created_at DESC, id`;
+  return rows.map((r) => ({ id: r.id, hint: r.hint, created_at: r.created_at.toISOString(), revoked_at: r.revoked_at?.toISOString() ?? null }));
+}
+
+/** Revokes one of the workspace's keys; undefined when the workspace has no such key. Idempotent. */
+export async function revokeApiKey(sql: Sql, workspaceId: string, keyId: string): Promise<ApiKeyView | undefined> {
+  await sql`UPDATE api_keys SET revoked_at = now() WHERE id = ${keyId} AND workspace_id = ${workspaceId} AND revoked_at IS NULL`;
+  return (await listApiKeys(sql, workspaceId)).find((k) => k.id === keyId);
 }
 
 export async function workspaceByKey(sql: Sql, apiKey: string): Promise<WorkspaceRow | undefined> {

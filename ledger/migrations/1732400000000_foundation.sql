@@ -26,6 +26,9 @@ $$;
 -- Only a hash of each key is kept; the key itself is shown once, at creation.
 CREATE TABLE api_keys (
   key_hash     text PRIMARY KEY,
+  id           text NOT NULL UNIQUE,
+  -- The key's last four characters, so a customer can tell their keys apart.
+  hint         text NOT NULL,
   workspace_id text NOT NULL REFERENCES workspaces(id),
   created_at   timestamptz NOT NULL DEFAULT now(),
   revoked_at   timestamptz

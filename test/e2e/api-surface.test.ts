@@ -82,3 +82,53 @@ describe('observability', () => {
     expect(await ready.json()).toEqual({ status: 'ready', postgres: 'ok', temporal: 'ok' });
   });
 });
+
+describe('API keys and the spend rate limit', () => {
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  beforeAll(async () => {
+    stack = await startStack({ spendRateLimit: { perSecond: 5, burst: 5 } });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('stores keys hashed, shows a new key once, and refuses a revoked key', async () => {
+    const ws = (await stack.api(ADMIN_KEY).post('/v1/workspaces', { name: 'Keys' })).body;
+    const first = stack.api(ws.api_key);
+    const created = await first.post('/v1/api-keys');
+    expect(created.status).toBe(201);
+    expect(created.body.api_key).toMatch(/^sk_ws_/);
+    const listed = (await first.get('/v1/api-keys')).body.data;
+    expect(listed).toHaveLength(2);
+    expect(JSON.stringify(listed)).not.toContain(created.body.api_key);
+    expect(listed.map((k: { hint: string }) => k.hint)).toContain(created.body.api_key.slice(-4));
+    const stored = await stack.sql`SELECT key_hash FROM api_keys WHERE workspace_id = ${ws.id}`;
+    expect(stored.map((r) => r.key_hash)).not.toContain(created.body.api_key);
+
+    const second = stack.api(created.body.api_key);
+    expect((await second.get('/v1/credits')).status).toBe(200);
+    const revoked = await first.delete(`/v1/api-keys/${created.body.id}`);
+    expect([revoked.status, typeof revoked.body.revoked_at]).toEqual([200, 'string']);
+    expect((await second.get('/v1/credits')).status).toBe(401);
+    const other = (await stack.api(ADMIN_KEY).post('/v1/workspaces', { name: 'Other' })).body;
+    expect((await stack.api(other.api_key).delete(`/v1/api-keys/${listed[0].id}`)).status).toBe(404);
+  });
+
+  it('limits the spend path per workspace with 429 and Retry-After', async () => {
+    const ws = (await stack.api(ADMIN_KEY).post('/v1/workspaces', { name: 'Busy' })).body;
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 8; i++) {
+      const response = await fetch(`${stack.baseUrl}/v1/credits/estimate`, {
+        method: 'POST', headers: { authorization: `Bearer ${ws.api_key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'imagen-3' }),
+      });
+      statuses.push(response.status);
+      if (response.status === 429) retryAfter = response.headers.get('retry-after');
+    }
+    expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(5);
+    expect(statuses).toContain(429);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // Another workspace has its own bucket.
+    const other = (await stack.api(ADMIN_KEY).post('/v1/workspaces', { name: 'Calm' })).body;
+    expect((await stack.api(other.api_key).post('/v1/credits/estimate', { model: 'imagen-3' })).status).toBe(201);
+  });
+});

@@ -20,6 +20,8 @@ export interface StackOptions {
    * `restartTemporal()` brings it back with its workflows.
    */
   temporalDbFile?: boolean;
+  /** Per-workspace spend limit of the API (its default otherwise). */
+  spendRateLimit?: { perSecond: number; burst: number };
 }
 
 /**
@@ -41,7 +43,7 @@ export async function startStack(options: StackOptions = {}) {
   const payments = createSandboxProvider({ publicUrl: `http://127.0.0.1:${apiPort}`, sql: db.sql });
   const app = createApp({
     sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments, webhookSecret: WEBHOOK_SECRET, sandbox: payments,
-    publicUrl: `http://127.0.0.1:${apiPort}`,
+    publicUrl: `http://127.0.0.1:${apiPort}`, spendRateLimit: options.spendRateLimit,
   });
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${apiPort}`;

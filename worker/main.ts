@@ -4,6 +4,7 @@ import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
 import { loadConfig } from './config.js';
 import { createWorker } from './create-worker.js';
+import { startAlertLoops } from './alerts.js';
 import { startHoldSweeper } from './hold-sweeper.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
@@ -30,9 +31,11 @@ const worker = await createWorker({
   payments: createPayments(config, sql, () => 'unused-by-the-worker').provider,
 });
 const stopSweeper = startHoldSweeper(sql);
+const stopAlerts = startAlertLoops(sql);
 console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
 // run() resolves after SIGINT/SIGTERM: in-flight activities finish, then we close our resources.
 await worker.run();
 await stopSweeper();
+await stopAlerts();
 await connection.close();
 await sql.end();

@@ -1,0 +1,108 @@
+import { findPlan } from '../domain/catalog.js';
+import type { Sql } from './db.js';
+import type { Tx } from './operations.js';
+import { newId } from './workspaces.js';
+
+export interface CustomModelView {
+  id: string;
+  name: string;
+  active: boolean;
+  last_used_at: string;
+  created_at: string;
+}
+
+export type CustomModelErrorCode = 'custom_model_limit' | 'custom_model_not_found';
+
+export class CustomModelError extends Error {
+  constructor(readonly code: CustomModelErrorCode, message: string) {
+    super(message);
+  }
+}
+
+interface ModelRow {
+  id: string;
+  name: string;
+  active: boolean;
+  last_used_at: Date;
+  created_at: Date;
+}
+
+const notFound = (id: string) => new CustomModelError('custom_model_not_found', `custom model ${id} not found`);
+
+const view = (r: ModelRow): CustomModelView => ({
+  id: r.id, name: r.name, active: r.active, last_used_at: r.last_used_at.toISOString(), created_at: r.created_at.toISOString(),
+});
+
+/** Active custom models the workspace's plan allows: 0 without an active, past-due or paused subscription. */
+export async function customModelLimit(sql: Sql | Tx, workspaceId: string): Promise<number> {
+  const [row] = await sql<{ plan: string }[]>`
+    SELECT plan FROM subscriptions WHERE workspace_id = ${workspaceId} AND status IN ('active', 'past_due', 'paused') LIMIT 1`;
+  return (row && findPlan(row.plan)?.customModelLimit) ?? 0;
+}
+
+export async function listCustomModels(sql: Sql, workspaceId: string): Promise<{ data: CustomModelView[]; limit: number }> {
+  const rows = await sql<ModelRow[]>`
+    SELECT id, name, active, last_used_at, created_at FROM custom_models
+    WHERE workspace_id = ${workspaceId} ORDER BY created_at DESC, seq DESC`;
+  return { data: rows.map(view), limit: await customModelLimit(sql, workspaceId) };
+}
+
+/**
+ * Runs a change with the workspace row locked, so two concurrent creations or activations never both
+ * see room for one more active model. `requireRoom` refuses when the plan's limit is reached.
+ */
+async function withWorkspaceLocked<T>(
+  sql: Sql,
+  workspaceId: string,
+  change: (tx: Tx, now: Date, requireRoom: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    const [ws] = await tx<{ now: Date }[]>`SELECT workspace_now(id) AS now FROM workspaces WHERE id = ${workspaceId} FOR UPDATE`;
+    if (!ws) throw new Error(`workspace ${workspaceId} not found`);
+    const requireRoom = async () => {
+      const limit = await customModelLimit(tx, workspaceId);
+      const [count] = await tx<{ active: number }[]>`
+        SELECT count(*)::int AS active FROM custom_models WHERE workspace_id = ${workspaceId} AND active`;
+      if (count!.active < limit) return;
+      throw new CustomModelError('custom_model_limit', limit === 0
+        ? 'custom models need an active subscription'
+        : `the plan allows ${limit} active custom model${limit === 1 ? '' : 's'}; deactivate one first`);
+    };
+    return change(tx, ws.now, requireRoom);
+  })) as T;
+}
+
+export async function createCustomModel(sql: Sql, workspaceId: string, name: string): Promise<CustomModelView> {
+  return withWorkspaceLocked(sql, workspaceId, async (tx, now, requireRoom) => {
+    await requireRoom();
+    const [row] = await tx<ModelRow[]>`
+      INSERT INTO custom_models (id, workspace_id, name, active, last_used_at, created_at)
+      VALUES (${newId('cm')}, ${workspaceId}, ${name}, true, ${now}, ${now})
+      RETURNING id, name, active, last_used_at, created_at`;
+    return view(row!);
+  });
+}
+
+/** Activates a model (counted against the limit); activating an active model changes nothing. */
+export async function activateCustomModel(sql: Sql, workspaceId: string, id: string): Promise<CustomModelView> {
+  return withWorkspaceLocked(sql, workspaceId, async (tx, now, requireRoom) => {
+    const [existing] = await tx<ModelRow[]>`
+      SELECT id, name, active, last_used_at, created_at FROM custom_models WHERE id = ${id} AND workspace_id = ${workspaceId}`;
+    if (!existing) throw notFound(id);
+    if (existing.active) return view(existing);
+    await requireRoom();
+    const [row] = await tx<ModelRow[]>`
+      UPDATE custom_models SET active = true, last_used_at = ${now} WHERE id = ${id}
+      RETURNING id, name, active, last_used_at, created_at`;
+    return view(row!);
+  });
+}
+
+/** Deactivates a model: it stops counting against the limit and can be activated again later. */
+export async function deactivateCustomModel(sql: Sql, workspaceId: string, id: string): Promise<CustomModelView> {
+  const [row] = await sql<ModelRow[]>`
+    UPDATE custom_models SET active = false WHERE id = ${id} AND workspace_id = ${workspaceId}
+    RETURNING id, name, active, last_used_at, created_at`;
+  if (!row) throw notFound(id);
+  return view(row);
+}

@@ -2,6 +2,7 @@
  * Every side effect of the subscription workflow, writes to our own database included. Each one is
  * idempotent by a business key, because Temporal may run an activity more than once.
  */
+import { isoDay } from '../domain/calendar.js';
 import { type Interval, planById, priceCents } from '../domain/catalog.js';
 import type { InvoiceLine } from '../domain/proration.js';
 import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
@@ -45,10 +46,6 @@ function outcomeOf(result: ChargeResult, at: number): ChargeOutcome {
     case 'requires_action': return { status: 'requires_action', invoiceId: result.invoice.id, hostedUrl: result.hostedUrl };
     case 'declined': return { status: 'declined', invoiceId: result.invoice.id, code: result.code };
   }
-}
-
-function isoDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
 }
 
 export function createActivities({ sql, payments }: ActivityDeps) {

@@ -19,3 +19,6 @@ export const problemResponses = {
 } as const;
 
 export const bearer = [{ bearerAuth: [] }];
+
+/** `content` of a JSON request body or response, for createRoute. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });

@@ -62,3 +62,8 @@ export function opensPeriod(interval: Interval, i: number): boolean {
 export function periodOfRefresh(interval: Interval, i: number): number {
   return Math.floor(i / refreshesPerPeriod(interval));
 }
+
+/** The UTC calendar day of an instant, e.g. 2026-01-31 (for summaries and invoice lines). */
+export function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}

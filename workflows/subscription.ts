@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ChargeOutcome, createActivities } from '../activities/index.js';
-import { addMonthsClamped, MONTHLY_PERIOD_MS, opensPeriod, periodBounds, periodOfRefresh, refreshLotExpiry } from '../domain/calendar.js';
+import { addMonthsClamped, isoDay, MONTHLY_PERIOD_MS, opensPeriod, periodBounds, periodOfRefresh, refreshLotExpiry } from '../domain/calendar.js';
 import { planById } from '../domain/catalog.js';
 import {
   assertCancelAllowed, assertPauseAllowed, assertWithdrawAllowed, currentPeriod, planChange, refuse, resumption,
@@ -66,10 +66,6 @@ interface Queued {
   message: Message;
   done: (result: unknown) => void;
   fail: (error: unknown) => void;
-}
-
-function isoDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
 }
 
 function initialState(input: SubscriptionInput): SubscriptionState {

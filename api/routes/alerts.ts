@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getAlertSettings, updateAlertSettings } from '../../ledger/alerts.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, problemResponses } from '../schemas.js';
+import { bearer, json, problemResponses } from '../schemas.js';
 
 const AlertsBody = z.object({
   low_balance_threshold: z.number().int().min(0).max(1_000_000_000).nullable().optional()
@@ -18,7 +18,6 @@ const Alerts = z.object({
     description: 'Shown once, when a webhook URL is first set: verify `x-credit-engine-signature` (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">) with it.',
   }),
 }).openapi('AlertSettings');
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 export function alertRoutes(deps: ApiDeps) {
   const router = newRouter();

@@ -3,11 +3,10 @@ import { insertApiKey, listApiKeys, revokeApiKey } from '../../ledger/workspaces
 import { requireWorkspace } from '../auth.js';
 import { notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Problem, problemResponses } from '../schemas.js';
+import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
 const ApiKey = z.object({ id: z.string(), hint: z.string(), created_at: z.string(), revoked_at: z.string().nullable() }).openapi('ApiKey');
 const NewApiKey = z.object({ id: z.string(), api_key: z.string() }).openapi('NewApiKey');
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 /** A workspace's API keys: only hashes are stored, a new key is shown once, any key can be revoked. */
 export function apiKeyRoutes(deps: ApiDeps) {

@@ -5,7 +5,7 @@ import {
 import { requireWorkspace } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Problem, problemResponses } from '../schemas.js';
+import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
 const CustomModel = z.object({
   id: z.string(), name: z.string(), active: z.boolean(), last_used_at: z.string(), created_at: z.string(),
@@ -16,7 +16,6 @@ const CustomModelList = z.object({
 }).openapi('CustomModelList');
 const CreateBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
 const ModelParams = z.object({ id: z.string().min(1).max(64) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const modelProblems = {
   ...problemResponses,
   404: { description: 'Unknown custom model', content: { 'application/problem+json': { schema: Problem } } },

@@ -4,7 +4,7 @@ import { createQuote, endCreation, expireStaleHolds, holdForQuote, SpendError } 
 import { requireWorkspace } from '../auth.js';
 import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Problem, problemResponses } from '../schemas.js';
+import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
 const EstimateBody = z.object({
   model: z.enum(MODEL_IDS),
@@ -25,7 +25,6 @@ export const Creation = z.object({
   created_at: z.string(),
 }).openapi('Creation');
 const CreationParams = z.object({ id: z.string().min(1).max(64) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const spendProblems = {
   ...problemResponses,
   402: { description: 'Not enough credits', content: { 'application/problem+json': { schema: Problem } } },

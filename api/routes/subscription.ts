@@ -7,7 +7,7 @@ import {
 import { requireWorkspace } from '../auth.js';
 import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Problem, problemResponses } from '../schemas.js';
+import { bearer, json, Problem, problemResponses } from '../schemas.js';
 import { startSubscription, updateSubscription } from '../subscriptions.js';
 
 const Interval = z.enum(INTERVALS as ['month', 'year']);
@@ -34,7 +34,6 @@ const ChangeResult = z.object({
   credits_granted: z.number().int().optional(),
   pending: z.boolean().optional(),
 }).openapi('ChangeResult');
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const refusals = {
   ...problemResponses,
   402: { description: 'Payment declined', content: { 'application/problem+json': { schema: Problem } } },

@@ -5,7 +5,7 @@ import { advanceTestClock, createTestClock, getTestClock } from '../../ledger/te
 import { requireOperator } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Instant, problemResponses } from '../schemas.js';
+import { bearer, Instant, json, Problem, problemResponses } from '../schemas.js';
 import { signalIfRunning, workflowIdOf } from '../subscriptions.js';
 
 const TestClock = z
@@ -13,8 +13,11 @@ const TestClock = z
   .openapi('TestClock');
 const FrozenTimeBody = z.object({ frozen_time: Instant }).strict();
 const ClockParams = z.object({ id: z.string().min(1).max(64) });
-const json = (schema: typeof TestClock) => ({ content: { 'application/json': { schema } } });
 const body = { content: { 'application/json': { schema: FrozenTimeBody } }, required: true };
+const clockProblems = {
+  ...problemResponses,
+  404: { description: 'Unknown test clock', content: { 'application/problem+json': { schema: Problem } } },
+} as const;
 
 export function testClockRoutes(deps: ApiDeps) {
   const router = newRouter();
@@ -30,7 +33,7 @@ export function testClockRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/test-clocks/{id}', tags: ['test clocks'], security: bearer,
-      request: { params: ClockParams }, responses: { 200: { description: 'The clock', ...json(TestClock) }, ...problemResponses } }),
+      request: { params: ClockParams }, responses: { 200: { description: 'The clock', ...json(TestClock) }, ...clockProblems } }),
     async (c) => {
       requireOperator(c.get('principal'));
       const clock = await getTestClock(deps.sql, c.req.valid('param').id);
@@ -42,7 +45,7 @@ export function testClockRoutes(deps: ApiDeps) {
   router.openapi(
     createRoute({ method: 'post', path: '/v1/test-clocks/{id}/advance', tags: ['test clocks'], security: bearer,
       request: { params: ClockParams, body },
-      responses: { 200: { description: 'Advancing; poll until ready', ...json(TestClock) }, ...problemResponses } }),
+      responses: { 200: { description: 'Advancing; poll until ready', ...json(TestClock) }, ...clockProblems } }),
     async (c) => {
       requireOperator(c.get('principal'));
       const { id } = c.req.valid('param');

@@ -1,0 +1,234 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
+
+/**
+ * The customer pages in a real browser: Debian's Chromium, headless, driven by playwright-core, against
+ * the whole product (Temporal dev server, worker, API, Postgres). Screenshots go to test-results/.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-results');
+
+describe('pricing and billing pages in headless Chromium', () => {
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  let browser: Browser;
+  let customer: ReturnType<typeof apiClient>;
+  let key: string;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    [stack, browser] = await Promise.all([
+      startStack(),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        // The machine has no network: no QUIC, no background fetches, no component updates.
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      }),
+    ]);
+    const operator = stack.api(ADMIN_KEY);
+    const clock = (await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body;
+    const workspace = await operator.post('/v1/workspaces', { name: 'Northwind Studio', test_clock_id: clock.id });
+    expect(workspace.status).toBe(201);
+    key = workspace.body.api_key;
+    customer = stack.api(key);
+    expect((await customer.put('/v1/payment-method', { payment_method: 'pm_card_visa' })).status).toBe(200);
+    const subscription = await customer.post('/v1/subscription', { plan: 'max', interval: 'month' });
+    expect(subscription.body.status).toBe('active');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function signedIn(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${stack.baseUrl}/billing`);
+    await page.waitForURL(/\/billing\/sign-in$/);
+    await page.getByLabel('Workspace key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/billing$/);
+    return { context, page };
+  }
+
+  it('shows the four plans with monthly and yearly prices, the 40% saving and the pack prices', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`${stack.baseUrl}/pricing`);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Pricing & billing');
+
+    const plans = page.locator('.plan h3');
+    expect(await plans.allTextContents()).toEqual(['Plus', 'Max', 'Generative', 'Team']);
+    const max = page.locator('#plan-max');
+    await expect(max.locator('.monthly .figure').innerText()).resolves.toBe('$29.00 / month');
+    expect(await max.locator('.yearly').isVisible()).toBe(false);
+    expect(await page.locator('.toggle').innerText()).toContain('save 40%');
+
+    // The toggle is CSS only (two radio buttons): switching shows the yearly prices.
+    await page.locator('label[for=show-year]').click();
+    await max.locator('.yearly').waitFor({ state: 'visible' });
+    expect(await max.locator('.monthly').isVisible()).toBe(false);
+    await expect(max.locator('.yearly .figure').innerText()).resolves.toBe('$208.80 / year');
+    await expect(max.locator('.yearly .muted').innerText()).resolves.toBe('$17.40 a month; you save $139.20 (40%)');
+    await expect(page.locator('#plan-team .yearly .figure').innerText()).resolves.toBe('$2,152.80 / year');
+
+    // Packs: list price, 18% less per credit for 500, and the 20% tier discount.
+    const packs = page.locator('#packs');
+    expect(await packs.locator('thead').innerText()).toContain('Max, Generative, Team (20% off)');
+    expect((await packs.locator('#pack-100 td').allInnerTexts()).map((t) => t.trim())).toEqual(['100 credits', '$10.00', '$8.00']);
+    expect((await packs.locator('#pack-500 td').allInnerTexts()).map((t) => t.trim()))
+      .toEqual(['500 credits · 18% less per credit', '$41.00', '$32.80']);
+
+    // The long-form sections of the seed page.
+    const headings = await page.locator('h2').allTextContents();
+    expect(headings).toEqual(['Plans', 'Credits 101', 'Billing & payments', 'Manage your subscription', 'Pricing FAQ']);
+    expect(await page.locator('#faq ~ details summary').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.getByText('Average response time: under 24 business hours.').count()).toBe(1);
+
+    await page.screenshot({ path: join(ARTIFACTS, 'pricing.png'), fullPage: true });
+
+    // Its "Manage subscription" button opens the portal in a new tab, through sign-in when needed.
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), page.locator('#manage-subscription').click()]);
+    await tab.waitForURL(/\/billing\/sign-in\?next=portal$/);
+    await tab.getByLabel('Workspace key').fill(key);
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await tab.waitForURL(/\/sandbox\/portal$/);
+    expect(await tab.locator('#return').getAttribute('href')).toBe('/pricing');
+    await page.context().close();
+  });
+
+  it('signs in, reads the balance and lot expiry, buys a pack, schedules and withdraws a downgrade, opens the portal', async () => {
+    // A wrong key is refused on the page.
+    const stranger = await browser.newPage();
+    await stranger.goto(`${stack.baseUrl}/billing/sign-in`);
+    await stranger.getByLabel('Workspace key').fill('sk_ws_not-a-key');
+    await stranger.getByRole('button', { name: 'Sign in' }).click();
+    await expect(stranger.locator('#notice').innerText()).resolves.toContain('does not open a workspace');
+    await stranger.close();
+
+    const { context, page } = await signedIn();
+    const cookie = (await context.cookies()).find((c) => c.name === 'billing_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/billing' });
+
+    await expect(page.locator('#workspace-name').innerText()).resolves.toBe('Northwind Studio');
+    await expect(page.locator('#plan-name').innerText()).resolves.toBe('Max');
+    await expect(page.locator('#status').innerText()).resolves.toBe('Active');
+    expect(await page.locator('#next-renewal').innerText()).toContain('31 January 2026, $29.00');
+
+    // Balance and the lot's expiry (SPEC example 1: the first lot expires 2026-03-02).
+    await expect(page.locator('#balance-available').innerText()).resolves.toBe('400');
+    const firstLot = page.locator('#lots tbody tr').first();
+    expect(await firstLot.getAttribute('data-source')).toBe('monthly');
+    const expiry = firstLot.locator('td.expires time');
+    await expect(expiry.getAttribute('datetime')).resolves.toBe('2026-03-02T00:00:00.000Z');
+    await expect(expiry.innerText()).resolves.toBe('2 March 2026');
+
+    // Buy a 100 pack: Max's 20% discount, delivered at once, invoiced with a PDF link.
+    await page.getByRole('button', { name: 'Buy 100 credits ($8.00)' }).click();
+    await page.locator('#notice').waitFor();
+    await expect(page.locator('#notice').innerText()).resolves.toBe('100 credits were added to your balance ($8.00).');
+    await expect(page.locator('#balance-available').innerText()).resolves.toBe('500');
+    const packLot = page.locator('#lots tbody tr[data-source=pack]');
+    await expect(packLot.locator('td.expires').innerText()).resolves.toBe('Never');
+    const packInvoice = page.locator('#invoice-rows tbody tr[data-kind=pack]');
+    expect(await packInvoice.count()).toBe(1);
+    expect(await packInvoice.innerText()).toContain('$8.00');
+    expect(await packInvoice.locator('a.pdf').getAttribute('href')).toMatch(/\/sandbox\/invoices\/in_[^/]+\/pdf$/);
+    expect((await customer.get('/v1/credits')).body.available).toBe(500);
+
+    // Schedule a downgrade to Plus: shown with its date; then withdraw it.
+    await page.getByRole('button', { name: 'Downgrade to Plus' }).click();
+    await page.locator('#scheduled-change').waitFor();
+    await expect(page.locator('#notice').innerText()).resolves.toContain('Your plan changes to Plus on 31 January 2026');
+    const scheduled = await page.locator('#scheduled-change').innerText();
+    expect(scheduled).toContain('Changes to Plus on 31 January 2026');
+    await expect(page.locator('#plan-name').innerText()).resolves.toBe('Max');
+    expect((await customer.get('/v1/subscription')).body.scheduled_change).toEqual({ plan: 'plus', effective_at: '2026-01-31T00:00:00.000Z' });
+
+    await page.getByRole('button', { name: 'Withdraw the change' }).click();
+    await page.locator('#notice').filter({ hasText: 'withdrawn' }).waitFor();
+    expect(await page.locator('#scheduled-change').count()).toBe(0);
+    expect((await customer.get('/v1/subscription')).body.scheduled_change).toBeNull();
+
+    // A refusal by the workflow becomes a notice, not an error page: withdrawing a change that is gone
+    // (a stale tab's form, posted with this session's token).
+    const token = await page.locator('form[action="/billing/packs"] input[name=_csrf]').first().inputValue();
+    await page.evaluate((csrfToken) => {
+      const form = Object.assign(document.createElement('form'), { method: 'post', action: '/billing/withdraw-change' });
+      form.append(Object.assign(document.createElement('input'), { type: 'hidden', name: '_csrf', value: csrfToken }));
+      document.body.append(form);
+      form.submit();
+    }, token);
+    await page.locator('#notice.error').waitFor();
+    await expect(page.locator('#notice').innerText()).resolves.toBe('That did not go through: no change is scheduled.');
+
+    // Pause for a cycle from the period end, then withdraw the pause.
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.locator('#notice').filter({ hasText: 'pauses on 31 January 2026' }).waitFor();
+    await page.getByRole('button', { name: 'Withdraw the pause' }).click();
+    await page.locator('#notice').filter({ hasText: 'continues' }).waitFor();
+    expect((await customer.get('/v1/subscription')).body.pause).toBeNull();
+
+    // "Manage subscription" opens the portal in a new tab; its link returns to /pricing.
+    const link = page.locator('#manage-subscription');
+    expect(await link.getAttribute('target')).toBe('_blank');
+    expect(await link.getAttribute('rel')).toBe('noopener');
+    const [portal] = await Promise.all([context.waitForEvent('page'), link.click()]);
+    await portal.waitForURL(/\/sandbox\/portal$/);
+    await expect(portal.locator('h1').innerText()).resolves.toBe('Billing portal');
+    await portal.locator('#return').click();
+    await portal.waitForURL(/\/pricing$/);
+    await expect(portal.locator('h1').innerText()).resolves.toBe('Pricing & billing');
+
+    // Creations with quoted vs charged credits, and credits held by one still running.
+    const quote = (await customer.post('/v1/credits/estimate', { model: 'veo-2', duration_s: 5 })).body;
+    const finished = (await customer.post('/v1/creations', { quote_id: quote.quote_id })).body;
+    expect((await customer.post(`/v1/creations/${finished.id}/complete`, { credits: 7 })).body).toMatchObject({ charged: 7, released: 3 });
+    const running = (await customer.post('/v1/creations', {
+      quote_id: (await customer.post('/v1/credits/estimate', { model: 'imagen-3', count: 1 })).body.quote_id,
+    })).body;
+    const reloaded = await page.reload();
+    expect(reloaded?.headers()).toMatchObject({ 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
+    expect((await page.locator(`#creation-${finished.id} td`).allInnerTexts()).slice(1)).toEqual(['succeeded', '10', '7', '3']);
+    expect((await page.locator(`#creation-${running.id} td`).allInnerTexts()).slice(1)).toEqual(['running', '2', '—', '0']);
+    await expect(page.locator('#balance-available').innerText()).resolves.toBe('491');
+    await expect(page.locator('#balance-held').innerText()).resolves.toBe('2');
+
+    await page.screenshot({ path: join(ARTIFACTS, 'billing.png'), fullPage: true });
+
+    // Sign out clears the session.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/billing\/sign-in$/);
+    expect((await context.cookies()).find((c) => c.name === 'billing_session')).toBeUndefined();
+    await context.close();
+  });
+
+  it('refuses form posts without the session token or from another origin (403, nothing changes)', async () => {
+    const { context, page } = await signedIn();
+    const cookie = (await context.cookies()).find((c) => c.name === 'billing_session')!;
+    const token = await page.locator('form[action="/billing/packs"] input[name=_csrf]').first().inputValue();
+    const before = (await customer.get('/v1/credits')).body.available;
+    const invoicesBefore = (await customer.get('/v1/invoices')).body.data.length;
+
+    const post = (origin: string, body: Record<string, string>) => fetch(`${stack.baseUrl}/billing/packs`, {
+      method: 'POST', redirect: 'manual', body: new URLSearchParams(body),
+      headers: { cookie: `${cookie.name}=${cookie.value}`, origin },
+    });
+    // Same origin, signed in, but no token (or a wrong one): the per-session token check refuses.
+    expect((await post(stack.baseUrl, { size: '100' })).status).toBe(403);
+    expect((await post(stack.baseUrl, { size: '100', _csrf: 'forged' })).status).toBe(403);
+    // Another origin, even with the right token: the Origin check refuses.
+    expect((await post('https://evil.example', { size: '100', _csrf: token })).status).toBe(403);
+
+    expect((await customer.get('/v1/credits')).body.available).toBe(before);
+    expect((await customer.get('/v1/invoices')).body.data.length).toBe(invoicesBefore);
+    // The same request with the token from the page goes through (proves the 403s were the checks).
+    const ok = await post(stack.baseUrl, { size: '100', _csrf: token });
+    expect([ok.status, ok.headers.get('location')]).toEqual([303, '/billing']);
+    expect((await customer.get('/v1/credits')).body.available).toBe(before + 100);
+    await context.close();
+  });
+});

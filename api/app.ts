@@ -52,7 +52,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'Credit engine API', version: '1.0.0', description: 'Credit-based subscriptions for a generative studio.' },
+    info: {
+      title: 'Credit engine API', version: '1.0.0',
+      description: 'Credit-based subscriptions for a generative studio. Every POST accepts an `Idempotency-Key` header: '
+        + 'the first response is replayed for 24 hours to retries of the same request; the same key with another body is a 422.',
+    },
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;

@@ -50,4 +50,6 @@ export interface PaymentWebhookEvent {
 export interface PaymentProvider {
   readonly name: 'sandbox' | 'stripe';
   charge(request: ChargeRequest): Promise<ChargeOutcome>;
+  /** Whether the provider holds this invoice as paid: the reconciliation's view when a webhook went missing. */
+  isInvoicePaid(invoice: { id: string; providerInvoiceId: string | null }): Promise<boolean>;
 }

@@ -60,6 +60,13 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
         outcome.status === 'paid' ? 'paid' : 'open');
       return outcome;
     },
+    // The sandbox's own record of a payment is the invoice.paid event it queued.
+    async isInvoicePaid(invoice) {
+      const [row] = await sql`
+        SELECT 1 FROM sandbox_outbox WHERE payload->>'type' = 'invoice.paid'
+          AND payload->'data'->'object'->'metadata'->>'invoice_id' = ${invoice.id} LIMIT 1`;
+      return row !== undefined;
+    },
     async completeAuthentication(invoice) {
       await emit('invoice.paid', `evt_sbx_${invoice.id}:authenticated`, invoice, 'paid');
     },

@@ -239,6 +239,11 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
       return { transactionId: transaction.id };
     },
 
+    async isInvoicePaid({ providerInvoiceId }) {
+      if (!providerInvoiceId) return false;
+      return (await stripe.invoices.retrieve(providerInvoiceId)).status === 'paid';
+    },
+
     async voidInvoice({ providerInvoiceId, idempotencyKey }) {
       const invoice = await stripe.invoices.voidInvoice(providerInvoiceId, {}, { idempotencyKey: boundedKey(idempotencyKey) });
       return { status: invoice.status ?? null };

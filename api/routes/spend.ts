@@ -27,6 +27,7 @@ export const Creation = z.object({
 const CreationParams = z.object({ id: z.string().min(1).max(64) });
 const spendProblems = {
   ...problemResponses,
+  429: { description: 'Too many spend requests for this workspace (see Retry-After)', content: { 'application/problem+json': { schema: Problem } } },
   402: { description: 'Not enough credits', content: { 'application/problem+json': { schema: Problem } } },
   404: { description: 'Unknown quote or creation', content: { 'application/problem+json': { schema: Problem } } },
   409: { description: 'Quote expired or creation already ended', content: { 'application/problem+json': { schema: Problem } } },

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcileOpenInvoices } from '../../api/webhooks/reconcile.js';
 import { ADMIN_KEY, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
 
@@ -86,5 +87,23 @@ describe('sandbox payments through the webhook endpoint', () => {
     expect(text).toMatch(/Max plan pack discount \(20%\)\s+-\$8\.20/);
     expect(text).toMatch(/Total\s+\$32\.80/);
     expect(text).toMatch(/Amount due\s+\$32\.80/);
+  });
+
+  it('repairs a missed webhook: reconciliation finds the invoice paid at the provider', async () => {
+    const customer = await customerOn('pm_card_authenticationRequired');
+    await customer.post('/v1/subscription', { plan: 'plus', interval: 'month' });
+    const [invoice] = (await customer.get('/v1/invoices')).body.data;
+    // The payment succeeds at the provider but its event never reaches us.
+    await stack.sql`UPDATE sandbox_outbox SET delivered_at = now() WHERE delivered_at IS NULL`;
+    const [row] = await stack.sql<{ id: string; workspace_id: string; subscription_id: string | null }[]>`
+      SELECT id, workspace_id, subscription_id FROM invoices WHERE id = ${invoice.id}`;
+    await stack.payments.completeAuthentication(row!);
+    await stack.sql`UPDATE sandbox_outbox SET delivered_at = now() WHERE delivered_at IS NULL`;
+    expect((await customer.get('/v1/subscription')).body.status).toBe('incomplete');
+
+    expect(await reconcileOpenInvoices({ sql: stack.sql, payments: stack.payments }, { olderThanMs: 0 })).toBe(1);
+    expect(await reconcileOpenInvoices({ sql: stack.sql, payments: stack.payments }, { olderThanMs: 0 })).toBe(0);
+    await eventually(() => customer.get('/v1/subscription'), (r) => r.body.status === 'active');
+    expect((await customer.get('/v1/credits')).body.available).toBe(150);
   });
 });

@@ -48,13 +48,14 @@ export async function startStack(options: StackOptions = {}) {
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
   const stopWebhookLoops = startWebhookLoops({
-    sql: db.sql, temporal, everyMs: 100, sandbox: { endpoint: `${baseUrl}/webhooks/stripe`, secret: WEBHOOK_SECRET },
+    sql: db.sql, temporal, payments, everyMs: 100, sandbox: { endpoint: `${baseUrl}/webhooks/stripe`, secret: WEBHOOK_SECRET },
   });
 
   return {
     baseUrl,
     sql: db.sql,
     temporal,
+    payments,
     api: (key: string) => apiClient(baseUrl, key),
     get devServer() {
       return devServer;

@@ -20,6 +20,7 @@ const payments: PaymentProvider = {
     appendFileSync(env.CALLS_FILE!, `${request.idempotencyKey}\n`);
     return sandbox.charge(request);
   },
+  isInvoicePaid: (invoice) => sandbox.isInvoicePaid(invoice),
 };
 const activities = createActivities({ sql, payments });
 const chargePeriod = activities.chargePeriod;

@@ -10,7 +10,7 @@ import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { voidInvoice } from '../ledger/invoices.js';
 import { recordNotification } from '../ledger/notifications.js';
-import { markClockSynced, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
+import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
@@ -98,15 +98,17 @@ export function createActivities({ sql, payments }: ActivityDeps) {
     },
 
     /** The subscription ended: its monthly and upgrade lots are forfeited and packs freeze. */
-    async endPlanCredits(input: { key: string; workspaceId: string; at: number }): Promise<{ forfeited: number }> {
+    async endPlanCredits(input: { key: string; subscriptionId: string; workspaceId: string; at: number }): Promise<{ forfeited: number }> {
       const at = new Date(input.at);
+      await markSubscriptionStatus(sql, input.subscriptionId, 'canceled');
       const result = await forfeitPlanLots(sql, { key: `${input.key}:forfeit`, workspaceId: input.workspaceId, at });
       await setPacksFrozen(sql, { key: `${input.key}:freeze`, workspaceId: input.workspaceId, at, frozen: true });
       return result;
     },
 
     /** A subscription (re)started: packs bought meanwhile become spendable. */
-    async thawPacks(input: { key: string; workspaceId: string; at: number }): Promise<void> {
+    async thawPacks(input: { key: string; subscriptionId: string; workspaceId: string; at: number }): Promise<void> {
+      await markSubscriptionStatus(sql, input.subscriptionId, 'active');
       await setPacksFrozen(sql, { key: input.key, workspaceId: input.workspaceId, at: new Date(input.at), frozen: false });
     },
 

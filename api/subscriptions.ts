@@ -22,7 +22,8 @@ export async function signalIfRunning<Args extends unknown[]>(
   temporal: Client, workflowId: string, signal: SignalDefinition<Args>, ...args: Args
 ): Promise<void> {
   try {
-    await temporal.workflow.getHandle(workflowId).signal(signal, ...args);
+    // A bounded wait: callers (the webhook forwarder, clock advances) retry on failure themselves.
+    await temporal.connection.withDeadline(Date.now() + 5000, () => temporal.workflow.getHandle(workflowId).signal(signal, ...args));
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }

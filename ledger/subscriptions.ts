@@ -77,3 +77,12 @@ export async function currentSubscription(sql: Sql, workspaceId: string): Promis
     ORDER BY (status <> 'canceled') DESC, created_at DESC LIMIT 1`;
   return row;
 }
+
+/**
+ * Sets the projection's status ahead of the full projection write. Packs freeze and thaw on whether the
+ * workspace has a live subscription, read from this row under the workspace lock: marking the status first
+ * closes the window where a pack paid at that moment would be frozen after the thaw already ran.
+ */
+export async function markSubscriptionStatus(sql: Sql, subscriptionId: string, status: SubscriptionStatus): Promise<void> {
+  await sql`UPDATE subscriptions SET status = ${status} WHERE id = ${subscriptionId}`;
+}

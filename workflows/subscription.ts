@@ -258,7 +258,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     const outcome = await chargePeriod(0, at, 0);
     if (outcome.status === 'paid') {
       await grantRefresh(0, at, at);
-      if (reason !== 'resume') await ledger.thawPacks({ key: `${subscriptionId}:${at}:thaw`, workspaceId, at });
+      if (reason !== 'resume') await ledger.thawPacks({ key: `${subscriptionId}:${at}:thaw`, subscriptionId, workspaceId, at });
     } else if (reason === 'resume') {
       state.status = 'past_due';
       state.dunning = { refreshIndex: 0, dueAt: at, invoiceId: outcome.invoiceId, retries: 0, attempts: 0 };
@@ -297,7 +297,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
   /** End of the last period: no further renewals, plan credits forfeited, packs frozen. */
   async function endSubscription(at: number): Promise<void> {
     if (state.dunning) await payments.voidInvoice({ invoiceId: state.dunning.invoiceId });
-    await ledger.endPlanCredits({ key: `${subscriptionId}:${state.anchor}:end:${at}`, workspaceId, at });
+    await ledger.endPlanCredits({ key: `${subscriptionId}:${state.anchor}:end:${at}`, subscriptionId, workspaceId, at });
     Object.assign(state, { status: 'canceled', lots: [], currentLotExpiresAt: null, cancelAtPeriodEnd: false,
       scheduledChange: null, pause: null, dunning: null, pendingChange: null });
   }
@@ -424,7 +424,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     if (state.incomplete?.invoiceId === event.invoiceId) {
       state.incomplete = null;
       await grantRefresh(0, at, state.anchor);
-      await ledger.thawPacks({ key: `${subscriptionId}:${state.anchor}:thaw`, workspaceId, at });
+      await ledger.thawPacks({ key: `${subscriptionId}:${state.anchor}:thaw`, subscriptionId, workspaceId, at });
     } else if (state.dunning?.invoiceId === event.invoiceId) {
       await settleRenewal(at);
     } else if (state.pendingChange?.invoiceId === event.invoiceId) {

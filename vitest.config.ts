@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -6,6 +6,8 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/setup/global.ts'],
     include: ['test/**/*.test.ts'],
+    // The resilience suite (minutes of kills and restarts) runs on its own: npm run test:resilience.
+    exclude: [...configDefaults.exclude, 'test/resilience/**'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
   },

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import postgres from 'postgres';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 
@@ -50,12 +51,27 @@ export function fromZod(error: ZodError, validationTarget: string): ApiError {
   return new ApiError(400, 'invalid_request', `invalid ${target}: ${errors.map((e) => `${e.field}: ${e.reason}`).join('; ')}`, errors);
 }
 
+/**
+ * Postgres refuses to store or compare text it cannot encode — in practice U+0000 (NUL), which JSON, paths
+ * and queries can carry: character_not_in_repertoire / invalid byte sequence, untranslatable_character.
+ */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
 /** Maps whatever escaped a handler; anything unexpected is a logged 500 without internals. */
 export function onError(error: Error, c: Context): Response {
   if (error instanceof ApiError) return problem(c, error);
+  if (error instanceof postgres.PostgresError && UNSTORABLE_TEXT.has(error.code)) {
+    return problem(c, new ApiError(400, 'invalid_request', 'text must not contain NUL (U+0000) characters'));
+  }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
     return problem(c, new ApiError(status, status === 400 ? 'invalid_request' : 'http_error', error.message || 'bad request'));
+  }
+  // Temporal unreachable (gRPC UNAVAILABLE / deadline, or the client's ServiceError): retry later.
+  const code = (error as { code?: number; cause?: { code?: number } }).code ?? (error as { cause?: { code?: number } }).cause?.code;
+  if (error.name === 'ServiceError' || code === 14 || code === 4) {
+    return c.body(JSON.stringify({ type: 'https://docs.credit-engine.dev/errors/temporarily_unavailable', title: 'the workflow service is unavailable; retry shortly',
+      status: 503, code: 'temporarily_unavailable' }), 503, { 'content-type': 'application/problem+json', 'retry-after': '5' });
   }
   console.error(error);
   return problem(c, new ApiError(500, 'internal_error', 'internal error'));

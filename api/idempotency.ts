@@ -8,7 +8,13 @@ import { ApiError } from './errors.js';
  * `Idempotency-Key` on POSTs: the first response to a key is stored and replayed for every retry of
  * the same request (same principal, route and body); the same key with another body is a 422. A 5xx is
  * not stored, so the client's retry runs again. A key is kept for 24 hours.
+ *
+ * A key still marked in flight after IN_FLIGHT_LEASE_SECONDS is taken over by a retry of the same request:
+ * its first request can no longer record an outcome (the database was unreachable when it finished, or
+ * the API process died), and without the lease the key would answer 409 for 24 hours.
  */
+export const IN_FLIGHT_LEASE_SECONDS = 60;
+
 export function idempotency(sql: Sql) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const clientKey = c.req.header('idempotency-key');
@@ -22,7 +28,10 @@ export function idempotency(sql: Sql) {
     await sql`DELETE FROM idempotency_keys WHERE key = ${key} AND created_at < now() - interval '24 hours'`;
     const [claimed] = await sql`
       INSERT INTO idempotency_keys (key, request_hash) VALUES (${key}, ${requestHash})
-      ON CONFLICT (key) DO NOTHING RETURNING key`;
+      ON CONFLICT (key) DO UPDATE SET created_at = now()
+        WHERE idempotency_keys.response_status IS NULL AND idempotency_keys.request_hash = EXCLUDED.request_hash
+          AND idempotency_keys.created_at < now() - ${IN_FLIGHT_LEASE_SECONDS} * interval '1 second'
+      RETURNING key`;
     if (!claimed) {
       const [prior] = await sql<{ request_hash: string; response_status: number | null; response_body: string | null }[]>`
         SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = ${key}`;

@@ -4,11 +4,13 @@ import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
 import { loadConfig } from '../worker/config.js';
+import { surviveDatabaseRestarts } from '../worker/survive-postgres-restart.js';
 import { temporalConnectionOptions } from '../worker/temporal-connection.js';
 import { createApp } from './app.js';
 import { createLogger } from './observability.js';
 import { startWebhookLoops } from './webhooks/loops.js';
 
+surviveDatabaseRestarts();
 const config = loadConfig();
 if (!config.ADMIN_API_KEY) throw new Error('ADMIN_API_KEY is required (at least 16 characters)');
 const sql = createSql(config.DATABASE_URL);

@@ -46,7 +46,12 @@ export interface SubscriptionProjection {
   pendingUpgrade: unknown;
 }
 
-/** Writes the workflow's state; an older version (a retried, late activity) never overwrites a newer one. */
+/**
+ * Writes the workflow's state; an older version (a retried, late activity) never overwrites a newer one.
+ * An equal version is written again: a workflow task whose worker died may already have written its
+ * version, and the task's re-execution (which can have seen more events, e.g. a later clock advance)
+ * publishes under the same number — the later write is the current state.
+ */
 export async function projectSubscription(sql: Sql, p: SubscriptionProjection): Promise<void> {
   await sql`
     UPDATE subscriptions SET plan = ${p.plan}, interval = ${p.interval}, status = ${p.status},
@@ -54,7 +59,7 @@ export async function projectSubscription(sql: Sql, p: SubscriptionProjection): 
       cancel_at_period_end = ${p.cancelAtPeriodEnd}, scheduled_change = ${sql.json(p.scheduledChange as never)},
       pause = ${sql.json(p.pause as never)}, pending_upgrade = ${sql.json(p.pendingUpgrade as never)},
       next_due_at = ${p.nextDueAt === null ? null : new Date(p.nextDueAt)}, version = ${p.version}
-    WHERE id = ${p.subscriptionId} AND version < ${p.version}`;
+    WHERE id = ${p.subscriptionId} AND version <= ${p.version}`;
 }
 
 /** Records how far a clock-following workflow has caught up; null detaches an ended workflow. */

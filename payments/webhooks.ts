@@ -15,16 +15,20 @@ export function signStripePayload(payload: string, secret: string): string {
   return Stripe.webhooks.generateTestHeaderString({ payload, secret });
 }
 
+/** Throws when the (verified) payload is not an event: no string id and type, no data object. */
 export function toPaymentEvent(event: Stripe.Event): PaymentWebhookEvent {
-  const object = event.data.object as { object?: string; status?: string | null; metadata?: Record<string, string> | null };
+  if (typeof event.id !== 'string' || event.id === '' || typeof event.type !== 'string') throw new Error('not an event: id and type must be strings');
+  const object = event.data.object as { object?: string; status?: unknown; metadata?: Record<string, unknown> | null };
   const metadata = object.metadata ?? {};
+  // Only string ids are ours: anything else in the metadata cannot name an invoice, workspace or subscription.
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
   return {
     id: event.id,
     type: event.type,
     created: event.created,
-    invoiceId: metadata.invoice_id ?? null,
-    workspaceId: metadata.workspace_id ?? null,
-    subscriptionId: metadata.subscription_id || null,
-    objectStatus: object.status ?? null,
+    invoiceId: text(metadata.invoice_id),
+    workspaceId: text(metadata.workspace_id),
+    subscriptionId: text(metadata.subscription_id),
+    objectStatus: text(object.status),
   };
 }

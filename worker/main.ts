@@ -3,12 +3,14 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
 import { loadConfig } from './config.js';
+import { surviveDatabaseRestarts } from './survive-postgres-restart.js';
 import { createWorker } from './create-worker.js';
 import { startAlertLoops } from './alerts.js';
 import { startHoldSweeper } from './hold-sweeper.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
 
+surviveDatabaseRestarts();
 const config = loadConfig();
 const sql = createSql(config.DATABASE_URL);
 // The Temporal runtime's own metrics (workflow/activity task latencies, slots, polls) for Prometheus.

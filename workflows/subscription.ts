@@ -13,6 +13,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -379,7 +380,11 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
       [{ subscriptionId, workspaceId, kind: change.kind, lines: change.lines, at,
         businessKey: `${subscriptionId}:${state.anchor}:${change.kind}:${change.plan}:${interval}:${at}` }],
     );
-    if (outcome.status === 'declined') refuse('payment_declined', `the payment was declined (${outcome.code})`, 402);
+    if (outcome.status === 'declined') {
+      // A refused change leaves nothing payable behind (recorded runs before this fix did not void it).
+      if (patched('void-declined-change-invoice')) await payments.voidInvoice({ invoiceId: outcome.invoiceId });
+      refuse('payment_declined', `the payment was declined (${outcome.code})`, 402);
+    }
     const credits = change.kind === 'upgrade' ? change.credits : planById(change.plan).monthlyCredits;
     if (outcome.status === 'requires_action') {
       state.pendingChange = { kind: change.kind, plan: change.plan, interval, credits, invoiceId: outcome.invoiceId,

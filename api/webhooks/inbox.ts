@@ -42,8 +42,9 @@ export async function applyPaymentEvent(deps: { sql: Sql; temporal: Client }, ev
 }
 
 /**
- * Forwards stored events not yet applied, oldest first. A failure (e.g. Temporal unreachable) leaves the
- * event pending for the next pass. SKIP LOCKED lets several API processes share the work.
+ * Forwards stored events not yet applied, oldest first among those tried least, so one event that keeps
+ * failing never blocks the others. A failure (e.g. Temporal unreachable) leaves the event pending and ends
+ * the pass. SKIP LOCKED lets several API processes share the work.
  */
 export async function forwardPendingEvents(deps: { sql: Sql; temporal: Client }, limit = 100): Promise<number> {
   let forwarded = 0;
@@ -51,7 +52,7 @@ export async function forwardPendingEvents(deps: { sql: Sql; temporal: Client },
     const done = await deps.sql.begin(async (tx) => {
       const [row] = await tx<{ id: string; event: PaymentWebhookEvent }[]>`
         SELECT id, event FROM webhook_events WHERE forwarded_at IS NULL
-        ORDER BY received_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+        ORDER BY attempts, received_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`;
       if (!row) return null;
       try {
         await applyPaymentEvent(deps, row.event);

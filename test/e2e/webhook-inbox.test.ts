@@ -246,6 +246,8 @@ describe('webhook inbox', () => {
       await holder;
     }
     await eventually(() => api.get('/v1/subscription'), (r) => r.body.status === 'active');
+    // `active` is marked just before the thaw runs: wait for the thaw itself.
+    await eventually(() => stack.sql`SELECT 1 FROM ledger_operations WHERE key LIKE ${`${subscriptionId}:%:thaw`}`, (rows) => rows.length === 1);
     const credits = (await api.get('/v1/credits')).body;
     expect(credits.lots.map((l: { source: string; granted: number; frozen: boolean }) => [l.source, l.granted, l.frozen]))
       .toEqual([['monthly', 400, false], ['pack', 500, false]]);

@@ -3,6 +3,12 @@
  * every provider charge is appended to CALLS_FILE, and with CRASH_MARKER set the process kills itself
  * right after the first renewal charge of period CRASH_PERIOD succeeds, before reporting it to Temporal
  * (so before the grant).
+ *
+ * Optional, for the resilience suite:
+ * - CHARGE_LOG: every provider charge also appends JSON lines `{phase: 'start'|'done', pid, key, status?}`
+ *   (before and after the provider call), so a test can tell which process repeated which key.
+ * - CRASH_AFTER_ACTIVITY_CALLS=n: the process kills itself (SIGKILL) right after its n-th activity call
+ *   returns, before the result reaches Temporal; with CRASH_LOG set it first appends what it was doing.
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -18,7 +24,12 @@ const payments: PaymentProvider = {
   name: 'sandbox',
   charge: async (request) => {
     appendFileSync(env.CALLS_FILE!, `${request.idempotencyKey}\n`);
-    return sandbox.charge(request);
+    if (env.CHARGE_LOG) appendFileSync(env.CHARGE_LOG, `${JSON.stringify({ phase: 'start', pid: process.pid, key: request.idempotencyKey })}\n`);
+    const outcome = await sandbox.charge(request);
+    if (env.CHARGE_LOG) {
+      appendFileSync(env.CHARGE_LOG, `${JSON.stringify({ phase: 'done', pid: process.pid, key: request.idempotencyKey, status: outcome.status })}\n`);
+    }
+    return outcome;
   },
   isInvoicePaid: (invoice) => sandbox.isInvoicePaid(invoice),
 };
@@ -32,6 +43,22 @@ activities.chargePeriod = async (input) => {
   }
   return outcome;
 };
+
+const crashAfter = Number(env.CRASH_AFTER_ACTIVITY_CALLS ?? 0);
+if (crashAfter > 0) {
+  let calls = 0;
+  const table = activities as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const [name, activity] of Object.entries(table)) {
+    table[name] = async (...args: unknown[]) => {
+      const result = await activity(...args);
+      if (++calls === crashAfter) {
+        if (env.CRASH_LOG) appendFileSync(env.CRASH_LOG, `${JSON.stringify({ pid: process.pid, after: name, call: calls })}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
+      return result;
+    };
+  }
+}
 
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS! });
 const worker = await Worker.create({

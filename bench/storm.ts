@@ -1,0 +1,180 @@
+/**
+ * Renewal storm: n subscriptions on one test clock, all due at the same instant, one advance; against n
+ * trivial one-activity workflows on the same Temporal server. And the history cost of a subscription-year.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { startSubscription } from '../api/subscriptions.js';
+import { setPaymentMethod, createWorkspace, getWorkspace } from '../ledger/workspaces.js';
+import { clusterCpuMs, foreignShare, mark, processCpuMs } from './cpu.js';
+import { apiClient, type ApiClient, subscribedWorkspace } from './http.js';
+import { log, pool, sleep, waitForQuiet } from './log.js';
+import { type Stack, TASK_QUEUE } from './stack.js';
+import { trivialWorkflow } from './trivial-workflow.js';
+
+const DAY = 86_400_000;
+
+export interface StormFigures {
+  n: number;
+  seconds: number;
+  baseline_seconds: number;
+  ratio: number;
+  /** How long the advance request itself took (the API signals every subscription before answering). */
+  advance_request_seconds: number;
+  setup_seconds: number;
+  /** Share of the CPUs used by programs outside the benchmark during the storm and during the baseline. */
+  foreign_cpu: { storm: number; baseline: number };
+}
+
+/** CPU time of every process of the benchmark's stack (plus `extra` processes). */
+function ourCpuMs(stack: Stack, extra: (number | undefined)[] = []): number {
+  return [stack.pids.api, stack.pids.worker, stack.pids.temporal, process.pid, ...extra].reduce((sum: number, pid) => sum + processCpuMs(pid), 0)
+    + clusterCpuMs(stack.pids.postmaster);
+}
+
+/** Waits until the sandbox's events are delivered and every stored webhook event is forwarded. */
+async function quiesce(stack: Stack, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await stack.sql<{ pending: number }[]>`
+      SELECT (SELECT count(*) FROM sandbox_outbox WHERE delivered_at IS NULL)
+           + (SELECT count(*) FROM webhook_events WHERE forwarded_at IS NULL) AS pending`;
+    if (row!.pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`${row!.pending} webhook events still pending`);
+    await sleep(250);
+  }
+}
+
+async function clockReady(operator: ApiClient, clockId: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await operator.get<{ status: string }>(`/v1/test-clocks/${clockId}`)).status !== 'ready') {
+    if (Date.now() > deadline) throw new Error(`clock ${clockId} not ready after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+export async function measureStorm(stack: Stack, n: number): Promise<StormFigures> {
+  const operator = apiClient(stack.apiUrl, stack.adminKey);
+  const start = Date.parse('2026-03-01T00:00:00Z');
+  const clock = await operator.post<{ id: string }>('/v1/test-clocks', { frozen_time: new Date(start).toISOString() });
+
+  // Through the ledger and the Temporal client exactly as POST /v1/subscription does (the same function),
+  // faster than n × 3 HTTP calls.
+  log(`storm: ${n} workspaces with pm_card_visa, each subscribed to Plus monthly on one test clock`);
+  const setupStarted = Date.now();
+  let made = 0;
+  await pool(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
+    const { id } = await createWorkspace(stack.sql, { name: `storm ${i}`, testClockId: clock.id });
+    await setPaymentMethod(stack.sql, id, 'pm_card_visa');
+    const view = await startSubscription({ sql: stack.sql, temporal: stack.temporal, taskQueue: TASK_QUEUE },
+      (await getWorkspace(stack.sql, id))!, { plan: 'plus', interval: 'month' });
+    if (view.status !== 'active') throw new Error(`storm subscription ${view.id} is ${view.status}`);
+    if (++made % 250 === 0) log(`storm: ${made}/${n} subscribed`);
+  });
+  await clockReady(operator, clock.id, 300_000);
+  await quiesce(stack);
+  const setupSeconds = (Date.now() - setupStarted) / 1000;
+  log(`storm: ${n} subscriptions ready in ${setupSeconds.toFixed(1)} s; advancing the clock by 30 days`);
+
+  const due = new Date(start + 30 * DAY).toISOString();
+  const settled = async () => {
+    const [row] = await stack.sql<{ done: number }[]>`
+      SELECT count(*)::int AS done FROM workspaces w
+      WHERE w.test_clock_id = ${clock.id}
+        AND (SELECT count(*) FROM invoices i WHERE i.workspace_id = w.id AND i.status = 'paid') = 2
+        AND (SELECT count(*) FROM lots l WHERE l.workspace_id = w.id) = 2`;
+    return row!.done;
+  };
+  await waitForQuiet();
+  const m0 = mark(ourCpuMs(stack));
+  const t0 = performance.now();
+  await operator.post(`/v1/test-clocks/${clock.id}/advance`, { frozen_time: due });
+  const advanceRequest = (performance.now() - t0) / 1000;
+  log(`storm: advance answered after ${advanceRequest.toFixed(1)} s`);
+  let lastLog = performance.now();
+  for (;;) {
+    const done = await settled();
+    if (done === n && (await operator.get<{ status: string }>(`/v1/test-clocks/${clock.id}`)).status === 'ready') break;
+    if (performance.now() - lastLog > 5000) {
+      log(`storm: ${done}/${n} charged and granted`);
+      lastLog = performance.now();
+    }
+    if (performance.now() - t0 > 600_000) throw new Error(`storm: only ${done}/${n} renewed after 10 minutes`);
+    await sleep(200);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const stormForeign = foreignShare(m0, mark(ourCpuMs(stack)), cpus().length);
+  log(`storm: all ${n} renewed (2 paid invoices, 2 lots each) and the clock ready in ${seconds.toFixed(1)} s`);
+  await quiesce(stack);
+
+  const baseline = await measureBaseline(stack, n);
+  const foreign_cpu = { storm: stormForeign, baseline: baseline.foreign };
+  if (foreign_cpu.storm > 0.1 || foreign_cpu.baseline > 0.1) {
+    log(`!! other programs used ${(foreign_cpu.storm * 100).toFixed(0)}% / ${(foreign_cpu.baseline * 100).toFixed(0)}%` +
+      ' of the CPUs during the storm / the baseline: those figures are noisy');
+  }
+  return { n, seconds, baseline_seconds: baseline.seconds, ratio: baseline.seconds / seconds,
+    advance_request_seconds: advanceRequest, setup_seconds: setupSeconds, foreign_cpu };
+}
+
+/** n trivial one-activity workflows started at once on their own task queue and worker process. */
+async function measureBaseline(stack: Stack, n: number): Promise<{ seconds: number; foreign: number }> {
+  const taskQueue = 'bench-trivial';
+  const worker: ChildProcess = await stack.child('trivial-worker', 'bench/trivial-worker.ts', { TEMPORAL_ADDRESS: stack.temporalAddress, TASK_QUEUE: taskQueue });
+  await new Promise<void>((resolve, reject) => {
+    worker.stdout!.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) resolve(); });
+    worker.once('exit', (code) => reject(new Error(`trivial worker exited with ${code}`)));
+  });
+  // One workflow first, so bundling and connection warm-up are not timed.
+  await stack.temporal.workflow.execute(trivialWorkflow, { taskQueue, workflowId: 'bench-trivial-warmup', args: [0] });
+  await waitForQuiet();
+  log(`baseline: ${n} trivial one-activity workflows started at once`);
+  const m0 = mark(ourCpuMs(stack, [worker.pid]));
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, (_, i) =>
+    stack.temporal.workflow.execute(trivialWorkflow, { taskQueue, workflowId: `bench-trivial-${i}`, args: [i] })));
+  const seconds = (performance.now() - t0) / 1000;
+  const foreign = foreignShare(m0, mark(ourCpuMs(stack, [worker.pid])), cpus().length);
+  log(`baseline: all ${n} completed in ${seconds.toFixed(1)} s`);
+  await stack.stopChild(worker);
+  return { seconds, foreign };
+}
+
+/**
+ * One monthly subscription for a year on its own test clock, advanced a month (30 days) at a time as a
+ * real calendar would wake it, with the API's webhook loop running; the events of every run of its
+ * continue-as-new chain are summed.
+ */
+export async function measureHistoryPerYear(stack: Stack): Promise<{ events: number; runs: number; advances: number }> {
+  const operator = apiClient(stack.apiUrl, stack.adminKey);
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  const clock = await operator.post<{ id: string }>('/v1/test-clocks', { frozen_time: new Date(start).toISOString() });
+  const ws = await subscribedWorkspace(operator, stack.apiUrl, { name: 'history', clockId: clock.id, plan: 'max' });
+  const sub = await apiClient(stack.apiUrl, ws.key).get<{ id: string }>('/v1/subscription');
+  const workflowId = `subscription-${sub.id}`;
+  const firstRunId = (await stack.temporal.workflow.getHandle(workflowId).describe()).runId;
+  const yearLater = new Date(start);
+  yearLater.setUTCFullYear(yearLater.getUTCFullYear() + 1);
+  let advances = 0;
+  for (let t = start + 30 * DAY; ; t = Math.min(t + 30 * DAY, yearLater.getTime())) {
+    await operator.post(`/v1/test-clocks/${clock.id}/advance`, { frozen_time: new Date(t).toISOString() });
+    await clockReady(operator, clock.id, 60_000);
+    advances += 1;
+    if (t >= yearLater.getTime()) break;
+  }
+  await quiesce(stack);
+  await sleep(1000);
+  let events = 0;
+  let runs = 0;
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
+      await stack.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    const list = history.events ?? [];
+    events += list.length;
+    runs += 1;
+    runId = list.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  log(`history: ${events} events over ${runs} run(s) and ${advances} monthly advances`);
+  return { events, runs, advances };
+}

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import type { ChargeOutcome, ChargeRequest, PaymentProvider, PaymentWebhookEvent } from './provider.js';
+import { toPaymentEvent, verifyStripeEvent } from './webhooks.js';
 
 /**
  * The API version the installed SDK release (stripe@23.1.0) was generated for. Pinned explicitly: an SDK
@@ -258,20 +259,7 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
     },
 
     parseWebhook(rawBody, signatureHeader) {
-      const event = stripe.webhooks.constructEvent(rawBody, signatureHeader, options.webhookSecret);
-      const object = (event.data as { object?: unknown } | undefined)?.object;
-      const fields = typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : {};
-      const metadata = typeof fields.metadata === 'object' && fields.metadata !== null ? (fields.metadata as Record<string, unknown>) : {};
-      const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
-      return {
-        id: event.id,
-        type: event.type,
-        created: event.created,
-        invoiceId: text(metadata.invoice_id),
-        workspaceId: text(metadata.workspace_id),
-        subscriptionId: text(metadata.subscription_id),
-        objectStatus: text(fields.status),
-      };
+      return toPaymentEvent(verifyStripeEvent(rawBody, signatureHeader, options.webhookSecret));
     },
   };
 }

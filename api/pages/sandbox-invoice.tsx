@@ -3,7 +3,7 @@ import { getInvoice, type InvoiceRow } from '../../ledger/invoices.js';
 import { getWorkspace } from '../../ledger/workspaces.js';
 import { renderInvoicePdf } from '../../payments/invoice-pdf.js';
 import type { ApiDeps } from '../router.js';
-import { Page } from './layout.js';
+import { SitePage as Page } from './site.js';
 import { dollars } from './pricing.js';
 
 function InvoiceTable(props: { invoice: InvoiceRow }) {

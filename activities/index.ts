@@ -128,9 +128,8 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       return (await clockTimeOfWorkspace(sql, input.workspaceId))?.getTime() ?? null;
     },
 
-    /** clockTime null: the workflow has ended and no longer follows its clock. */
-    async reportClockSynced(input: { subscriptionId: string; clockTime: number | null }): Promise<void> {
-      await markClockSynced(sql, input.subscriptionId, input.clockTime === null ? null : new Date(input.clockTime));
+    async reportClockSynced(input: { subscriptionId: string; clockTime: number }): Promise<void> {
+      await markClockSynced(sql, input.subscriptionId, new Date(input.clockTime));
     },
   };
 }

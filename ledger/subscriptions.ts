@@ -62,12 +62,8 @@ export async function projectSubscription(sql: Sql, p: SubscriptionProjection): 
     WHERE id = ${p.subscriptionId} AND version <= ${p.version}`;
 }
 
-/** Records how far a clock-following workflow has caught up; null detaches an ended workflow. */
-export async function markClockSynced(sql: Sql, subscriptionId: string, clockTime: Date | null): Promise<void> {
-  if (clockTime === null) {
-    await sql`UPDATE subscriptions SET clock_synced_to = NULL WHERE id = ${subscriptionId}`;
-    return;
-  }
+/** Records how far a clock-following workflow has caught up (its clock is ready when all have). */
+export async function markClockSynced(sql: Sql, subscriptionId: string, clockTime: Date): Promise<void> {
   await sql`
     UPDATE subscriptions SET clock_synced_to = greatest(clock_synced_to, ${clockTime})
     WHERE id = ${subscriptionId} AND clock_synced_to IS NOT NULL`;

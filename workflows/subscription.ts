@@ -156,7 +156,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<vo
     await publish();
     if (onClock) {
       // Read the clock before reporting: an advance that lands while the report is in flight must wake us.
-      const seen = state.clockNow;
+      const seen = state.clockNow!; // set from the start on a clock workspace
       if (state.clockSynced !== seen) {
         await ledger.reportClockSynced({ subscriptionId, clockTime: seen });
         state.clockSynced = seen;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signStripePayload } from '../../payments/webhooks.js';
 import { ADMIN_KEY, type apiClient, startStack, WEBHOOK_SECRET } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
+import { prng } from '../helpers/random.js';
 
 /**
  * The webhook inbox end to end (SPEC §5): Stripe events are verified, stored, de-duplicated by event
@@ -60,18 +61,6 @@ async function post(stack: Stack, body: string, signature: string | null): Promi
 function deliver(stack: Stack, event: object): Promise<Delivery> {
   const body = JSON.stringify(event);
   return post(stack, body, signStripePayload(body, WEBHOOK_SECRET));
-}
-
-/** Deterministic PRNG (mulberry32), so a failing shuffle can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: readonly T[], random: () => number): T[] {

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Sql } from '../../ledger/db.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
+import { freePort } from '../../dev/ports.js';
+import { type DevServer, startDevServer } from '../../dev/temporal-dev-server.js';
 import { createWorker } from '../../worker/create-worker.js';
 import { registerSearchAttributes } from '../../worker/search-attributes.js';
 
@@ -52,4 +56,14 @@ export async function eventually<T>(probe: () => Promise<T>, ready: (value: T) =
     last = await probe();
   }
   return last;
+}
+
+/** The Temporal CLI dev server for one test file, with a client on it (for tests that kill workers). */
+export async function startTestDevServer(): Promise<{ server: DevServer; connection: Connection; client: Client }> {
+  const port = await freePort();
+  const server = await startDevServer({
+    cli: inject('temporalCliPath'), port, uiPort: null, logFile: join(inject('runDir'), `temporal-${port}.log`),
+  });
+  const connection = await Connection.connect({ address: server.address });
+  return { server, connection, client: new Client({ connection }) };
 }

@@ -2,10 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../dev/ports.js';
-import { type DevServer, startDevServer } from '../../dev/temporal-dev-server.js';
+import type { DevServer } from '../../dev/temporal-dev-server.js';
 import { periodBounds } from '../../domain/calendar.js';
 import { planById } from '../../domain/catalog.js';
 import { getBalance } from '../../ledger/credits.js';
@@ -16,7 +15,7 @@ import { clockAdvancedSignal, firstPaymentSettledUpdate, stateQuery } from '../.
 import * as attrs from '../../workflows/search-attributes.js';
 import { subscriptionWorkflow } from '../../workflows/subscription.js';
 import { freshDatabase } from '../helpers/database.js';
-import { eventually } from '../helpers/temporal.js';
+import { eventually, startTestDevServer } from '../helpers/temporal.js';
 import { availableFromLots, between, duplicatedGrants, lotsOffTheirJournal, prng, seedFromEnv } from './helpers.js';
 
 /**
@@ -106,13 +105,9 @@ describe('resilience: worker killed with SIGKILL at random points of 100 renewal
   }
 
   beforeAll(async () => {
-    const port = await freePort();
-    [server, db] = await Promise.all([
-      startDevServer({ cli: inject('temporalCliPath'), port, uiPort: null, logFile: join(inject('runDir'), `temporal-${port}.log`) }),
-      freshDatabase(),
-    ]);
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
+    let temporal: Awaited<ReturnType<typeof startTestDevServer>>;
+    [temporal, db] = await Promise.all([startTestDevServer(), freshDatabase()]);
+    ({ server, connection, client } = temporal);
     for (const file of Object.values(files)) writeFileSync(file, '');
     current = spawnWorker();
     await readyWorker();

@@ -1,15 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { stateQuery } from '../../workflows/messages.js';
 import { iso, subscribeOnClock } from '../helpers/clock-harness.js';
 import { freshDatabase } from '../helpers/database.js';
-import { freePort } from '../../dev/ports.js';
-import { type DevServer, startDevServer } from '../../dev/temporal-dev-server.js';
-import { eventually } from '../helpers/temporal.js';
+import type { DevServer } from '../../dev/temporal-dev-server.js';
+import { eventually, startTestDevServer } from '../helpers/temporal.js';
 
 /**
  * Kill -9 the worker between a renewal's charge and its grant, restart it: one charge, one grant.
@@ -26,13 +25,9 @@ describe('a worker killed in the middle of a renewal', () => {
   const marker = `${scratch}-crashed.txt`;
 
   beforeAll(async () => {
-    const port = await freePort();
-    [server, db] = await Promise.all([
-      startDevServer({ cli: inject('temporalCliPath'), port, uiPort: null, logFile: join(inject('runDir'), `temporal-${port}.log`) }),
-      freshDatabase(),
-    ]);
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
+    let temporal: Awaited<ReturnType<typeof startTestDevServer>>;
+    [temporal, db] = await Promise.all([startTestDevServer(), freshDatabase()]);
+    ({ server, connection, client } = temporal);
     writeFileSync(callsFile, '');
   });
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { ApiKeyCache } from './api-key-cache.js';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
 import { idempotency } from './idempotency.js';
@@ -25,7 +26,9 @@ import { testClockRoutes } from './routes/test-clocks.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
 /** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
-export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
+export function createApp(given: ApiDeps): OpenAPIHono<AuthEnv> {
+  const apiKeys = given.apiKeys ?? new ApiKeyCache();
+  const deps = { ...given, apiKeys };
   const app = new OpenAPIHono<AuthEnv>();
   observe(app, deps.logger ?? createLogger('silent'));
   app.onError(onError);
@@ -36,7 +39,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AuthEnv> {
   app.route('/', billingPages(deps));
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
-  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : authenticate(deps.sql, deps.adminApiKey)(c, next)));
+  const auth = authenticate(deps.sql, deps.adminApiKey, apiKeys);
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, next)));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : idempotency(deps.sql)(c, next)));
   const spendLimit = rateLimit({ perSecond: deps.spendRateLimit?.perSecond ?? 200, burst: deps.spendRateLimit?.burst ?? 400 });
   app.use('/v1/credits/estimate', spendLimit);

@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import type { Sql } from '../ledger/db.js';
-import { type WorkspaceRow, workspaceByKey } from '../ledger/workspaces.js';
+import type { WorkspaceIdentity } from '../ledger/workspaces.js';
+import type { ApiKeyCache } from './api-key-cache.js';
 import { ApiError } from './errors.js';
 
-export type Principal = { kind: 'operator' } | { kind: 'workspace'; workspace: WorkspaceRow };
+export type Principal = { kind: 'operator' } | { kind: 'workspace'; workspace: WorkspaceIdentity };
 export type AuthEnv = { Variables: { principal: Principal } };
 
 function sameSecret(a: string, b: string): boolean {
@@ -13,7 +14,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /** Resolves the bearer key to the operator or one workspace; an unknown key is a 401. */
-export function authenticate(sql: Sql, adminKey: string) {
+export function authenticate(sql: Sql, adminKey: string, keys: ApiKeyCache) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -22,7 +23,7 @@ export function authenticate(sql: Sql, adminKey: string) {
     if (sameSecret(key, adminKey)) {
       c.set('principal', { kind: 'operator' });
     } else {
-      const workspace = await workspaceByKey(sql, key);
+      const workspace = await keys.lookup(sql, key);
       if (!workspace) throw new ApiError(401, 'unauthorized', 'unknown API key');
       c.set('principal', { kind: 'workspace', workspace });
     }
@@ -34,7 +35,7 @@ export function requireOperator(principal: Principal): void {
   if (principal.kind !== 'operator') throw new ApiError(403, 'forbidden', 'this route needs the operator key');
 }
 
-export function requireWorkspace(principal: Principal): WorkspaceRow {
+export function requireWorkspace(principal: Principal): WorkspaceIdentity {
   if (principal.kind !== 'workspace') throw new ApiError(403, 'forbidden', 'this route needs a workspace key');
   return principal.workspace;
 }

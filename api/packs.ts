@@ -4,7 +4,7 @@ import { formatLotId, grantLot } from '../ledger/credits.js';
 import type { Sql } from '../ledger/db.js';
 import type { InvoiceRow } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
-import { type WorkspaceRow, workspaceNow } from '../ledger/workspaces.js';
+import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 
@@ -17,7 +17,7 @@ const LIVE = new Set(['active', 'past_due', 'paused']);
  */
 export async function buyPack(
   deps: { sql: Sql; payments: PaymentProvider },
-  workspace: WorkspaceRow,
+  workspace: WorkspaceIdentity,
   request: { size: number; idempotencyKey?: string },
 ): Promise<{ charge: ChargeResult; lot: string | null }> {
   const pack = PACKS.find((p) => p.credits === request.size)!;

@@ -5,6 +5,7 @@ import type { Logger } from './observability.js';
 import type { PaymentProvider } from '../payments/provider.js';
 import type { SandboxProvider } from '../payments/sandbox.js';
 import type { StripeProvider } from '../payments/stripe.js';
+import type { ApiKeyCache } from './api-key-cache.js';
 import type { AuthEnv } from './auth.js';
 import { fromZod, problem } from './errors.js';
 
@@ -26,6 +27,8 @@ export interface ApiDeps {
   logger?: Logger;
   /** Per-workspace limit on the spend path (default 200/s, bursts of 400). */
   spendRateLimit?: { perSecond: number; burst: number };
+  /** Which workspace each API key belongs to, remembered briefly; createApp makes one when absent. */
+  apiKeys?: ApiKeyCache;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

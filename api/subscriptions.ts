@@ -7,7 +7,7 @@ import type { Interval } from '../domain/catalog.js';
 import type { Sql } from '../ledger/db.js';
 import { currentSubscription, insertSubscription } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
-import { newId, type WorkspaceRow, workspaceNow } from '../ledger/workspaces.js';
+import { newId, type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { firstPaymentSettledUpdate, type SubscriptionView } from '../workflows/messages.js';
 import * as attrs from '../workflows/search-attributes.js';
 import { subscriptionWorkflow } from '../workflows/subscription.js';
@@ -35,7 +35,7 @@ export async function signalIfRunning<Args extends unknown[]>(
  */
 export async function startSubscription(
   deps: { sql: Sql; temporal: Client; taskQueue: string },
-  workspace: WorkspaceRow,
+  workspace: WorkspaceIdentity,
   request: { plan: string; interval: Interval },
 ): Promise<SubscriptionView> {
   const subscriptionId = newId('sub');
@@ -69,7 +69,7 @@ export async function startSubscription(
  */
 export async function updateSubscription<Ret, Args extends unknown[]>(
   deps: { sql: Sql; temporal: Client },
-  workspace: WorkspaceRow,
+  workspace: WorkspaceIdentity,
   update: UpdateDefinition<Ret, Args>,
   ...args: Args
 ): Promise<Ret> {

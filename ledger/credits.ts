@@ -1,6 +1,5 @@
 import type { Sql } from './db.js';
 import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
-import { workspaceNow } from './workspaces.js';
 
 export type LotSource = 'monthly' | 'upgrade' | 'pack';
 
@@ -126,23 +125,44 @@ export function formatLotId(id: number): string {
 
 /** The balance at the workspace's current time (its test clock's when it has one), lots in burn order. */
 export async function getBalance(sql: Sql, workspaceId: string): Promise<BalanceView> {
-  const now = await workspaceNow(sql, workspaceId);
-  const lots = await sql<{
-    id: number; source: LotSource; granted: number; remaining: number; held: number;
+  return (await readBalance(sql, workspaceId)).balance;
+}
+
+/**
+ * The balance in one round trip (the hot read path), and whether the workspace has running holds past
+ * their hour that the sweep has not released yet: they still count as held here, so the caller
+ * releases them (expireStaleHolds) and reads again.
+ */
+export async function readBalance(sql: Sql, workspaceId: string): Promise<{ balance: BalanceView; lapsedHolds: boolean }> {
+  const rows = await sql<{
+    now: Date; lapsed_holds: boolean;
+    id: number | null; source: LotSource; granted: number; remaining: number; held: number;
     granted_at: Date; expires_at: Date | null; frozen: boolean;
   }[]>`
-    SELECT id, source, granted, remaining, held, granted_at, expires_at, frozen FROM lots
-    WHERE workspace_id = ${workspaceId}
+    WITH t AS (
+      SELECT coalesce(c.frozen_time, now()) AS now FROM workspaces w LEFT JOIN test_clocks c ON c.id = w.test_clock_id
+      WHERE w.id = ${workspaceId}
+    )
+    SELECT t.now,
+      EXISTS (SELECT 1 FROM creations cr WHERE cr.workspace_id = ${workspaceId} AND cr.status = 'running'
+              AND cr.hold_expires_at <= t.now) AS lapsed_holds,
+      l.id, l.source, l.granted, l.remaining, l.held, l.granted_at, l.expires_at, l.frozen
+    FROM t LEFT JOIN lots l ON l.workspace_id = ${workspaceId}
       -- unexpired lots, used-up ones included until they expire; a lapsed lot while part of it is held
-      AND ((expires_at > ${now}) OR (expires_at IS NULL AND remaining > 0) OR held > 0)
-    ORDER BY expires_at NULLS LAST, granted_at, id`;
-  const available = await availableAt(sql, workspaceId, now);
-  return {
-    available,
+      AND ((l.expires_at > t.now) OR (l.expires_at IS NULL AND l.remaining > 0) OR l.held > 0)
+    ORDER BY l.expires_at NULLS LAST, l.granted_at, l.id`;
+  const first = rows[0];
+  if (!first) throw new Error(`workspace ${workspaceId} not found`);
+  const now = first.now;
+  const lots = rows.filter((lot) => lot.id !== null);
+  const counts = (lot: (typeof lots)[number]) => !lot.frozen && (lot.expires_at === null || lot.expires_at > now);
+  const balance: BalanceView = {
+    // As availableAt: unexpired, unfrozen remaining minus held (a lot left out above adds nothing).
+    available: lots.filter(counts).reduce((sum, lot) => sum + lot.remaining - lot.held, 0),
     held: lots.reduce((sum, lot) => sum + lot.held, 0),
     as_of: now.toISOString(),
     lots: lots.map((lot) => ({
-      id: formatLotId(lot.id),
+      id: formatLotId(lot.id!),
       source: lot.source,
       granted: lot.granted,
       // A lot past its expiry keeps only its held portion, whatever the journal has caught up to.
@@ -153,4 +173,5 @@ export async function getBalance(sql: Sql, workspaceId: string): Promise<Balance
       frozen: lot.frozen,
     })),
   };
+  return { balance, lapsedHolds: first.lapsed_holds };
 }

@@ -23,6 +23,9 @@ export interface WorkspaceRow {
   provider_customer_id: string | null;
 }
 
+/** What never changes about a workspace once created: safe to remember (see api/api-key-cache.ts). */
+export type WorkspaceIdentity = Pick<WorkspaceRow, 'id' | 'name' | 'test_clock_id'>;
+
 /** Creates a workspace and its first API key; the key is returned once and only its hash is kept. */
 export async function createWorkspace(
   sql: Sql,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { WorkspaceRow } from '../../ledger/workspaces.js';
+import { getWorkspace, type WorkspaceIdentity } from '../../ledger/workspaces.js';
 import type { StripeProvider } from '../../payments/stripe.js';
 import { requireWorkspace } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -10,8 +10,9 @@ import { bearer, Problem, problemResponses } from '../schemas.js';
 const UrlResponse = z.object({ url: z.string() }).openapi('RedirectUrl');
 
 /** The workspace's Stripe customer, created on first need and remembered. */
-async function customerIdFor(deps: ApiDeps, stripe: StripeProvider, workspace: WorkspaceRow): Promise<string> {
-  if (workspace.provider_customer_id) return workspace.provider_customer_id;
+async function customerIdFor(deps: ApiDeps, stripe: StripeProvider, workspace: WorkspaceIdentity): Promise<string> {
+  const known = (await getWorkspace(deps.sql, workspace.id))?.provider_customer_id;
+  if (known) return known;
   const { customerId } = await stripe.ensureCustomer({ workspaceId: workspace.id, name: workspace.name });
   await deps.sql`UPDATE workspaces SET provider_customer_id = ${customerId} WHERE id = ${workspace.id}`;
   return customerId;

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { getBalance } from '../../ledger/credits.js';
+import { getBalance, readBalance } from '../../ledger/credits.js';
 import { expireStaleHolds } from '../../ledger/spend.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
@@ -30,6 +30,9 @@ export function creditRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Balance', content: { 'application/json': { schema: Balance } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
+      const { balance, lapsedHolds } = await readBalance(deps.sql, workspace.id);
+      if (!lapsedHolds) return c.json(balance, 200);
+      // Abandoned holds (over an hour old) the sweep has not reached yet: release them, then read again.
       await expireStaleHolds(deps.sql, { workspaceId: workspace.id });
       return c.json(await getBalance(deps.sql, workspace.id), 200);
     },

@@ -1,0 +1,36 @@
+import type { Sql } from '../ledger/db.js';
+import { hashKey, type WorkspaceIdentity, workspaceByKey } from '../ledger/workspaces.js';
+
+/**
+ * Remembers which workspace an API key belongs to for a few seconds, so the spend path does not pay a
+ * database round trip per request for it. Only the workspace's fixed identity is kept (nothing that a
+ * request can change). A key revoked through this process stops working at once; through another API
+ * process, within TTL_MS. Unknown keys are not remembered: a new key works at once.
+ */
+export class ApiKeyCache {
+  static readonly TTL_MS = 5_000;
+  private static readonly MAX_ENTRIES = 10_000;
+  private readonly entries = new Map<string, { workspace: WorkspaceIdentity; until: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async lookup(sql: Sql, apiKey: string): Promise<WorkspaceIdentity | undefined> {
+    const hash = hashKey(apiKey);
+    const cached = this.entries.get(hash);
+    if (cached && cached.until > this.now()) return cached.workspace;
+    const row = await workspaceByKey(sql, apiKey);
+    if (!row) {
+      this.entries.delete(hash);
+      return undefined;
+    }
+    if (this.entries.size >= ApiKeyCache.MAX_ENTRIES) this.entries.clear();
+    const workspace = { id: row.id, name: row.name, test_clock_id: row.test_clock_id };
+    this.entries.set(hash, { workspace, until: this.now() + ApiKeyCache.TTL_MS });
+    return workspace;
+  }
+
+  /** After a revocation: every key is looked up again. */
+  forgetAll(): void {
+    this.entries.clear();
+  }
+}

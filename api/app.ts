@@ -1,6 +1,7 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { ApiKeyCache } from './api-key-cache.js';
+import { bodyLimit, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from './body-limit.js';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
 import { idempotency } from './idempotency.js';
@@ -33,6 +34,8 @@ export function createApp(given: ApiDeps): OpenAPIHono<AuthEnv> {
   observe(app, deps.logger ?? createLogger('silent'));
   app.onError(onError);
   app.notFound((c) => problem(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)));
+  const [apiBodies, webhookBodies] = [bodyLimit(MAX_BODY_BYTES), bodyLimit(MAX_WEBHOOK_BODY_BYTES)];
+  app.use('*', async (c, next) => (c.req.path === '/webhooks/stripe' ? webhookBodies : apiBodies)(c, next));
 
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());

@@ -17,6 +17,7 @@ export const problemResponses = {
   400: { description: 'Invalid input', content: { 'application/problem+json': { schema: Problem } } },
   401: { description: 'Missing or unknown API key', content: { 'application/problem+json': { schema: Problem } } },
   403: { description: 'The key may not use this route (operator vs workspace)', content: { 'application/problem+json': { schema: Problem } } },
+  413: { description: 'Request body over 64 KiB', content: { 'application/problem+json': { schema: Problem } } },
   422: { description: 'Idempotency-Key reused with another request', content: { 'application/problem+json': { schema: Problem } } },
 } as const;
 

@@ -72,6 +72,12 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
     await setup.end();
     cluster.stop();
     cluster = await startPrivateCluster(clusterOptions);
+    // Statements inside the ledger's SQL functions too, and the functions' own times (now that the module is loaded).
+    const tracking = createSql(cluster.url, { max: 1 });
+    await tracking.unsafe("ALTER SYSTEM SET pg_stat_statements.track = 'all'");
+    await tracking.unsafe("ALTER SYSTEM SET track_functions = 'all'");
+    await tracking.unsafe('SELECT pg_reload_conf()');
+    await tracking.end();
   }
   const admin = createSql(cluster.url, { max: 1 });
   await admin.unsafe('CREATE DATABASE app');

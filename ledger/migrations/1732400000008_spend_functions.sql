@@ -25,11 +25,16 @@ BEGIN
   threshold := coalesce(own_threshold, (default_thresholds ->> live_plan)::integer);
 END $$;
 
+-- Milliseconds in UTC with a Z, as JavaScript's toISOString writes them.
+CREATE FUNCTION ledger_iso(t timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
 -- A creation and its portions in burn order, as ledger/spend.ts turns them into the API's view.
 CREATE FUNCTION ledger_creation(ws text, creation text) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'id', c.id, 'status', c.status, 'quoted', c.quoted, 'charged', c.charged, 'variance', c.variance,
-    'created_at', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'created_at', ledger_iso(c.created_at),
     'portions', coalesce((
       SELECT jsonb_agg(jsonb_build_object('lot_id', p.lot_id, 'amount', p.amount, 'captured', p.captured)
                        ORDER BY l.expires_at NULLS LAST, l.granted_at, l.id)
@@ -53,6 +58,7 @@ DECLARE
   balance integer;
   left_to_hold integer;
   take integer;
+  portions jsonb := '[]';
   op_key text := 'hold:' || creation;
 BEGIN
   SELECT * INTO ctx FROM ledger_lock_workspace(ws, default_thresholds);
@@ -93,6 +99,7 @@ BEGIN
     UPDATE lots SET held = held + take WHERE id = lot.id;
     INSERT INTO ledger_entries (workspace_id, kind, lot_id, remaining_delta, held_delta, amount, balance_after, at, operation_key)
     VALUES (ws, 'hold', lot.id, 0, take, -take, balance, ctx.at, op_key);
+    portions := portions || jsonb_build_object('lot_id', lot.id, 'amount', take, 'captured', 0);
   END LOOP;
 
   -- A low-balance alert once per crossing of the threshold, keyed by the operation that crossed.
@@ -101,7 +108,9 @@ BEGIN
     VALUES (ws, 'low_balance', 'low_balance:' || op_key, jsonb_build_object('available', balance, 'threshold', ctx.threshold), ctx.at)
     ON CONFLICT (dedupe_key) DO NOTHING;
   END IF;
-  RETURN ledger_creation(ws, creation) || jsonb_build_object('replayed', false);
+  -- What ledger_creation would read back, from what this call already knows.
+  RETURN jsonb_build_object('id', creation, 'status', 'running', 'quoted', q.credits, 'charged', NULL, 'variance', NULL,
+    'created_at', ledger_iso(ctx.at), 'portions', portions, 'replayed', false);
 END $$;
 
 -- Ends a running creation: captures `reported` credits (capped at the quote) from its held portions in
@@ -122,9 +131,10 @@ DECLARE
   captured_credits integer;
   released integer;
   lapsed boolean;
+  portions jsonb := '[]';
 BEGIN
   SELECT * INTO ctx FROM ledger_lock_workspace(ws, default_thresholds);
-  SELECT status, quoted, hold_expires_at INTO cr FROM creations WHERE id = creation AND workspace_id = ws;
+  SELECT status, quoted, hold_expires_at, created_at INTO cr FROM creations WHERE id = creation AND workspace_id = ws;
   IF NOT FOUND THEN
     RETURN ledger_refusal('creation_not_found', 'no creation with this id');
   END IF;
@@ -173,6 +183,7 @@ BEGIN
       remaining = remaining - captured_credits - CASE WHEN lapsed THEN released ELSE 0 END
     WHERE id = portion.lot_id;
     UPDATE hold_portions SET captured = captured_credits WHERE creation_id = creation AND lot_id = portion.lot_id;
+    portions := portions || jsonb_build_object('lot_id', portion.lot_id, 'amount', portion.amount, 'captured', captured_credits);
   END LOOP;
 
   UPDATE creations SET status = outcome,
@@ -181,7 +192,9 @@ BEGIN
     variance = CASE WHEN reported_value > cr.quoted THEN reported_value - cr.quoted END,
     ended_at = entry_at
   WHERE id = creation;
-  RETURN ledger_creation(ws, creation);
+  RETURN jsonb_build_object('id', creation, 'status', outcome, 'quoted', cr.quoted, 'charged', charged_credits,
+    'variance', CASE WHEN reported_value > cr.quoted THEN reported_value - cr.quoted END,
+    'created_at', ledger_iso(cr.created_at), 'portions', portions);
 END $$;
 
 -- Down Migration
@@ -189,4 +202,5 @@ DROP FUNCTION ledger_end(text, text, text, integer, jsonb);
 DROP FUNCTION ledger_hold(text, text, text, integer, jsonb);
 DROP FUNCTION ledger_refusal(text, text, jsonb);
 DROP FUNCTION ledger_creation(text, text);
+DROP FUNCTION ledger_iso(timestamptz);
 DROP FUNCTION ledger_lock_workspace(text, jsonb);

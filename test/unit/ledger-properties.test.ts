@@ -335,6 +335,8 @@ async function hold(w: World, amount: number): Promise<void> {
   }
   expect(available).toBeGreaterThanOrEqual(amount);
   expect(result.replayed).toBe(false);
+  // The answer (built by ledger_hold from what it wrote) is what reading the creation back gives.
+  expect(result.creation).toEqual(await readCreation(w.sql, w.ws, result.creation.id));
   const after = await snap(w);
   const creation = after.creations.find((c) => c.id === result.creation.id);
   expect(creation).toMatchObject({ quote_id: quote.quote_id, status: 'running', quoted: amount, created_at: w.now });
@@ -422,6 +424,7 @@ async function end(w: World, choice: number, includeEnded: boolean, outcome: End
   }
   if (await refusedAfterHoldLapsed(w, before, creation, [outcome])) return;
   const view = await endCreation(w.sql, w.ws, creation.id, outcome);
+  expect(view).toEqual(await readCreation(w.sql, w.ws, creation.id));
   await expectEnded(w, before, creation, outcome, view);
 }
 

@@ -24,7 +24,7 @@ const app = createApp({
   logger: createLogger(config.LOG_LEVEL),
 });
 const stopWebhookLoops = startWebhookLoops({
-  sql, temporal, payments: payments.provider,
+  sql, temporal, payments: payments.provider, stripe: payments.stripe,
   sandbox: payments.sandbox ? { endpoint: `http://127.0.0.1:${config.PORT}/webhooks/stripe`, secret: payments.webhookSecret } : undefined,
 });
 

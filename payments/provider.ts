@@ -45,6 +45,8 @@ export interface PaymentWebhookEvent {
   subscriptionId: string | null;
   /** The provider object's own status (e.g. the invoice's `paid`/`open`), for ordering by state, not arrival. */
   objectStatus: string | null;
+  /** A completed setup-mode Checkout session: the SetupIntent that saved the card (absent in older stored events). */
+  setupIntentId?: string | null;
 }
 
 export interface PaymentProvider {

@@ -48,6 +48,8 @@ export interface StripeProvider extends PaymentProvider {
   }): Promise<{ url: string; sessionId: string }>;
   /** Makes a payment method (e.g. the one a setup session saved) the default for off-session invoices. */
   setDefaultPaymentMethod(input: { customerId: string; paymentMethodId: string }): Promise<void>;
+  /** The card a setup-mode Checkout saved: its SetupIntent's customer and payment method, once it succeeded. */
+  savedCard(setupIntentId: string): Promise<{ customerId: string; paymentMethodId: string } | null>;
   /** Credits the customer's Stripe balance, which Stripe applies to their next invoices. */
   creditCustomerBalance(input: { customerId: string; amountCents: number; idempotencyKey: string; description?: string }): Promise<{ transactionId: string }>;
   voidInvoice(input: { providerInvoiceId: string; idempotencyKey: string }): Promise<{ status: string | null }>;
@@ -228,6 +230,14 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
         { invoice_settings: { default_payment_method: paymentMethodId } },
         { idempotencyKey: stripeKeys.defaultPaymentMethod(customerId, paymentMethodId) },
       );
+    },
+
+    async savedCard(setupIntentId) {
+      const intent = await stripe.setupIntents.retrieve(setupIntentId);
+      const id = (value: string | { id: string } | null) => (typeof value === 'string' ? value : value?.id ?? null);
+      const [customerId, paymentMethodId] = [id(intent.customer), id(intent.payment_method)];
+      if (intent.status !== 'succeeded' || !customerId || !paymentMethodId) return null;
+      return { customerId, paymentMethodId };
     },
 
     async creditCustomerBalance({ customerId, amountCents, idempotencyKey, description }) {

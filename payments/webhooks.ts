@@ -18,7 +18,7 @@ export function signStripePayload(payload: string, secret: string): string {
 /** Throws when the (verified) payload is not an event: no string id and type, no data object. */
 export function toPaymentEvent(event: Stripe.Event): PaymentWebhookEvent {
   if (typeof event.id !== 'string' || event.id === '' || typeof event.type !== 'string') throw new Error('not an event: id and type must be strings');
-  const object = event.data.object as { object?: string; status?: unknown; metadata?: Record<string, unknown> | null };
+  const object = event.data.object as { object?: string; status?: unknown; metadata?: Record<string, unknown> | null; setup_intent?: unknown };
   const metadata = object.metadata ?? {};
   // Only string ids are ours: anything else in the metadata cannot name an invoice, workspace or subscription.
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
@@ -30,5 +30,9 @@ export function toPaymentEvent(event: Stripe.Event): PaymentWebhookEvent {
     workspaceId: text(metadata.workspace_id),
     subscriptionId: text(metadata.subscription_id),
     objectStatus: text(object.status),
+    // A Checkout session names its SetupIntent by id, or as an object when expanded.
+    setupIntentId: object.object === 'checkout.session'
+      ? text(typeof object.setup_intent === 'object' && object.setup_intent !== null ? (object.setup_intent as { id?: unknown }).id : object.setup_intent)
+      : null,
   };
 }

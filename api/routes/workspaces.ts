@@ -1,13 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { currentSubscription } from '../../ledger/subscriptions.js';
 import { getTestClock } from '../../ledger/test-clocks.js';
-import { createWorkspace, setPaymentMethod } from '../../ledger/workspaces.js';
+import { createWorkspace } from '../../ledger/workspaces.js';
 import { SANDBOX_PAYMENT_METHODS } from '../../payments/sandbox.js';
 import { requireOperator, requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { signalIfRunning, workflowIdOf } from '../subscriptions.js';
-import { paymentMethodUpdatedSignal } from '../../workflows/messages.js';
+import { savePaymentMethod } from '../payment-methods.js';
 import { bearer, problemResponses } from '../schemas.js';
 
 const NewWorkspace = z.object({
@@ -43,12 +41,8 @@ export function workspaceRoutes(deps: ApiDeps) {
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       const { payment_method } = c.req.valid('json');
-      await setPaymentMethod(deps.sql, workspace.id, payment_method);
       // A past-due renewal is retried at once with the new card.
-      const subscription = await currentSubscription(deps.sql, workspace.id);
-      if (subscription?.status === 'past_due') {
-        await signalIfRunning(deps.temporal, workflowIdOf(subscription.id), paymentMethodUpdatedSignal);
-      }
+      await savePaymentMethod(deps, workspace.id, payment_method);
       return c.json({ payment_method }, 200);
     },
   );

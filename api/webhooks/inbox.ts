@@ -11,8 +11,17 @@ import { getInvoice, markInvoice } from '../../ledger/invoices.js';
 import { workspaceNow } from '../../ledger/workspaces.js';
 import type { PaymentWebhookEvent } from '../../payments/provider.js';
 import { paymentEventSignal } from '../../workflows/messages.js';
+import type { StripeProvider } from '../../payments/stripe.js';
 import { deliverPack } from '../packs.js';
+import { saveCheckoutCard } from '../payment-methods.js';
 import { signalIfRunning, workflowIdOf } from '../subscriptions.js';
+
+/** Stripe mode adds the provider, to save the card of a completed Checkout. */
+export interface InboxDeps {
+  sql: Sql;
+  temporal: Client;
+  stripe?: StripeProvider;
+}
 
 export async function storeWebhookEvent(sql: Sql, event: PaymentWebhookEvent): Promise<{ duplicate: boolean }> {
   const rows = await sql`
@@ -26,7 +35,8 @@ export async function storeWebhookEvent(sql: Sql, event: PaymentWebhookEvent): P
  * renewal paid later) changes anything; a charge still in flight (draft) is settled by the call that
  * made it, and a failure or action-required notice never undoes a payment.
  */
-export async function applyPaymentEvent(deps: { sql: Sql; temporal: Client }, event: PaymentWebhookEvent): Promise<void> {
+export async function applyPaymentEvent(deps: InboxDeps, event: PaymentWebhookEvent): Promise<void> {
+  if (event.type === 'checkout.session.completed') return saveCheckoutCard(deps, event);
   if (event.type !== 'invoice.paid' || !event.invoiceId) return;
   const invoice = await getInvoice(deps.sql, event.invoiceId);
   if (!invoice || invoice.status !== 'open') return;
@@ -46,7 +56,7 @@ export async function applyPaymentEvent(deps: { sql: Sql; temporal: Client }, ev
  * failing never blocks the others. A failure (e.g. Temporal unreachable) leaves the event pending and ends
  * the pass. SKIP LOCKED lets several API processes share the work.
  */
-export async function forwardPendingEvents(deps: { sql: Sql; temporal: Client }, limit = 100): Promise<number> {
+export async function forwardPendingEvents(deps: InboxDeps, limit = 100): Promise<number> {
   let forwarded = 0;
   for (let i = 0; i < limit; i++) {
     const done = await deps.sql.begin(async (tx) => {

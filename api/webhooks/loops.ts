@@ -4,6 +4,7 @@ import { forwardPendingEvents } from './inbox.js';
 import { reconcileOpenInvoices } from './reconcile.js';
 import { deliverSandboxOutbox } from './sandbox-outbox.js';
 import type { PaymentProvider } from '../../payments/provider.js';
+import type { StripeProvider } from '../../payments/stripe.js';
 import { every } from '../../worker/every.js';
 
 /**
@@ -13,10 +14,12 @@ import { every } from '../../worker/every.js';
  */
 export function startWebhookLoops(opts: {
   sql: Sql; temporal: Client; payments: PaymentProvider; everyMs?: number; sandbox?: { endpoint: string; secret: string };
+  /** Stripe mode: completed Checkout sessions save the customer's card. */
+  stripe?: StripeProvider;
 }): () => Promise<void> {
   const pass = async () => {
     if (opts.sandbox) await deliverSandboxOutbox({ sql: opts.sql, ...opts.sandbox });
-    await forwardPendingEvents({ sql: opts.sql, temporal: opts.temporal });
+    await forwardPendingEvents({ sql: opts.sql, temporal: opts.temporal, stripe: opts.stripe });
   };
   const stops = [
     every(opts.everyMs ?? 500, pass, 'webhook pass'),

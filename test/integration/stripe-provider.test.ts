@@ -363,6 +363,7 @@ describe('Stripe provider against stripe-mock', () => {
         workspaceId: 'ws_01',
         subscriptionId: 'sub_01',
         objectStatus: 'paid',
+        setupIntentId: null,
       });
     });
 

@@ -61,8 +61,13 @@ async function stopAll(exitCode: number): Promise<never> {
   process.exit(exitCode);
 }
 
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+// Ctrl-C reaches this process more than once (from the terminal and relayed by npm and tsx): the first
+// starts the shutdown, the others must not end the process before it has stopped Temporal and Postgres.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (!stopping) void stopAll(0);
+  });
+}
 
 mkdirSync(dataDir, { recursive: true });
 const port = Number(process.env.PORT ?? 3000);

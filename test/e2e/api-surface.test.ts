@@ -70,6 +70,9 @@ describe('observability', () => {
     const response = await fetch(`${stack.baseUrl}/v1/plans`, { headers: { 'x-request-id': 'req-123' } });
     expect(response.headers.get('x-request-id')).toBe('req-123');
     expect((await fetch(`${stack.baseUrl}/healthz`)).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // Problems carry it too (they are made by the error handler, not the route).
+    const refused = await fetch(`${stack.baseUrl}/v1/credits`, { headers: { 'x-request-id': 'req-401' } });
+    expect([refused.status, refused.headers.get('x-request-id')]).toEqual([401, 'req-401']);
     const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/http_requests_total\{method="GET",route="\/v1\/plans",status="200"\} 1/);
     expect(metrics).toContain('http_request_duration_seconds_bucket');

@@ -24,6 +24,8 @@ export interface InvoiceRow {
   balance_applied_cents: number;
   hosted_url: string | null;
   pdf_url: string | null;
+  /** The provider's invoice (Stripe `in_…`) once a charge attempt made one. */
+  provider_invoice_id: string | null;
   last_payment_error: string | null;
   metadata: Record<string, unknown>;
   created_at: Date;

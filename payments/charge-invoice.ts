@@ -26,7 +26,9 @@ export async function chargeInvoice(
   const workspace = await getWorkspace(sql, draft.workspaceId);
   const outcome = await payments.charge({
     invoiceId: invoice.id,
-    idempotencyKey: attempt === 0 ? draft.businessKey : `${draft.businessKey}:retry:${attempt}`,
+    idempotencyKey: draft.businessKey,
+    attempt,
+    providerInvoiceId: invoice.provider_invoice_id,
     workspaceId: draft.workspaceId,
     subscriptionId: draft.subscriptionId,
     customerId: workspace?.provider_customer_id ?? null,

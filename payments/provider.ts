@@ -16,6 +16,13 @@ export interface ChargeRequest {
    * retried charge is recognised, never repeated. Every provider write derives its own key from it.
    */
   idempotencyKey: string;
+  /** 0 for the first payment attempt; each dunning retry is a new attempt at the same invoice. */
+  attempt: number;
+  /**
+   * The provider's invoice made by an earlier attempt, if any: a retry pays that one again rather than
+   * creating another (idempotency keys expire after a day, dunning retries come days apart).
+   */
+  providerInvoiceId: string | null;
   workspaceId: string;
   subscriptionId: string | null;
   /** The provider's customer (`cus_…`); the sandbox uses the workspace's payment method instead. */

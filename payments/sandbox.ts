@@ -55,8 +55,9 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
     async charge(request) {
       const outcome = decide(request);
       const invoice = { id: request.invoiceId, workspace_id: request.workspaceId, subscription_id: request.subscriptionId };
-      // The event id comes from the payment attempt's key: a retried call queues the same event once.
-      await emit(eventType[outcome.status], `evt_sbx_${request.idempotencyKey}:${outcome.status}`, invoice,
+      // The event id comes from the payment attempt: a retried call queues the same event once.
+      const attemptKey = request.attempt === 0 ? request.idempotencyKey : `${request.idempotencyKey}:retry:${request.attempt}`;
+      await emit(eventType[outcome.status], `evt_sbx_${attemptKey}:${outcome.status}`, invoice,
         outcome.status === 'paid' ? 'paid' : 'open');
       return outcome;
     },

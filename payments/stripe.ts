@@ -69,7 +69,8 @@ export const stripeKeys = {
   invoice: (key: string) => boundedKey(`${key}:invoice`),
   invoiceItem: (key: string, index: number) => boundedKey(`${key}:item:${index}`),
   finalize: (key: string) => boundedKey(`${key}:finalize`),
-  pay: (key: string) => boundedKey(`${key}:pay`),
+  /** Each payment attempt at one invoice has its own key (a dunning retry is a new attempt). */
+  pay: (key: string, attempt = 0) => boundedKey(attempt === 0 ? `${key}:pay` : `${key}:pay:retry:${attempt}`),
 };
 
 /** Keeps a key readable when it fits; otherwise a readable prefix plus a hash of the whole key. */
@@ -107,6 +108,13 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
       return request.amountDueCents <= 0 ? { status: 'paid' } : { status: 'declined', code: 'no_payment_method' };
     }
     const key = request.idempotencyKey;
+    // A retry pays the invoice of the first attempt again: never a second invoice for one charge.
+    if (request.providerInvoiceId) {
+      const existing = await stripe.invoices.retrieve(request.providerInvoiceId);
+      const links = { providerInvoiceId: request.providerInvoiceId, hostedUrl: existing.hosted_invoice_url ?? undefined, pdfUrl: existing.invoice_pdf ?? undefined };
+      if (existing.status === 'paid') return { status: 'paid', ...links };
+      return pay(request.providerInvoiceId, links, key, request.attempt);
+    }
     const metadata: Record<string, string> = { invoice_id: request.invoiceId, workspace_id: request.workspaceId };
     if (request.subscriptionId) metadata.subscription_id = request.subscriptionId;
 
@@ -148,10 +156,16 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
       pdfUrl: finalized.invoice_pdf ?? undefined,
     };
     if (finalized.status === 'paid') return { status: 'paid', ...links };
+    return pay(invoiceId, links, key, request.attempt);
+  }
 
+  /** Pays an open invoice off-session; a decline or a needed authentication is an outcome. */
+  async function pay(
+    invoiceId: string, links: { providerInvoiceId: string; hostedUrl?: string; pdfUrl?: string }, key: string, attempt: number,
+  ): Promise<ChargeOutcome> {
     let paid: Stripe.Invoice;
     try {
-      paid = await stripe.invoices.pay(invoiceId, { off_session: true }, { idempotencyKey: stripeKeys.pay(key) });
+      paid = await stripe.invoices.pay(invoiceId, { off_session: true }, { idempotencyKey: stripeKeys.pay(key, attempt) });
     } catch (error) {
       if (!(error instanceof Stripe.errors.StripeError)) throw error;
       if (needsAuthentication(error)) return { status: 'requires_action', ...links, hostedUrl: await hostedUrlOf(invoiceId, links.hostedUrl) };

@@ -43,6 +43,8 @@ describe('Stripe provider against stripe-mock', () => {
   const chargeRequest = (overrides: Partial<ChargeRequest> = {}): ChargeRequest => ({
     invoiceId: 'in_ours_01',
     idempotencyKey: 'sub_01:1740787200:period:3:subscription',
+    attempt: 0,
+    providerInvoiceId: null,
     workspaceId: 'ws_01',
     subscriptionId: 'sub_01',
     customerId: 'cus_contract',
@@ -175,7 +177,7 @@ describe('Stripe provider against stripe-mock', () => {
     ]);
   });
 
-  it('derives every key of a charge from its business key: a replay sends the same writes, a new attempt new keys', async () => {
+  it('derives every key of a charge from its business key: a replay sends the same writes, a retry pays the same invoice again', async () => {
     // stripe-mock does not store idempotent responses (Stripe would answer the replay with the same invoice),
     // so its fresh fixture ids are normalised before comparing what was sent.
     const withoutStripeIds = (invoiceId: string | undefined) =>
@@ -189,12 +191,19 @@ describe('Stripe provider against stripe-mock', () => {
     expect(withoutStripeIds(replay.providerInvoiceId)).toEqual(firstRun);
     expect(firstRun).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/v1/invoices/<stripe invoice>/pay' })]));
 
+    // A dunning retry (days later, when Stripe has forgotten the keys) pays the first attempt's invoice with
+    // a key of its own: no second invoice, no second item, nothing finalized again.
     proxy.requests.length = 0;
-    const retryKey = 'sub_01:1740787200:period:3:subscription:retry:1';
-    await provider.charge(chargeRequest({ idempotencyKey: retryKey }));
-    expect(proxy.requests.map((r) => r.idempotencyKey)).toEqual(
-      ['invoice', 'item:0', 'item:1', 'finalize', 'pay'].map((suffix) => `${retryKey}:${suffix}`),
-    );
+    proxy.script = (request) => (request.method === 'GET' && request.path === '/v1/invoices/in_first_attempt'
+      ? { status: 200, body: { id: 'in_first_attempt', object: 'invoice', status: 'open', metadata: {},
+          hosted_invoice_url: 'https://invoice.stripe.com/i/in_first_attempt', invoice_pdf: 'https://pay.stripe.com/invoice/in_first_attempt/pdf' } }
+      : undefined);
+    const retry = await provider.charge(chargeRequest({ attempt: 1, providerInvoiceId: 'in_first_attempt' }));
+    expect(retry).toMatchObject({ status: 'paid', providerInvoiceId: 'in_first_attempt' });
+    expect(proxy.requests.map((r) => [r.method, r.path, r.idempotencyKey])).toEqual([
+      ['GET', '/v1/invoices/in_first_attempt', undefined],
+      ['POST', '/v1/invoices/in_first_attempt/pay', 'sub_01:1740787200:period:3:subscription:pay:retry:1'],
+    ]);
   });
 
   it('leaves subscription_id out of the metadata of a charge without a subscription', async () => {
@@ -234,7 +243,8 @@ describe('Stripe provider against stripe-mock', () => {
       expect(outcome.providerInvoiceId).toMatch(/^in_/);
       expect(outcome.hostedUrl).toBe(`https://invoice.stripe.com/i/${outcome.providerInvoiceId}`);
       expect(outcome.pdfUrl).toBe(`https://pay.stripe.com/invoice/${outcome.providerInvoiceId}/pdf`);
-      expect(posts().at(-1)?.path).toMatch(/\/pay$/); // a 402 is not retried by the SDK
+      expect(posts().at(-1)?.path).toMatch(/\/pay$/);
+      expect(posts().filter((r) => r.path.endsWith('/pay'))).toHaveLength(1); // a 402 is not retried by the SDK
     });
 
     it('maps an authentication requirement on pay to requires_action with the hosted invoice URL', async () => {

@@ -27,9 +27,9 @@ import { testClockRoutes } from './routes/test-clocks.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
 /** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
-export function createApp(given: ApiDeps): OpenAPIHono<AuthEnv> {
-  const apiKeys = given.apiKeys ?? new ApiKeyCache();
-  const deps = { ...given, apiKeys };
+export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv> {
+  const apiKeys = new ApiKeyCache();
+  const deps: ApiDeps = { ...given, apiKeys };
   const app = new OpenAPIHono<AuthEnv>();
   observe(app, deps.logger ?? createLogger('silent'));
   app.onError(onError);
@@ -43,12 +43,14 @@ export function createApp(given: ApiDeps): OpenAPIHono<AuthEnv> {
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   const auth = authenticate(deps.sql, deps.adminApiKey, apiKeys);
-  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, next)));
-  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : idempotency(deps.sql)(c, next)));
+  const idempotent = idempotency(deps.sql);
   const spendLimit = rateLimit({ perSecond: deps.spendRateLimit?.perSecond ?? 200, burst: deps.spendRateLimit?.burst ?? 400 });
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, next)));
+  // The rate limit comes before Idempotency-Key: a 429 is not an answer to remember (the retry after
+  // Retry-After must run), and a refused request costs no database round trip.
   app.use('/v1/credits/estimate', spendLimit);
-  app.use('/v1/creations/*', spendLimit);
-  app.use('/v1/creations', spendLimit);
+  app.use('/v1/creations/*', spendLimit); // matches /v1/creations itself too: one token per request
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : idempotent(c, next)));
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
     billingRoutes, apiKeyRoutes, customModelRoutes, alertRoutes,

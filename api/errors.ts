@@ -70,8 +70,8 @@ export function onError(error: Error, c: Context): Response {
   // Temporal unreachable (gRPC UNAVAILABLE / deadline, or the client's ServiceError): retry later.
   const code = (error as { code?: number; cause?: { code?: number } }).code ?? (error as { cause?: { code?: number } }).cause?.code;
   if (error.name === 'ServiceError' || code === 14 || code === 4) {
-    return c.body(JSON.stringify({ type: 'https://docs.credit-engine.dev/errors/temporarily_unavailable', title: 'the workflow service is unavailable; retry shortly',
-      status: 503, code: 'temporarily_unavailable' }), 503, { 'content-type': 'application/problem+json', 'retry-after': '5' });
+    c.header('retry-after', '5');
+    return problem(c, new ApiError(503, 'temporarily_unavailable', 'the workflow service is unavailable; retry shortly'));
   }
   console.error(error);
   return problem(c, new ApiError(500, 'internal_error', 'internal error'));

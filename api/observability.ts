@@ -31,7 +31,6 @@ export function observe(app: Hono<any>, logger: Logger): void {
     // around its body stream, and @hono/node-server then sends it the slow way (a fifth of a balance read).
     c.header('x-request-id', requestId);
     await next();
-    if (!c.res.headers.has('x-request-id')) c.header('x-request-id', requestId); // a response built without c.*
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const labels = { method: c.req.method, route: c.req.routePath, status: String(c.res.status) };
     duration.observe(labels, seconds);

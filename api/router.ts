@@ -27,8 +27,8 @@ export interface ApiDeps {
   logger?: Logger;
   /** Per-workspace limit on the spend path (default 200/s, bursts of 400). */
   spendRateLimit?: { perSecond: number; burst: number };
-  /** Which workspace each API key belongs to, remembered briefly; createApp makes one when absent. */
-  apiKeys?: ApiKeyCache;
+  /** Which workspace each API key belongs to, remembered briefly (one per API process). */
+  apiKeys: ApiKeyCache;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -52,6 +52,11 @@ export function findPlan(id: string): Plan | undefined {
   return PLANS.find((p) => p.id === id);
 }
 
+/** A workspace on this plan is alerted when its balance falls below 10% of the monthly credits, rounded down. */
+export function defaultLowBalanceThreshold(plan: Plan): number {
+  return Math.floor(plan.monthlyCredits / 10);
+}
+
 export function planById(id: string): Plan {
   const plan = findPlan(id);
   if (!plan) throw new Error(`unknown plan ${id}`);

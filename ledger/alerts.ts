@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { findPlan } from '../domain/catalog.js';
+import { defaultLowBalanceThreshold, findPlan } from '../domain/catalog.js';
 import type { Sql } from './db.js';
 import type { Tx } from './operations.js';
 
@@ -63,7 +63,7 @@ function present(row: SettingsRow): AlertSettings {
   return {
     low_balance_threshold: row.low_balance_threshold,
     // Same default as the ledger's low-balance check (lockWorkspace).
-    effective_low_balance_threshold: row.low_balance_threshold ?? (plan ? Math.floor(plan.monthlyCredits / 10) : null),
+    effective_low_balance_threshold: row.low_balance_threshold ?? (plan ? defaultLowBalanceThreshold(plan) : null),
     webhook_url: row.alert_webhook_url,
   };
 }
@@ -86,7 +86,7 @@ export async function recordExpiringLots(sql: Sql): Promise<number> {
     SELECT c.workspace_id, 'lot_expiring', 'lot_expiring:' || c.id,
       jsonb_build_object('lot', 'lot_' || c.id, 'source', c.source, 'remaining', c.remaining, 'held', c.held,
                          'expiring_credits', c.remaining - c.held,
-                         'expires_at', to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+                         'expires_at', ledger_iso(c.expires_at)),
       k.now
     FROM candidates c JOIN clocks k USING (workspace_id)
     WHERE c.expires_at > k.now AND c.expires_at <= k.now + make_interval(days => ${EXPIRY_NOTICE_DAYS})

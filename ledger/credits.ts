@@ -139,10 +139,7 @@ export async function readBalance(sql: Sql, workspaceId: string): Promise<{ bala
     id: number | null; source: LotSource; granted: number; remaining: number; held: number;
     granted_at: Date; expires_at: Date | null; frozen: boolean;
   }[]>`
-    WITH t AS (
-      SELECT coalesce(c.frozen_time, now()) AS now FROM workspaces w LEFT JOIN test_clocks c ON c.id = w.test_clock_id
-      WHERE w.id = ${workspaceId}
-    )
+    WITH t AS (SELECT workspace_now(${workspaceId}) AS now)
     SELECT t.now,
       EXISTS (SELECT 1 FROM creations cr WHERE cr.workspace_id = ${workspaceId} AND cr.status = 'running'
               AND cr.hold_expires_at <= t.now) AS lapsed_holds,
@@ -151,8 +148,7 @@ export async function readBalance(sql: Sql, workspaceId: string): Promise<{ bala
       -- unexpired lots, used-up ones included until they expire; a lapsed lot while part of it is held
       AND ((l.expires_at > t.now) OR (l.expires_at IS NULL AND l.remaining > 0) OR l.held > 0)
     ORDER BY l.expires_at NULLS LAST, l.granted_at, l.id`;
-  const first = rows[0];
-  if (!first) throw new Error(`workspace ${workspaceId} not found`);
+  const first = rows[0]!; // t has one row, so the left join gives at least one
   const now = first.now;
   const lots = rows.filter((lot) => lot.id !== null);
   const counts = (lot: (typeof lots)[number]) => !lot.frozen && (lot.expires_at === null || lot.expires_at > now);

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { findPlan } from '../domain/catalog.js';
+import { defaultLowBalanceThreshold, findPlan } from '../domain/catalog.js';
 import type { Sql } from './db.js';
 
 export type Tx = postgres.TransactionSql<{ bigint: number }>;
@@ -25,8 +25,7 @@ export async function lockWorkspace(tx: Tx, workspaceId: string): Promise<Ledger
     FROM workspaces w WHERE w.id = ${workspaceId} FOR UPDATE OF w`;
   if (!row) throw new Error(`workspace ${workspaceId} not found`);
   const plan = row.plan ? findPlan(row.plan) : undefined;
-  // Default: 10% of the plan's monthly credits, rounded down.
-  const threshold = row.low_balance_threshold ?? (plan ? Math.floor(plan.monthlyCredits / 10) : null);
+  const threshold = row.low_balance_threshold ?? (plan ? defaultLowBalanceThreshold(plan) : null);
   return { now: row.now, threshold, live: row.plan !== null };
 }
 

@@ -4,7 +4,7 @@
  * while different workspaces never wait on each other. It never calls Temporal. Hold and capture are
  * SQL functions (one round trip each: the spend path's speed is mostly round trips).
  */
-import { PLANS } from '../domain/catalog.js';
+import { defaultLowBalanceThreshold, PLANS } from '../domain/catalog.js';
 import { formatLotId } from './credits.js';
 import type { Sql } from './db.js';
 import { newId } from './workspaces.js';
@@ -33,8 +33,7 @@ export async function createQuote(sql: Sql, workspaceId: string, request: object
   const [row] = await sql<{ expires_at: Date }[]>`
     INSERT INTO quotes (id, workspace_id, request, credits, created_at, expires_at)
     SELECT ${id}, ${workspaceId}, ${sql.json(request as never)}, ${credits}, t.now, t.now + ${QUOTE_TTL_MS} * interval '1 millisecond'
-    FROM (SELECT coalesce(c.frozen_time, now()) AS now FROM workspaces w LEFT JOIN test_clocks c ON c.id = w.test_clock_id
-          WHERE w.id = ${workspaceId}) t
+    FROM (SELECT workspace_now(${workspaceId}) AS now) t
     RETURNING expires_at`;
   return { quote_id: id, credits, expires_at: row!.expires_at.toISOString() };
 }
@@ -90,8 +89,8 @@ function orRefuse<T extends object>(result: T | Refusal): T {
   return result;
 }
 
-/** Each plan's default low-balance threshold: 10% of its monthly credits, rounded down. */
-const DEFAULT_THRESHOLDS = Object.fromEntries(PLANS.map((plan) => [plan.id, Math.floor(plan.monthlyCredits / 10)]));
+/** Each plan's default low-balance threshold, for ledger_hold (the catalog lives here, not in the database). */
+const DEFAULT_THRESHOLDS = Object.fromEntries(PLANS.map((plan) => [plan.id, defaultLowBalanceThreshold(plan)]));
 
 /**
  * Starts a creation from a quote: reserves its credits from specific lots in burn order. A quote
@@ -119,7 +118,7 @@ export async function endCreation(
 ): Promise<CreationView> {
   const reported = outcome.status === 'succeeded' ? outcome.reported : null;
   const [row] = await sql<{ result: CreationRow | Refusal }[]>`
-    SELECT ledger_end(${workspaceId}, ${creationId}, ${outcome.status}, ${reported}, ${sql.json(DEFAULT_THRESHOLDS)}) AS result`;
+    SELECT ledger_end(${workspaceId}, ${creationId}, ${outcome.status}, ${reported}) AS result`;
   return toView(orRefuse(row!.result));
 }
 

@@ -12,7 +12,6 @@ import { workspaceByKey } from '../../ledger/workspaces.js';
 import {
   cancelUpdate, changePlanUpdate, pauseUpdate, resumeUpdate, withdrawScheduledChangeUpdate,
 } from '../../workflows/messages.js';
-import { ApiKeyCache } from '../api-key-cache.js';
 import { authenticate, type AuthEnv } from '../auth.js';
 import { ApiError, onError } from '../errors.js';
 import { buyPack } from '../packs.js';
@@ -412,7 +411,7 @@ export function billingPages(deps: ApiDeps) {
   // The v1 billing-portal route, called in-process with the session's key (same auth, same Stripe call).
   const api = new OpenAPIHono<AuthEnv>();
   api.onError(onError);
-  api.use('/v1/*', authenticate(deps.sql, deps.adminApiKey, deps.apiKeys ?? new ApiKeyCache()));
+  api.use('/v1/*', authenticate(deps.sql, deps.adminApiKey, deps.apiKeys));
   api.route('/', billingRoutes(deps));
 
   pages.use('/billing/*', async (c, next) => {

@@ -34,7 +34,7 @@ export function apiKeyRoutes(deps: ApiDeps) {
       } }),
     async (c) => {
       const key = await revokeApiKey(deps.sql, requireWorkspace(c.get('principal')).id, c.req.valid('param').id);
-      deps.apiKeys?.forgetAll();
+      deps.apiKeys.forgetAll();
       if (!key) throw notFound('API key');
       return c.json(key, 200);
     },

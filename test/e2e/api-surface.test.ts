@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startStack } from '../helpers/stack.js';
+import { eventually } from '../helpers/temporal.js';
 
 /** `Idempotency-Key` on POSTs: same key + same body → same response; same key + other body → 422. */
 describe('Idempotency-Key', () => {
@@ -56,6 +57,9 @@ describe('Idempotency-Key', () => {
     const again = await post(ADMIN_KEY, '/v1/workspaces', { name: '' }, 'bad-1');
     expect([bad.status, again.status]).toEqual([400, 400]);
     expect(again.headers.get('content-type')).toContain('application/problem+json');
+    // Replayed from the store, not refused afresh by validation.
+    expect([bad.headers.get('idempotent-replayed'), again.headers.get('idempotent-replayed')]).toEqual([null, 'true']);
+    expect(await again.json()).toEqual(await bad.json());
   });
 });
 
@@ -133,5 +137,23 @@ describe('API keys and the spend rate limit', () => {
     // Another workspace has its own bucket.
     const other = (await stack.api(ADMIN_KEY).post('/v1/workspaces', { name: 'Calm' })).body;
     expect((await stack.api(other.api_key).post('/v1/credits/estimate', { model: 'imagen-3' })).status).toBe(201);
+  });
+
+  it('counts one token per creations request, and never replays a 429 for its Idempotency-Key', async () => {
+    const ws = (await stack.api(ADMIN_KEY).post('/v1/workspaces', { name: 'Careful' })).body;
+    const post = (path: string, body: object, key?: string) => fetch(`${stack.baseUrl}${path}`, {
+      method: 'POST', body: JSON.stringify(body),
+      headers: { authorization: `Bearer ${ws.api_key}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    });
+    // Burst 5: five starts from unknown quotes are five refusals of the ledger (404), none of the limiter.
+    const starts = [];
+    for (let i = 0; i < 5; i++) starts.push((await post('/v1/creations', { quote_id: `quote_missing_${i}` })).status);
+    expect(starts).toEqual([404, 404, 404, 404, 404]);
+
+    const limited = await post('/v1/credits/estimate', { model: 'imagen-3' }, 'estimate-after-limit');
+    expect(limited.status).toBe(429);
+    // Once the bucket refills, the same key runs the request instead of answering the stored 429.
+    const retried = await eventually(() => post('/v1/credits/estimate', { model: 'imagen-3' }, 'estimate-after-limit'), (r) => r.status !== 429, 10_000);
+    expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyCache } from '../../api/api-key-cache.js';
-import { createSql, type Sql } from '../../ledger/db.js';
-import { createWorkspace, hashKey } from '../../ledger/workspaces.js';
+import type { Sql } from '../../ledger/db.js';
+import { createWorkspace, hashKey, newId } from '../../ledger/workspaces.js';
 import { freshDatabase } from '../helpers/database.js';
 
 /** The API key cache on real Postgres: what it remembers, for how long, and what it forgets. */
@@ -10,12 +10,9 @@ describe('API key cache', () => {
   let sql: Sql;
   beforeAll(async () => {
     db = await freshDatabase();
-    sql = createSql(db.url);
+    sql = db.sql;
   });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
-  });
+  afterAll(async () => db?.drop());
 
   /** Revokes the key behind the cache's back, as another API process would. */
   const revokeElsewhere = (apiKey: string) => sql`UPDATE api_keys SET revoked_at = now() WHERE key_hash = ${hashKey(apiKey)}`;
@@ -47,5 +44,8 @@ describe('API key cache', () => {
     expect(await cache.lookup(sql, 'sk_ws_not_a_key')).toBeUndefined();
     const { id, apiKey } = await createWorkspace(sql, { name: 'New', testClockId: null });
     expect((await cache.lookup(sql, apiKey))?.id).toBe(id);
+    // The very key that was unknown a moment ago, now issued: found at once, not a remembered miss.
+    await sql`INSERT INTO api_keys (key_hash, id, hint, workspace_id) VALUES (${hashKey('sk_ws_not_a_key')}, ${newId('key')}, '_key', ${id})`;
+    expect((await cache.lookup(sql, 'sk_ws_not_a_key'))?.id).toBe(id);
   });
 });

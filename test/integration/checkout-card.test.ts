@@ -84,13 +84,16 @@ describe('checkout.session.completed saves the card (Stripe mode)', () => {
 
   it('changes nothing for a SetupIntent that has not succeeded, or whose customer is another workspace\'s', async () => {
     const workspaceId = await workspaceWithCustomer('cus_checkout_2');
-    answerSetupIntent({ status: 'requires_payment_method', customer: 'cus_checkout_2', payment_method: null });
+    // Not succeeded although it names a card: the status alone must stop it.
+    answerSetupIntent({ status: 'requires_action', customer: 'cus_checkout_2', payment_method: 'pm_pending' });
     await applyPaymentEvent({ sql: db.sql, temporal, stripe }, completedSession(workspaceId, 'seti_pending'));
     answerSetupIntent({ status: 'succeeded', customer: 'cus_someone_else', payment_method: 'pm_not_ours' });
     await applyPaymentEvent({ sql: db.sql, temporal, stripe }, completedSession(workspaceId, 'seti_foreign'));
 
     expect((await getWorkspace(db.sql, workspaceId))?.payment_method).toBeNull();
     expect(proxy.requests.filter((r) => r.method === 'POST')).toEqual([]);
+    // Both SetupIntents were asked about: refused on what Stripe said, not skipped.
+    expect(proxy.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/setup_intents/seti_pending', '/v1/setup_intents/seti_foreign']);
   });
 
   it('reads the SetupIntent from stripe-mock itself: an intent without a card saves nothing', async () => {

@@ -49,5 +49,12 @@ describe('spend path without Temporal', () => {
     expect((await call('/v1/credits')).body).toMatchObject({ available: 39, held: 0 });
     // …while anything that needs Temporal does fail.
     expect((await app.request('/readyz')).status).toBe(503);
+    // A request that needs a workflow is told to come back: 503 problem with Retry-After.
+    const unavailable = await app.request('/v1/subscription', {
+      method: 'POST', headers: { authorization: `Bearer ${ws.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ plan: 'plus', interval: 'month' }),
+    });
+    expect([unavailable.status, unavailable.headers.get('retry-after'), unavailable.headers.get('content-type')])
+      .toEqual([503, '5', 'application/problem+json']);
+    expect(await unavailable.json()).toMatchObject({ status: 503, code: 'temporarily_unavailable' });
   });
 });

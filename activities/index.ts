@@ -8,7 +8,7 @@ import type { InvoiceLine } from '../domain/proration.js';
 import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
 import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
-import { voidInvoice } from '../ledger/invoices.js';
+import { getInvoice, voidInvoice } from '../ledger/invoices.js';
 import { recordNotification } from '../ledger/notifications.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
@@ -80,7 +80,16 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       return outcomeOf(result, input.at);
     },
 
+    /**
+     * Voids an unpaid invoice: first at the provider, so the customer can no longer pay it there, then ours.
+     * One paid at the provider meanwhile is left open here: its payment webhook settles it.
+     */
     async voidInvoice(input: { invoiceId: string }): Promise<void> {
+      const invoice = await getInvoice(sql, input.invoiceId);
+      if (invoice?.provider_invoice_id && (invoice.status === 'draft' || invoice.status === 'open')) {
+        const { status } = await payments.voidInvoice({ providerInvoiceId: invoice.provider_invoice_id, idempotencyKey: `${invoice.business_key}:void` });
+        if (status === 'paid') return;
+      }
       await voidInvoice(sql, input.invoiceId);
     },
 

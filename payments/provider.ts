@@ -35,6 +35,11 @@ export interface ChargeRequest {
   description: string;
 }
 
+/** One payment attempt's own name: the business key, and `:retry:<n>` for the n-th dunning retry. */
+export function attemptKey(request: Pick<ChargeRequest, 'idempotencyKey' | 'attempt'>): string {
+  return request.attempt === 0 ? request.idempotencyKey : `${request.idempotencyKey}:retry:${request.attempt}`;
+}
+
 export type ChargeOutcome =
   | { status: 'paid'; providerInvoiceId?: string; hostedUrl?: string; pdfUrl?: string }
   | { status: 'requires_action'; hostedUrl: string; providerInvoiceId?: string; pdfUrl?: string }
@@ -61,4 +66,9 @@ export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<ChargeOutcome>;
   /** Whether the provider holds this invoice as paid: the reconciliation's view when a webhook went missing. */
   isInvoicePaid(invoice: { id: string; providerInvoiceId: string | null }): Promise<boolean>;
+  /**
+   * Voids the provider's invoice so the customer can no longer pay it (its hosted page stays reachable).
+   * Answers `paid` instead when it was paid meanwhile: then it is not ours to void.
+   */
+  voidInvoice(input: { providerInvoiceId: string; idempotencyKey: string }): Promise<{ status: string | null }>;
 }

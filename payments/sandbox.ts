@@ -1,5 +1,5 @@
 import type { Sql } from '../ledger/db.js';
-import type { ChargeOutcome, ChargeRequest, PaymentProvider } from './provider.js';
+import { attemptKey, type ChargeOutcome, type ChargeRequest, type PaymentProvider } from './provider.js';
 
 /** Stripe's test payment method ids, with the behaviour Stripe gives them. */
 export const SANDBOX_PAYMENT_METHODS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired'] as const;
@@ -56,8 +56,7 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
       const outcome = decide(request);
       const invoice = { id: request.invoiceId, workspace_id: request.workspaceId, subscription_id: request.subscriptionId };
       // The event id comes from the payment attempt: a retried call queues the same event once.
-      const attemptKey = request.attempt === 0 ? request.idempotencyKey : `${request.idempotencyKey}:retry:${request.attempt}`;
-      await emit(eventType[outcome.status], `evt_sbx_${attemptKey}:${outcome.status}`, invoice,
+      await emit(eventType[outcome.status], `evt_sbx_${attemptKey(request)}:${outcome.status}`, invoice,
         outcome.status === 'paid' ? 'paid' : 'open');
       return outcome;
     },
@@ -67,6 +66,10 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
         SELECT 1 FROM sandbox_outbox WHERE payload->>'type' = 'invoice.paid'
           AND payload->'data'->'object'->'metadata'->>'invoice_id' = ${invoice.id} LIMIT 1`;
       return row !== undefined;
+    },
+    // The sandbox's invoices are ours (no provider invoice id), so there is nothing to void on its side.
+    async voidInvoice() {
+      return { status: 'void' };
     },
     async completeAuthentication(invoice) {
       await emit('invoice.paid', `evt_sbx_${invoice.id}:authenticated`, invoice, 'paid');

@@ -52,7 +52,6 @@ export interface StripeProvider extends PaymentProvider {
   savedCard(setupIntentId: string): Promise<{ customerId: string; paymentMethodId: string } | null>;
   /** Credits the customer's Stripe balance, which Stripe applies to their next invoices. */
   creditCustomerBalance(input: { customerId: string; amountCents: number; idempotencyKey: string; description?: string }): Promise<{ transactionId: string }>;
-  voidInvoice(input: { providerInvoiceId: string; idempotencyKey: string }): Promise<{ status: string | null }>;
   /** A Billing Portal session; it returns to `returnUrl`, by default this system's `/pricing` page. */
   createPortalSession(input: { customerId: string; requestId: string; returnUrl?: string }): Promise<{ url: string }>;
   /** Verifies the `Stripe-Signature` header against the raw body (throws if it does not match) and reduces the event. */
@@ -270,8 +269,16 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
     },
 
     async voidInvoice({ providerInvoiceId, idempotencyKey }) {
-      const invoice = await stripe.invoices.voidInvoice(providerInvoiceId, {}, { idempotencyKey: boundedKey(idempotencyKey) });
-      return { status: invoice.status ?? null };
+      try {
+        const invoice = await stripe.invoices.voidInvoice(providerInvoiceId, {}, { idempotencyKey: boundedKey(idempotencyKey) });
+        return { status: invoice.status ?? null };
+      } catch (error) {
+        // Stripe refuses to void a paid invoice: report it as paid, for the caller not to void ours.
+        if (error instanceof Stripe.errors.StripeInvalidRequestError && (await stripe.invoices.retrieve(providerInvoiceId)).status === 'paid') {
+          return { status: 'paid' };
+        }
+        throw error;
+      }
     },
 
     async createPortalSession({ customerId, requestId, returnUrl }) {

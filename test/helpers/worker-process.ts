@@ -14,7 +14,7 @@ import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createSql } from '../../ledger/db.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
-import type { PaymentProvider } from '../../payments/provider.js';
+import { attemptKey, type PaymentProvider } from '../../payments/provider.js';
 import { createActivities } from '../../activities/index.js';
 
 const env = process.env;
@@ -23,15 +23,17 @@ const sandbox = createSandboxProvider({ publicUrl: 'http://localhost', sql });
 const payments: PaymentProvider = {
   name: 'sandbox',
   charge: async (request) => {
-    appendFileSync(env.CALLS_FILE!, `${request.idempotencyKey}\n`);
-    if (env.CHARGE_LOG) appendFileSync(env.CHARGE_LOG, `${JSON.stringify({ phase: 'start', pid: process.pid, key: request.idempotencyKey })}\n`);
+    const key = attemptKey(request);
+    appendFileSync(env.CALLS_FILE!, `${key}\n`);
+    if (env.CHARGE_LOG) appendFileSync(env.CHARGE_LOG, `${JSON.stringify({ phase: 'start', pid: process.pid, key })}\n`);
     const outcome = await sandbox.charge(request);
     if (env.CHARGE_LOG) {
-      appendFileSync(env.CHARGE_LOG, `${JSON.stringify({ phase: 'done', pid: process.pid, key: request.idempotencyKey, status: outcome.status })}\n`);
+      appendFileSync(env.CHARGE_LOG, `${JSON.stringify({ phase: 'done', pid: process.pid, key, status: outcome.status })}\n`);
     }
     return outcome;
   },
   isInvoicePaid: (invoice) => sandbox.isInvoicePaid(invoice),
+  voidInvoice: (input) => sandbox.voidInvoice(input),
 };
 const activities = createActivities({ sql, payments });
 const chargePeriod = activities.chargePeriod;

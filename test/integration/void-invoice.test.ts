@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { draftInvoice, getInvoice, markInvoice } from '../../ledger/invoices.js';
+import { createWorkspace } from '../../ledger/workspaces.js';
+import { createStripeProvider } from '../../payments/stripe.js';
+import { freshDatabase } from '../helpers/database.js';
+import { startRecordingProxy, startStripeMock, type RecordingProxy, type StripeMock } from '../helpers/stripe-mock.js';
+
+/**
+ * Stripe mode: the workflow's voidInvoice activity (a declined change or a lapsed first invoice) voids the
+ * Stripe invoice first, so the customer cannot pay it on its hosted page for nothing, then ours; one paid
+ * at Stripe meanwhile stays open here for its webhook. Real SDK against stripe-mock via the recording proxy.
+ */
+describe('voiding an invoice in Stripe mode', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let mock: StripeMock;
+  let proxy: RecordingProxy;
+  let activities: ReturnType<typeof createActivities>;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    mock = await startStripeMock();
+    proxy = await startRecordingProxy(mock.apiBase);
+    const payments = createStripeProvider({ secretKey: 'sk_test_voidinvoice', webhookSecret: 'whsec_void', apiBase: proxy.apiBase, publicUrl: 'https://credits.example.test' });
+    activities = createActivities({ sql: db.sql, payments });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await mock?.stop();
+    await db?.drop();
+  });
+  beforeEach(() => {
+    proxy.requests.length = 0;
+    proxy.script = undefined;
+  });
+
+  /** An open upgrade invoice of ours whose Stripe invoice is `providerInvoiceId`. */
+  async function openInvoice(businessKey: string, providerInvoiceId: string): Promise<string> {
+    const { id: workspaceId } = await createWorkspace(db.sql, { name: 'Void', testClockId: null });
+    const invoice = await draftInvoice(db.sql, {
+      businessKey, workspaceId, subscriptionId: null, kind: 'upgrade', createdAt: new Date('2026-03-12T00:00:00Z'),
+      lines: [{ description: 'Max plan (monthly), Mar 12 – Apr 1', amount_cents: 1733 }],
+    });
+    await markInvoice(db.sql, invoice.id, { status: 'open', providerInvoiceId, error: 'card_declined' });
+    return invoice.id;
+  }
+
+  it('voids the Stripe invoice (keyed by our invoice\'s business key), then ours', async () => {
+    const invoiceId = await openInvoice('sub_v:1:upgrade:max', 'in_stripe_void_1');
+    await activities.voidInvoice({ invoiceId });
+    await activities.voidInvoice({ invoiceId }); // a retried activity: nothing more at Stripe
+
+    expect(proxy.requests.map((r) => [r.method, r.path, r.idempotencyKey, r.status])).toEqual([
+      ['POST', '/v1/invoices/in_stripe_void_1/void', 'sub_v:1:upgrade:max:void', 200],
+    ]);
+    expect((await getInvoice(db.sql, invoiceId))?.status).toBe('void');
+  });
+
+  it('leaves ours open when the customer paid the Stripe invoice meanwhile', async () => {
+    const invoiceId = await openInvoice('sub_p:1:upgrade:max', 'in_stripe_paid_1');
+    proxy.script = (request) => {
+      if (request.method === 'POST' && request.path.endsWith('/void')) {
+        return { status: 400, body: { error: { type: 'invalid_request_error', message: 'You can only pass in open invoices.' } } };
+      }
+      if (request.method === 'GET') return { status: 200, body: { id: 'in_stripe_paid_1', object: 'invoice', status: 'paid', metadata: {} } };
+      return undefined;
+    };
+    await activities.voidInvoice({ invoiceId });
+    expect(proxy.requests.map((r) => [r.method, r.path])).toEqual([
+      ['POST', '/v1/invoices/in_stripe_paid_1/void'], ['GET', '/v1/invoices/in_stripe_paid_1'],
+    ]);
+    expect((await getInvoice(db.sql, invoiceId))?.status).toBe('open');
+  });
+});

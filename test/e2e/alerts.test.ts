@@ -243,6 +243,9 @@ describe('alerts', () => {
     } finally {
       await stopLoops();
     }
+    // One more pass of each loop, by hand: the alert is neither recorded nor delivered a second time.
+    await recordExpiringLots(stack.sql);
+    await deliverNotifications({ sql: stack.sql });
     expect(receiver.received.filter((r) => r.path === '/looped')).toHaveLength(1);
   });
 });

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { freePort, waitForPort } from '../../dev/ports.js';
 import { ensureStripeMock } from '../../dev/tools.js';
 
@@ -144,4 +145,26 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * For a describe block: stripe-mock behind a recording proxy, started before its tests and stopped after
+ * them; each test starts with an empty recording and no script. Read `proxy` inside hooks and tests.
+ */
+export function recordedStripeMock(): { readonly proxy: RecordingProxy } {
+  let mock: StripeMock | undefined;
+  let proxy: RecordingProxy | undefined;
+  beforeAll(async () => {
+    mock = await startStripeMock();
+    proxy = await startRecordingProxy(mock.apiBase);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await mock?.stop();
+  });
+  beforeEach(() => {
+    proxy!.requests.length = 0;
+    proxy!.script = undefined;
+  });
+  return { get proxy() { return proxy!; } };
 }

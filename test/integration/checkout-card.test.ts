@@ -1,11 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPaymentEvent } from '../../api/webhooks/inbox.js';
 import { createWorkspace, getWorkspace } from '../../ledger/workspaces.js';
 import { createStripeProvider, type StripeProvider } from '../../payments/stripe.js';
 import { signStripePayload } from '../../payments/webhooks.js';
 import { freshDatabase } from '../helpers/database.js';
-import { startRecordingProxy, startStripeMock, type RecordingProxy, type StripeMock } from '../helpers/stripe-mock.js';
+import { recordedStripeMock } from '../helpers/stripe-mock.js';
 
 /**
  * Stripe mode: the card a customer enters on a setup-mode Checkout page becomes the default payment method
@@ -15,29 +15,19 @@ import { startRecordingProxy, startStripeMock, type RecordingProxy, type StripeM
  */
 describe('checkout.session.completed saves the card (Stripe mode)', () => {
   const webhookSecret = 'whsec_checkout_card';
+  const stripeMock = recordedStripeMock();
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let mock: StripeMock;
-  let proxy: RecordingProxy;
   let stripe: StripeProvider;
   /** Never dialled: signals go only to a past-due subscription, and these workspaces have none. */
   let temporal: Client;
 
   beforeAll(async () => {
     db = await freshDatabase();
-    mock = await startStripeMock();
-    proxy = await startRecordingProxy(mock.apiBase);
-    stripe = createStripeProvider({ secretKey: 'sk_test_checkoutcard', webhookSecret, apiBase: proxy.apiBase, publicUrl: 'https://credits.example.test' });
+    stripe = createStripeProvider({ secretKey: 'sk_test_checkoutcard', webhookSecret, apiBase: stripeMock.proxy.apiBase, publicUrl: 'https://credits.example.test' });
     temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
   });
-  afterAll(async () => {
-    await proxy?.stop();
-    await mock?.stop();
-    await db?.drop();
-  });
-  beforeEach(() => {
-    proxy.requests.length = 0;
-    proxy.script = undefined;
-  });
+  afterAll(async () => db?.drop());
+  const proxy = () => stripeMock.proxy;
 
   /** A workspace whose Stripe customer is `customerId`. */
   async function workspaceWithCustomer(customerId: string): Promise<string> {
@@ -57,7 +47,7 @@ describe('checkout.session.completed saves the card (Stripe mode)', () => {
   }
 
   function answerSetupIntent(intent: { status: string; customer: string | null; payment_method: string | null }) {
-    proxy.script = (request) => (request.method === 'GET' && request.path.startsWith('/v1/setup_intents/')
+    proxy().script = (request) => (request.method === 'GET' && request.path.startsWith('/v1/setup_intents/')
       ? { status: 200, body: { id: request.path.split('/')[3], object: 'setup_intent', usage: 'off_session', ...intent } }
       : undefined);
   }
@@ -72,14 +62,14 @@ describe('checkout.session.completed saves the card (Stripe mode)', () => {
     await applyPaymentEvent({ sql: db.sql, temporal, stripe }, event);
 
     expect((await getWorkspace(db.sql, workspaceId))?.payment_method).toBe('pm_saved_1');
-    const writes = proxy.requests.filter((r) => r.method === 'POST');
+    const writes = proxy().requests.filter((r) => r.method === 'POST');
     expect(writes.map(({ path, idempotencyKey, params }) => ({ path, idempotencyKey, params }))).toEqual([1, 2].map(() => ({
       path: '/v1/customers/cus_checkout_1',
       idempotencyKey: 'default-payment-method:cus_checkout_1:pm_saved_1', // the same key: Stripe applies it once
       params: { 'invoice_settings[default_payment_method]': 'pm_saved_1' },
     })));
     expect(writes.every((r) => r.status === 200)).toBe(true);
-    expect(proxy.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/setup_intents/seti_card_1', '/v1/setup_intents/seti_card_1']);
+    expect(proxy().requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/setup_intents/seti_card_1', '/v1/setup_intents/seti_card_1']);
   });
 
   it('changes nothing for a SetupIntent that has not succeeded, or whose customer is another workspace\'s', async () => {
@@ -91,14 +81,14 @@ describe('checkout.session.completed saves the card (Stripe mode)', () => {
     await applyPaymentEvent({ sql: db.sql, temporal, stripe }, completedSession(workspaceId, 'seti_foreign'));
 
     expect((await getWorkspace(db.sql, workspaceId))?.payment_method).toBeNull();
-    expect(proxy.requests.filter((r) => r.method === 'POST')).toEqual([]);
+    expect(proxy().requests.filter((r) => r.method === 'POST')).toEqual([]);
     // Both SetupIntents were asked about: refused on what Stripe said, not skipped.
-    expect(proxy.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/setup_intents/seti_pending', '/v1/setup_intents/seti_foreign']);
+    expect(proxy().requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/setup_intents/seti_pending', '/v1/setup_intents/seti_foreign']);
   });
 
   it('reads the SetupIntent from stripe-mock itself: an intent without a card saves nothing', async () => {
     // stripe-mock's fixture has no succeeded card: the real SDK round trip, and the provider's refusal to guess.
     expect(await stripe.savedCard('seti_fixture')).toBeNull();
-    expect(proxy.requests.map((r) => [r.method, r.path, r.status])).toEqual([['GET', '/v1/setup_intents/seti_fixture', 200]]);
+    expect(proxy().requests.map((r) => [r.method, r.path, r.status])).toEqual([['GET', '/v1/setup_intents/seti_fixture', 200]]);
   });
 });

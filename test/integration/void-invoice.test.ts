@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { draftInvoice, getInvoice, markInvoice } from '../../ledger/invoices.js';
 import { createWorkspace } from '../../ledger/workspaces.js';
 import { createStripeProvider } from '../../payments/stripe.js';
 import { freshDatabase } from '../helpers/database.js';
-import { startRecordingProxy, startStripeMock, type RecordingProxy, type StripeMock } from '../helpers/stripe-mock.js';
+import { recordedStripeMock } from '../helpers/stripe-mock.js';
 
 /**
  * Stripe mode: the workflow's voidInvoice activity (a declined change or a lapsed first invoice) voids the
@@ -12,27 +12,17 @@ import { startRecordingProxy, startStripeMock, type RecordingProxy, type StripeM
  * at Stripe meanwhile stays open here for its webhook. Real SDK against stripe-mock via the recording proxy.
  */
 describe('voiding an invoice in Stripe mode', () => {
+  const stripeMock = recordedStripeMock();
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let mock: StripeMock;
-  let proxy: RecordingProxy;
   let activities: ReturnType<typeof createActivities>;
 
   beforeAll(async () => {
     db = await freshDatabase();
-    mock = await startStripeMock();
-    proxy = await startRecordingProxy(mock.apiBase);
-    const payments = createStripeProvider({ secretKey: 'sk_test_voidinvoice', webhookSecret: 'whsec_void', apiBase: proxy.apiBase, publicUrl: 'https://credits.example.test' });
+    const payments = createStripeProvider({ secretKey: 'sk_test_voidinvoice', webhookSecret: 'whsec_void', apiBase: stripeMock.proxy.apiBase, publicUrl: 'https://credits.example.test' });
     activities = createActivities({ sql: db.sql, payments });
   });
-  afterAll(async () => {
-    await proxy?.stop();
-    await mock?.stop();
-    await db?.drop();
-  });
-  beforeEach(() => {
-    proxy.requests.length = 0;
-    proxy.script = undefined;
-  });
+  afterAll(async () => db?.drop());
+  const proxy = () => stripeMock.proxy;
 
   /** An open upgrade invoice of ours whose Stripe invoice is `providerInvoiceId`. */
   async function openInvoice(businessKey: string, providerInvoiceId: string): Promise<string> {
@@ -50,7 +40,7 @@ describe('voiding an invoice in Stripe mode', () => {
     await activities.voidInvoice({ invoiceId });
     await activities.voidInvoice({ invoiceId }); // a retried activity: nothing more at Stripe
 
-    expect(proxy.requests.map((r) => [r.method, r.path, r.idempotencyKey, r.status])).toEqual([
+    expect(proxy().requests.map((r) => [r.method, r.path, r.idempotencyKey, r.status])).toEqual([
       ['POST', '/v1/invoices/in_stripe_void_1/void', 'sub_v:1:upgrade:max:void', 200],
     ]);
     expect((await getInvoice(db.sql, invoiceId))?.status).toBe('void');
@@ -58,7 +48,7 @@ describe('voiding an invoice in Stripe mode', () => {
 
   it('leaves ours open when the customer paid the Stripe invoice meanwhile', async () => {
     const invoiceId = await openInvoice('sub_p:1:upgrade:max', 'in_stripe_paid_1');
-    proxy.script = (request) => {
+    proxy().script = (request) => {
       if (request.method === 'POST' && request.path.endsWith('/void')) {
         return { status: 400, body: { error: { type: 'invalid_request_error', message: 'You can only pass in open invoices.' } } };
       }
@@ -66,7 +56,7 @@ describe('voiding an invoice in Stripe mode', () => {
       return undefined;
     };
     await activities.voidInvoice({ invoiceId });
-    expect(proxy.requests.map((r) => [r.method, r.path])).toEqual([
+    expect(proxy().requests.map((r) => [r.method, r.path])).toEqual([
       ['POST', '/v1/invoices/in_stripe_paid_1/void'], ['GET', '/v1/invoices/in_stripe_paid_1'],
     ]);
     expect((await getInvoice(db.sql, invoiceId))?.status).toBe('open');

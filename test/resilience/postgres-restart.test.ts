@@ -26,8 +26,11 @@ import { availableFromLots, between, lotsOffTheirJournal, prng, seedFromEnv } fr
 
 const WORKSPACES = 4;
 const CLIENTS_PER_WORKSPACE = 2;
+/** The load runs at least this long, and at least AFTER_RESTART_MS past the restart (a busy machine may be slow to get there). */
 const LOAD_MS = 20_000;
-const RESTART_AT_MS = 7_000;
+const AFTER_RESTART_MS = 6_000;
+/** Postgres stops once the load is under way: this many flows acknowledged (then 0–2 s more, at random). */
+const ACKNOWLEDGED_BEFORE_RESTART = 20;
 const OUTAGE_MS = 3_000;
 /**
  * A request not answered definitively within this long is given up (and fails the test). Longer than the
@@ -153,10 +156,11 @@ describe('resilience: Postgres restarted during a spend load', () => {
     let restartedAt = 0;
     const flowsAfterRestart = { acknowledged: 0 };
     const stopAt = Date.now() + LOAD_MS;
+    const loadRuns = () => Date.now() < stopAt || restartedAt === 0 || Date.now() < restartedAt + AFTER_RESTART_MS;
 
     async function client(ws: (typeof workspaces)[number], n: number): Promise<void> {
       const rand = prng(seed + n + 1);
-      while (Date.now() < stopAt && !apiExit) {
+      while (loadRuns() && !apiExit) {
         flows += 1;
         const flow = randomBytes(8).toString('hex');
         const track = (step: string, key: string, result: Attempted): Answer | null => {
@@ -198,7 +202,8 @@ describe('resilience: Postgres restarted during a spend load', () => {
     }
 
     async function restart(): Promise<void> {
-      await new Promise((resolve) => setTimeout(resolve, RESTART_AT_MS + between(random, 0, 2000)));
+      await eventually(async () => completed.size + failedOnes.size, (n) => n >= ACKNOWLEDGED_BEFORE_RESTART, 120_000);
+      await new Promise((resolve) => setTimeout(resolve, between(random, 0, 2000)));
       const dataDir = join(dir, 'pgdata');
       await pgCtl(['-D', dataDir, '-m', 'fast', '-w', 'stop']);
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));

@@ -4,8 +4,9 @@
  */
 import { isoDay } from '../domain/calendar.js';
 import { type Interval, planById, priceCents } from '../domain/catalog.js';
+import type { ChargeOutcome } from '../domain/lifecycle/effects.js';
 import type { InvoiceLine } from '../domain/proration.js';
-import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
+import { expireLot, forfeitPlanLots, grantLot, lotOfGrant, type LotSource, setPacksFrozen } from '../ledger/credits.js';
 import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { getInvoice, voidInvoice } from '../ledger/invoices.js';
@@ -35,10 +36,7 @@ export interface ChargePeriodInput {
 }
 
 /** What the workflow learns of a charge (the invoice itself stays in Postgres). */
-export type ChargeOutcome =
-  | { status: 'paid'; invoiceId: string; paidAt: number }
-  | { status: 'requires_action'; invoiceId: string; hostedUrl: string }
-  | { status: 'declined'; invoiceId: string; code: string };
+export type { ChargeOutcome };
 
 function outcomeOf(result: ChargeResult, at: number): ChargeOutcome {
   switch (result.status) {
@@ -50,7 +48,7 @@ function outcomeOf(result: ChargeResult, at: number): ChargeOutcome {
 
 export function createActivities({ sql, payments }: ActivityDeps) {
   return {
-    /** Invoices and charges one billing period; a declined card is an outcome, not a failure. */
+    /** (First workflow type) Invoices and charges one billing period; a declined card is an outcome, not a failure. */
     async chargePeriod(input: ChargePeriodInput): Promise<ChargeOutcome> {
       const plan = planById(input.plan);
       const result = await chargeInvoice(sql, payments, {
@@ -68,7 +66,29 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       return outcomeOf(result, input.at);
     },
 
-    /** Invoices and charges an upgrade or interval switch, with the lines the workflow priced. */
+    /**
+     * Invoices and charges what the lifecycle core decided (SPEC §4): the business key names the invoice,
+     * `attempt` the payment attempt (0 first, n the n-th retry, each with its own provider key).
+     */
+    async charge(input: {
+      subscriptionId: string; workspaceId: string; businessKey: string; kind: 'subscription' | 'upgrade' | 'interval_switch';
+      lines: InvoiceLine[]; at: number; attempt: number;
+    }): Promise<ChargeOutcome> {
+      const result = await chargeInvoice(sql, payments, {
+        businessKey: input.businessKey, workspaceId: input.workspaceId, subscriptionId: input.subscriptionId,
+        kind: input.kind, lines: input.lines, createdAt: new Date(input.at),
+      }, input.attempt);
+      return outcomeOf(result, input.at);
+    },
+
+    /** Journals the expiry of the lot a grant created (by the grant's business key); none granted, nothing to do. */
+    async expireGrant(input: { workspaceId: string; grantKey: string; at: number }): Promise<{ expired: number }> {
+      const lotId = await lotOfGrant(sql, input.workspaceId, input.grantKey);
+      if (lotId === undefined) return { expired: 0 };
+      return expireLot(sql, { workspaceId: input.workspaceId, lotId, at: new Date(input.at) });
+    },
+
+    /** (First workflow type) Invoices and charges an upgrade or interval switch, with the lines the workflow priced. */
     async chargeChange(input: {
       subscriptionId: string; workspaceId: string; businessKey: string; kind: 'upgrade' | 'interval_switch';
       lines: InvoiceLine[]; at: number;

@@ -2,15 +2,17 @@ import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { periodBounds } from '../domain/calendar.js';
 import type { Interval } from '../domain/catalog.js';
+import { isRefusalCode, Refusal } from '../domain/refusals.js';
 import type { Sql } from '../ledger/db.js';
 import { currentSubscription, insertSubscription } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { newId, type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { firstPaymentSettledUpdate, type SubscriptionView } from '../workflows/messages.js';
 import * as attrs from '../workflows/search-attributes.js';
-import { subscriptionWorkflow } from '../workflows/subscription.js';
+import { subscriptionLifecycleWorkflow } from '../workflows/subscription.js';
 import { ApiError } from './errors.js';
 
 export function workflowIdOf(subscriptionId: string): string {
@@ -46,8 +48,8 @@ export async function startSubscription(
     id: subscriptionId, workspaceId: workspace.id, plan: request.plan, interval: request.interval,
     periodStart: new Date(start), periodEnd: new Date(end), clockTime,
   });
-  if (!inserted) throw new ApiError(409, 'subscription_exists', 'this workspace already has a subscription; change it instead');
-  const handle = await deps.temporal.workflow.start(subscriptionWorkflow, {
+  if (!inserted) throw new Refusal('subscription_exists', 'this workspace already has a subscription; change it instead');
+  const handle = await deps.temporal.workflow.start(subscriptionLifecycleWorkflow, {
     taskQueue: deps.taskQueue,
     workflowId: workflowIdOf(subscriptionId),
     args: [{ subscriptionId, workspaceId: workspace.id, ...request, startedAt, testClockId: workspace.test_clock_id }],
@@ -58,7 +60,8 @@ export async function startSubscription(
       { key: attrs.SubscriptionStatus, value: 'incomplete' },
       { key: attrs.CancelAtPeriodEnd, value: false },
     ]),
-    staticSummary: `${request.plan} ${request.interval}ly subscription of ${workspace.name}`,
+    // The plan changes over time: the live one is in the search attributes and the current details.
+    staticSummary: `subscription of ${workspace.name}, started as ${request.plan} ${request.interval}ly`,
   });
   return handle.executeUpdate(firstPaymentSettledUpdate);
 }
@@ -74,7 +77,7 @@ export async function updateSubscription<Ret, Args extends unknown[]>(
   ...args: Args
 ): Promise<Ret> {
   const subscription = await currentSubscription(deps.sql, workspace.id);
-  if (!subscription) throw new ApiError(404, 'no_subscription', 'this workspace has no subscription');
+  if (!subscription) throw new Refusal('no_subscription', 'this workspace has no subscription');
   try {
     const handle = deps.temporal.workflow.getHandle(workflowIdOf(subscription.id));
     return args.length > 0
@@ -82,10 +85,21 @@ export async function updateSubscription<Ret, Args extends unknown[]>(
       : await handle.executeUpdate<Ret, []>(update.name);
   } catch (error) {
     const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type) {
-      const status = typeof cause.details?.[0] === 'number' ? cause.details[0] : 409;
-      throw new ApiError(status as 400 | 402 | 409, cause.type, cause.message);
-    }
+    if (cause instanceof ApplicationFailure && cause.type) throw workflowRefusal(cause);
     throw error;
   }
+}
+
+/**
+ * A refusal by the workflow: an ApplicationFailure whose type is the refusal's code and whose first detail
+ * is its detail (an object). A known code takes its status from the one table (api/refusal-status.ts);
+ * workflows started before codes replaced statuses carry the HTTP status as that detail instead, which
+ * still answers for a code the table does not know; anything else is a 409.
+ */
+export function workflowRefusal(failure: ApplicationFailure): Refusal | ApiError {
+  const first: unknown = failure.details?.[0];
+  const detail = first !== null && typeof first === 'object' && !Array.isArray(first) ? first as Record<string, unknown> : {};
+  if (isRefusalCode(failure.type)) return new Refusal(failure.type, failure.message, detail);
+  const status = typeof first === 'number' && Number.isInteger(first) && first >= 400 && first < 500 ? first : 409;
+  return new ApiError(status as ContentfulStatusCode, failure.type ?? 'refused', failure.message, undefined, detail);
 }

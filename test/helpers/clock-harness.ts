@@ -13,7 +13,7 @@ import { periodBounds } from '../../domain/calendar.js';
 import type { Interval } from '../../domain/catalog.js';
 import { clockAdvancedSignal, firstPaymentSettledUpdate } from '../../workflows/messages.js';
 import * as attrs from '../../workflows/search-attributes.js';
-import { subscriptionWorkflow } from '../../workflows/subscription.js';
+import { subscriptionLifecycleWorkflow } from '../../workflows/subscription.js';
 import { eventually } from './temporal.js';
 
 /**
@@ -37,7 +37,7 @@ export async function subscribeOnClock(
     id: subscriptionId, workspaceId: ws.id, plan: opts.plan, interval: opts.interval,
     periodStart: start, periodEnd: new Date(end), clockTime: start,
   });
-  const handle = await client.workflow.start(subscriptionWorkflow, {
+  const handle = await client.workflow.start(subscriptionLifecycleWorkflow, {
     taskQueue,
     workflowId: `subscription-${subscriptionId}`,
     args: [{ subscriptionId, workspaceId: ws.id, plan: opts.plan, interval: opts.interval, startedAt: start.getTime(), testClockId: clock.id }],

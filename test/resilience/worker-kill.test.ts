@@ -13,7 +13,7 @@ import { advanceTestClock, createTestClock } from '../../ledger/test-clocks.js';
 import { createWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
 import { clockAdvancedSignal, firstPaymentSettledUpdate, stateQuery } from '../../workflows/messages.js';
 import * as attrs from '../../workflows/search-attributes.js';
-import { subscriptionWorkflow } from '../../workflows/subscription.js';
+import { subscriptionLifecycleWorkflow } from '../../workflows/subscription.js';
 import { freshDatabase } from '../helpers/database.js';
 import { eventually, startTestDevServer } from '../helpers/temporal.js';
 import { availableFromLots, between, duplicatedGrants, lotsOffTheirJournal, prng, seedFromEnv } from './helpers.js';
@@ -134,7 +134,7 @@ describe('resilience: worker killed with SIGKILL at random points of 100 renewal
         id: subscriptionId, workspaceId: ws.id, plan, interval: 'month',
         periodStart: new Date(START), periodEnd: new Date(end), clockTime: new Date(START),
       });
-      const handle = await client.workflow.start(subscriptionWorkflow, {
+      const handle = await client.workflow.start(subscriptionLifecycleWorkflow, {
         taskQueue, workflowId: `subscription-${subscriptionId}`,
         args: [{ subscriptionId, workspaceId: ws.id, plan, interval: 'month', startedAt: START, testClockId: clock.id }],
         typedSearchAttributes: new TypedSearchAttributes([{ key: attrs.WorkspaceId, value: ws.id }]),

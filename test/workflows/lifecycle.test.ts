@@ -82,11 +82,11 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
     expect(notice!.payload.plan).toBe('max');
   });
 
-  it('example 4: monthly → yearly on 01-11 charges −1933 + 20880, re-anchors and grants 400 expiring 03-13', async () => {
+  it('example 4: monthly → yearly on 01-11 charges −1933 + 20880, re-anchors and grants 134 (400 − floor(400 × 20/30)) expiring 03-13', async () => {
     const sub = await subscribe({ plan: 'max', interval: 'month', start: '2026-01-01T00:00:00Z' });
     await sub.advance('2026-01-11T00:00:00Z');
     const result = await sub.handle.executeUpdate(changePlanUpdate, { args: [{ interval: 'year' }] });
-    expect(result).toMatchObject({ kind: 'interval_switch', effective_at: '2026-01-11T00:00:00.000Z', credits_granted: 400 });
+    expect(result).toMatchObject({ kind: 'interval_switch', effective_at: '2026-01-11T00:00:00.000Z', credits_granted: 134 });
     const invoice = (await sub.invoices()).find((i) => i.kind === 'interval_switch')!;
     expect(invoice.lines.map((l) => l.amount_cents)).toEqual([-1933, 20880]);
     expect([invoice.total_cents, invoice.amount_due_cents]).toEqual([18947, 18947]);
@@ -95,14 +95,17 @@ describe('subscription lifecycle (SPEC examples 2–9)', () => {
       'year', '2026-01-11T00:00:00.000Z', '2027-01-11T00:00:00.000Z',
     ]);
     expect((await sub.lots()).map((l) => [l.granted, iso(l.granted_at), iso(l.expires_at)])).toEqual([
-      [400, '2026-01-01T00:00:00Z', '2026-03-02T00:00:00Z'], [400, '2026-01-11T00:00:00Z', '2026-03-13T00:00:00Z'],
+      [400, '2026-01-01T00:00:00Z', '2026-03-02T00:00:00Z'], [134, '2026-01-11T00:00:00Z', '2026-03-13T00:00:00Z'],
     ]);
   });
 
   it('example 5: yearly → monthly on 07-02 leaves a 7569 balance that pays 08-01 and 08-31 and 1769 of 09-30', async () => {
     const sub = await subscribe({ plan: 'max', interval: 'year', start: '2026-01-01T00:00:00Z' });
     await sub.advance('2026-07-02T00:00:00Z');
-    await sub.handle.executeUpdate(changePlanUpdate, { args: [{ interval: 'month' }] });
+    const result = await sub.handle.executeUpdate(changePlanUpdate, { args: [{ interval: 'month' }] });
+    // 30 of July's 31 refresh days are unused: 400 − floor(400 × 30/31) = 13.
+    expect(result).toMatchObject({ kind: 'interval_switch', credits_granted: 13 });
+    expect((await sub.lots()).map((l) => [l.source, l.granted, iso(l.granted_at)]).at(-1)).toEqual(['monthly', 13, '2026-07-02T00:00:00Z']);
     const invoice = (await sub.invoices()).find((i) => i.kind === 'interval_switch')!;
     expect(invoice.lines.map((l) => l.amount_cents)).toEqual([-10469, 2900]);
     expect([invoice.total_cents, invoice.amount_due_cents, invoice.status]).toEqual([-7569, 0, 'paid']);

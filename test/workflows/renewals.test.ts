@@ -5,7 +5,7 @@ import { insertSubscription } from '../../ledger/subscriptions.js';
 import { createWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
 import { firstPaymentSettledUpdate, stateQuery } from '../../workflows/messages.js';
 import * as attrs from '../../workflows/search-attributes.js';
-import { subscriptionWorkflow } from '../../workflows/subscription.js';
+import { subscriptionLifecycleWorkflow } from '../../workflows/subscription.js';
 import type { Interval } from '../../domain/catalog.js';
 import { freshDatabase } from '../helpers/database.js';
 import { eventually, startTestWorker, startTimeSkippingEnv } from '../helpers/temporal.js';
@@ -36,7 +36,7 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
       id: subscriptionId, workspaceId: ws.id, plan, interval,
       periodStart: new Date(startedAt), periodEnd: new Date(startedAt), clockTime: null,
     });
-    const handle = await env.client.workflow.start(subscriptionWorkflow, {
+    const handle = await env.client.workflow.start(subscriptionLifecycleWorkflow, {
       taskQueue: worker.taskQueue,
       workflowId: `subscription-${subscriptionId}`,
       args: [{ subscriptionId, workspaceId: ws.id, plan, interval, startedAt, testClockId: null }],

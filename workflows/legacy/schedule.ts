@@ -1,5 +1,5 @@
-import { DAY_MS, opensPeriod, refreshAt } from '../domain/calendar.js';
-import type { LiveLot, SubscriptionState } from './messages.js';
+import { DAY_MS, opensPeriod, refreshAt } from '../../domain/calendar.js';
+import type { LiveLot, SubscriptionState } from './types.js';
 
 /** Dunning: retries 1, 3, 5 and 7 days after the renewal's due date. */
 export const RETRY_AFTER_DAYS = [1, 3, 5, 7] as const;

@@ -3,10 +3,10 @@
  * Update validators (so a refused request leaves no trace in history) and by the handlers.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { periodBounds, periodOfRefresh, refreshAt } from '../domain/calendar.js';
-import { findPlan, type Interval, planById, priceCents } from '../domain/catalog.js';
-import { type Fraction, intervalSwitchLines, type InvoiceLine, prorateCredits, remainingFraction, upgradeLines } from '../domain/proration.js';
-import type { SubscriptionState } from './messages.js';
+import { periodBounds, periodOfRefresh, refreshAt } from '../../domain/calendar.js';
+import { findPlan, type Interval, planById, priceCents } from '../../domain/catalog.js';
+import { type Fraction, intervalSwitchLines, type InvoiceLine, prorateCredits, remainingFraction, upgradeLines } from '../../domain/proration.js';
+import type { SubscriptionState } from './types.js';
 
 /** A refusal the API maps to a problem response: `code` is stable, `status` the HTTP status. */
 export function refuse(code: string, message: string, status = 409): never {

@@ -1,0 +1,49 @@
+/**
+ * What happens when a due event is reached (SPEC §2, §4): lot expiry, lapse of an unpaid first invoice
+ * or pending change, dunning retries, the end of a pause, and refreshes — a renewal when the refresh opens
+ * a period, where a cancellation, a pause and a scheduled downgrade take effect.
+ */
+import { opensPeriod } from '../calendar.js';
+import { applyDowngrade, endSubscription, grantRefresh, periodCharge, startCycle } from './cycle.js';
+import type { Step } from './effects.js';
+import { type DueEvent, pauseEnd } from './schedule.js';
+import type { LifecycleState } from './state.js';
+
+export function onDue(state: LifecycleState, event: DueEvent): Step {
+  switch (event.kind) {
+    case 'expire':
+      return { state: { ...state, lots: state.lots.filter((lot) => lot.key !== event.lot.key) }, effects: [{ kind: 'expire', key: event.lot.key, at: event.at }] };
+    case 'incomplete_expiry': {
+      // Unpaid after 23 hours: the attempt ends (a subscribe ends canceled; a restart stays canceled).
+      const { invoiceId } = state.incomplete!;
+      return { state: { ...state, incomplete: null, status: 'canceled' }, effects: [{ kind: 'void', invoiceId }] };
+    }
+    case 'pending_change_expiry':
+      return { state: { ...state, pendingChange: null }, effects: [{ kind: 'void', invoiceId: state.pendingChange!.invoiceId }] };
+    case 'dunning_retry': {
+      const dunning = { ...state.dunning!, retries: state.dunning!.retries + 1, attempts: state.dunning!.attempts + 1 };
+      const next = { ...state, dunning };
+      return { state: next, effects: [], charge: periodCharge(next, next.anchor, dunning.refreshIndex, event.at, dunning.attempts, { kind: 'dunning_retry', scheduled: true }) };
+    }
+    case 'pause_end':
+      if (state.cancelAtPeriodEnd) return endSubscription(state, event.at);
+      return startCycle(state, event.at, 'resume');
+    case 'refresh':
+      return refresh(state, event.index, event.at);
+  }
+}
+
+function refresh(state: LifecycleState, index: number, at: number): Step {
+  if (!opensPeriod(state.interval, index)) return grantRefresh(state, index, at);
+  if (state.cancelAtPeriodEnd) return endSubscription(state, at);
+  // A scheduled downgrade takes effect at this period end, also when a pause starts here.
+  const downgraded = state.scheduledChange ? applyDowngrade(state, state.scheduledChange.plan, at) : { state, effects: [] };
+  const next = downgraded.state;
+  if (next.pause) {
+    return {
+      state: { ...next, status: 'paused', pause: { ...next.pause, startsAt: at, resumesAt: pauseEnd(at, next.interval, next.pause.cycles) } },
+      effects: downgraded.effects,
+    };
+  }
+  return { state: next, effects: downgraded.effects, charge: periodCharge(next, next.anchor, index, at, 0, { kind: 'renewal', refreshIndex: index }) };
+}

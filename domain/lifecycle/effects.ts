@@ -1,0 +1,111 @@
+/**
+ * What the lifecycle core asks the shell to do, and the one place business keys and invoice lines are
+ * built. A decision returns a Step: the new state, effects to carry out in order, then at most one charge
+ * whose outcome goes back to the core (`afterCharge`), and the answer to the request that caused it.
+ */
+import { isoDay } from '../calendar.js';
+import { type Interval, planById, priceCents } from '../catalog.js';
+import type { InvoiceLine } from '../proration.js';
+import type { Refusal } from '../refusals.js';
+import type { LifecycleState, PendingChange } from './state.js';
+
+export type InvoiceKind = 'subscription' | 'upgrade' | 'interval_switch';
+
+/** The stretch of time one invoice line pays for (+1) or credits back (−1), for the money invariants. */
+export interface Coverage {
+  plan: string;
+  interval: Interval;
+  /** Anchor of the cycle the line belongs to (refresh intervals are counted from it). */
+  anchor: number;
+  from: number;
+  to: number;
+  sign: 1 | -1;
+}
+
+/** Why a charge is made: decides what its outcome does (`afterCharge`). */
+export type ChargePurpose =
+  | { kind: 'first'; reason: 'subscribe' | 'restart' | 'resume'; anchor: number }
+  | { kind: 'renewal'; refreshIndex: number }
+  | { kind: 'dunning_retry'; scheduled: boolean }
+  | { kind: 'change'; change: Omit<PendingChange, 'invoiceId' | 'deadline'>; deadline: number };
+
+export interface Charge {
+  businessKey: string;
+  invoiceKind: InvoiceKind;
+  lines: InvoiceLine[];
+  /** One per line, same order. */
+  coverage: Coverage[];
+  /** The instant billed (the invoice's date). */
+  at: number;
+  /** 0 for the first payment attempt of this invoice; n for the n-th retry. */
+  attempt: number;
+  purpose: ChargePurpose;
+  /** For operators (Temporal UI summary). */
+  summary: string;
+}
+
+/** What the shell learns of a charge. */
+export type ChargeOutcome =
+  | { status: 'paid'; invoiceId: string; paidAt: number }
+  | { status: 'requires_action'; invoiceId: string; hostedUrl: string }
+  | { status: 'declined'; invoiceId: string; code: string };
+
+export type NotificationKind = 'payment_failed' | 'downgrade_applied';
+
+export type Effect =
+  | { kind: 'grant'; key: string; source: 'monthly' | 'upgrade'; credits: number; grantedAt: number; expiresAt: number; summary: string }
+  | { kind: 'expire'; key: string; at: number }
+  | { kind: 'void'; invoiceId: string }
+  /** The subscription ended: plan lots forfeited, packs frozen. */
+  | { kind: 'end_plan_credits'; key: string; at: number }
+  /** A subscription (re)started: packs thaw. */
+  | { kind: 'thaw_packs'; key: string; at: number }
+  /** Active custom models above `keep` are deactivated, the most recently used kept. */
+  | { kind: 'deactivate_models'; keep: number }
+  | { kind: 'notify'; notification: NotificationKind; dedupeKey: string; at: number; payload: Record<string, unknown> };
+
+export interface ChangeResult {
+  kind: 'upgrade' | 'downgrade' | 'interval_switch';
+  effective_at: string | null;
+  invoice_id?: string;
+  credits_granted?: number;
+  /** True while the change waits for the customer to authenticate the payment. */
+  pending?: boolean;
+}
+
+/** The answer to a request: the subscription's view, or a change's result. */
+export type Reply = { kind: 'view' } | { kind: 'change'; result: ChangeResult };
+
+export interface Step {
+  state: LifecycleState;
+  effects: Effect[];
+  charge?: Charge;
+  reply?: Reply;
+  /** The request is refused after a payment attempt (a 402): the effects are still carried out. */
+  refusal?: Refusal;
+}
+
+// ---- Business keys: every charge, grant and ledger write is idempotent by one of these ----------------
+
+export const keys = {
+  period: (s: LifecycleState, anchor: number, periodIndex: number) => `${s.subscriptionId}:${anchor}:period:${periodIndex}:subscription`,
+  change: (s: LifecycleState, kind: InvoiceKind, plan: string, interval: Interval, at: number) =>
+    `${s.subscriptionId}:${s.anchor}:${kind}:${plan}:${interval}:${at}`,
+  refreshGrant: (s: LifecycleState, anchor: number, index: number) => `${s.subscriptionId}:${anchor}:refresh:${index}:grant`,
+  upgradeGrant: (s: LifecycleState, plan: string, requestedAt: number) => `${s.subscriptionId}:${s.anchor}:upgrade:${plan}:${requestedAt}`,
+  end: (s: LifecycleState, at: number) => `${s.subscriptionId}:${s.anchor}:end:${at}`,
+  thaw: (s: LifecycleState, anchor: number) => `${s.subscriptionId}:${anchor}:thaw`,
+  downgradeNotice: (s: LifecycleState, at: number) => `${s.subscriptionId}:${at}:downgrade`,
+  paymentFailedNotice: (invoiceId: string, attempt: number) => `${invoiceId}:failed:${attempt}`,
+};
+
+// ---- Invoice lines ------------------------------------------------------------------------------------
+
+export function planLabel(planId: string, interval: Interval): string {
+  return `${planById(planId).name} (${interval === 'month' ? 'monthly' : 'yearly'})`;
+}
+
+/** The line of a billing period: the plan's full price for [start, end). */
+export function periodLine(planId: string, interval: Interval, start: number, end: number): InvoiceLine {
+  return { description: `${planById(planId).name} (${interval}ly), ${isoDay(start)} to ${isoDay(end)}`, amount_cents: priceCents(planById(planId), interval) };
+}

@@ -1,0 +1,71 @@
+/**
+ * Carries out the lifecycle core's effects and charges through activities (the shell's hands). Ledger and
+ * projection writes are local activities (one marker event each), which keeps a subscription-year inside
+ * the history budget; every one is idempotent by the business key the core chose, so a retry after a
+ * worker crash repeats nothing.
+ */
+import { proxyLocalActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import type { Charge, ChargeOutcome, Effect } from '../domain/lifecycle/index.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+// A payment call takes seconds; after a worker dies mid-call the workflow task times out and the call is
+// repeated on another worker, safely: the provider call carries the business key as its idempotency key.
+export const payments = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+export const ledger = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+export interface Subject {
+  subscriptionId: string;
+  workspaceId: string;
+}
+
+/** Carries out one step's effects in order. */
+export async function perform(subject: Subject, effects: Effect[]): Promise<void> {
+  const { subscriptionId, workspaceId } = subject;
+  let deactivated: string[] = [];
+  for (const effect of effects) {
+    switch (effect.kind) {
+      case 'grant':
+        await ledger.grantLot.executeWithOptions({ startToCloseTimeout: '30 seconds', summary: effect.summary }, [{
+          key: effect.key, workspaceId, source: effect.source, credits: effect.credits, grantedAt: effect.grantedAt, expiresAt: effect.expiresAt,
+        }]);
+        break;
+      case 'expire':
+        await ledger.expireGrant.executeWithOptions({ startToCloseTimeout: '30 seconds', summary: `expire the lot of ${effect.key}` },
+          [{ workspaceId, grantKey: effect.key, at: effect.at }]);
+        break;
+      case 'void':
+        await payments.voidInvoice({ invoiceId: effect.invoiceId });
+        break;
+      case 'end_plan_credits':
+        await ledger.endPlanCredits({ key: effect.key, subscriptionId, workspaceId, at: effect.at });
+        break;
+      case 'thaw_packs':
+        await ledger.thawPacks({ key: effect.key, subscriptionId, workspaceId, at: effect.at });
+        break;
+      case 'deactivate_models':
+        ({ deactivated } = await ledger.deactivateCustomModels({ workspaceId, keep: effect.keep }));
+        break;
+      case 'notify': {
+        const extra = effect.notification === 'downgrade_applied' ? { deactivated_custom_models: deactivated } : {};
+        await ledger.notify({ workspaceId, kind: effect.notification, dedupeKey: effect.dedupeKey, at: effect.at, payload: { ...effect.payload, ...extra } });
+        break;
+      }
+    }
+  }
+}
+
+/** Makes the charge the core decided and returns its outcome (a declined card is an outcome, not a failure). */
+export function charge(subject: Subject, c: Charge): Promise<ChargeOutcome> {
+  return payments.charge.executeWithOptions({ startToCloseTimeout: '20 seconds', summary: c.summary }, [{
+    subscriptionId: subject.subscriptionId, workspaceId: subject.workspaceId, businessKey: c.businessKey, kind: c.invoiceKind,
+    lines: c.lines, at: c.at, attempt: c.attempt,
+  }]);
+}

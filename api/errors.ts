@@ -3,22 +3,34 @@ import { HTTPException } from 'hono/http-exception';
 import postgres from 'postgres';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
+import { Refusal } from '../domain/refusals.js';
+import { REFUSAL_STATUS } from './refusal-status.js';
 
 export interface FieldError {
   field: string;
   reason: string;
 }
 
-/** The one error type handlers throw; the edge turns it into application/problem+json. */
+/**
+ * Transport and validation errors (401, 403, 413, 422, 429, 503, bad input); business refusals are the
+ * domain's `Refusal`. The edge turns both into application/problem+json.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
     readonly code: string,
     message: string,
     readonly errors?: FieldError[],
+    /** Further fields of the problem body (a refusal's detail, e.g. `required` and `available`). */
+    readonly detail: Record<string, unknown> = {},
   ) {
     super(message);
   }
+}
+
+/** A refusal as a problem: its status from the one code → status table, its detail fields in the body. */
+export function fromRefusal(refusal: Refusal): ApiError {
+  return new ApiError(REFUSAL_STATUS[refusal.code], refusal.code, refusal.message, undefined, refusal.detail);
 }
 
 export function invalid(field: string, reason: string): ApiError {
@@ -30,13 +42,16 @@ export function notFound(what: string): ApiError {
 }
 
 export function problem(c: Context, error: ApiError): Response {
-  const body = {
+  const standard: Record<string, unknown> = {
     type: `https://docs.credit-engine.dev/errors/${error.code}`,
     title: error.message,
     status: error.status,
     code: error.code,
     ...(error.errors ? { errors: error.errors } : {}),
   };
+  // Detail fields follow the standard ones and never replace them.
+  const detail = Object.entries(error.detail).filter(([name]) => !(name in standard) && name !== 'errors');
+  const body = { ...standard, ...Object.fromEntries(detail) };
   return c.body(JSON.stringify(body), error.status, { 'content-type': 'application/problem+json' });
 }
 
@@ -60,6 +75,7 @@ const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
 /** Maps whatever escaped a handler; anything unexpected is a logged 500 without internals. */
 export function onError(error: Error, c: Context): Response {
   if (error instanceof ApiError) return problem(c, error);
+  if (error instanceof Refusal) return problem(c, fromRefusal(error));
   if (error instanceof postgres.PostgresError && UNSTORABLE_TEXT.has(error.code)) {
     return problem(c, new ApiError(400, 'invalid_request', 'text must not contain NUL (U+0000) characters'));
   }

@@ -11,7 +11,9 @@ export const Problem = z
     code: z.string(),
     errors: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
   })
-  .openapi('Problem');
+  // A refusal adds its detail fields (e.g. `required` and `available` for insufficient_credits).
+  .catchall(z.unknown())
+  .openapi('Problem', { description: 'An application/problem+json document; a refusal adds its detail fields beside the standard ones.' });
 
 export const problemResponses = {
   400: { description: 'Invalid input', content: { 'application/problem+json': { schema: Problem } } },

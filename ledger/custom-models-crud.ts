@@ -1,4 +1,6 @@
 import { findPlan } from '../domain/catalog.js';
+import { LIVE_STATUSES } from '../domain/lifecycle/status.js';
+import { Refusal } from '../domain/refusals.js';
 import type { Sql } from './db.js';
 import type { Tx } from './operations.js';
 import { newId } from './workspaces.js';
@@ -11,14 +13,6 @@ export interface CustomModelView {
   created_at: string;
 }
 
-export type CustomModelErrorCode = 'custom_model_limit' | 'custom_model_not_found';
-
-export class CustomModelError extends Error {
-  constructor(readonly code: CustomModelErrorCode, message: string) {
-    super(message);
-  }
-}
-
 interface ModelRow {
   id: string;
   name: string;
@@ -27,16 +21,16 @@ interface ModelRow {
   created_at: Date;
 }
 
-const notFound = (id: string) => new CustomModelError('custom_model_not_found', `custom model ${id} not found`);
+const notFound = (id: string) => new Refusal('custom_model_not_found', `custom model ${id} not found`);
 
 const view = (r: ModelRow): CustomModelView => ({
   id: r.id, name: r.name, active: r.active, last_used_at: r.last_used_at.toISOString(), created_at: r.created_at.toISOString(),
 });
 
-/** Active custom models the workspace's plan allows: 0 without an active, past-due or paused subscription. */
+/** Active custom models the workspace's plan allows: 0 without a live (active, past-due or paused) subscription. */
 export async function customModelLimit(sql: Sql | Tx, workspaceId: string): Promise<number> {
   const [row] = await sql<{ plan: string }[]>`
-    SELECT plan FROM subscriptions WHERE workspace_id = ${workspaceId} AND status IN ('active', 'past_due', 'paused') LIMIT 1`;
+    SELECT plan FROM subscriptions WHERE workspace_id = ${workspaceId} AND status IN ${sql(LIVE_STATUSES)} LIMIT 1`;
   return (row && findPlan(row.plan)?.customModelLimit) ?? 0;
 }
 
@@ -64,7 +58,7 @@ async function withWorkspaceLocked<T>(
       const [count] = await tx<{ active: number }[]>`
         SELECT count(*)::int AS active FROM custom_models WHERE workspace_id = ${workspaceId} AND active`;
       if (count!.active < limit) return;
-      throw new CustomModelError('custom_model_limit', limit === 0
+      throw new Refusal('custom_model_limit', limit === 0
         ? 'custom models need an active subscription'
         : `the plan allows ${limit} active custom model${limit === 1 ? '' : 's'}; deactivate one first`);
     };

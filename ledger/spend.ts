@@ -5,22 +5,13 @@
  * SQL functions (one round trip each: the spend path's speed is mostly round trips).
  */
 import { defaultLowBalanceThreshold, PLANS } from '../domain/catalog.js';
+import { Refusal, type RefusalCode } from '../domain/refusals.js';
 import { formatLotId } from './credits.js';
 import type { Sql } from './db.js';
 import { newId } from './workspaces.js';
 
 export const QUOTE_TTL_MS = 15 * 60 * 1000;
 export const HOLD_TTL_MS = 60 * 60 * 1000;
-
-export class SpendError extends Error {
-  constructor(
-    readonly code: 'quote_not_found' | 'quote_expired' | 'insufficient_credits' | 'creation_not_found' | 'creation_not_running',
-    message: string,
-    readonly detail: Record<string, number> = {},
-  ) {
-    super(message);
-  }
-}
 
 export interface QuoteView {
   quote_id: string;
@@ -65,7 +56,8 @@ interface CreationRow {
   created_at: string;
   portions: { lot_id: number; amount: number; captured: number }[];
 }
-type Refusal = { error: SpendError['code']; message: string; detail: Record<string, number> };
+/** A refusal as the SQL functions answer it (ledger_refusal): quote_not_found, insufficient_credits, ... */
+type SqlRefusal = { error: RefusalCode; message: string; detail: Record<string, number> };
 
 function toView(row: CreationRow): CreationView {
   const running = row.status === 'running';
@@ -84,8 +76,8 @@ function toView(row: CreationRow): CreationView {
   };
 }
 
-function orRefuse<T extends object>(result: T | Refusal): T {
-  if ('error' in result) throw new SpendError(result.error, result.message, result.detail);
+function orRefuse<T extends object>(result: T | SqlRefusal): T {
+  if ('error' in result) throw new Refusal(result.error, result.message, result.detail);
   return result;
 }
 
@@ -98,7 +90,7 @@ const DEFAULT_THRESHOLDS = Object.fromEntries(PLANS.map((plan) => [plan.id, defa
  * One round trip: the rules live in the SQL function ledger_hold.
  */
 export async function holdForQuote(sql: Sql, workspaceId: string, quoteId: string): Promise<{ creation: CreationView; replayed: boolean }> {
-  const [row] = await sql<{ result: (CreationRow & { replayed: boolean }) | Refusal }[]>`
+  const [row] = await sql<{ result: (CreationRow & { replayed: boolean }) | SqlRefusal }[]>`
     SELECT ledger_hold(${workspaceId}, ${quoteId}, ${newId('cr')}, ${HOLD_TTL_MS}, ${sql.json(DEFAULT_THRESHOLDS)}) AS result`;
   const held = orRefuse(row!.result);
   return { creation: toView(held), replayed: held.replayed };
@@ -117,7 +109,7 @@ export async function endCreation(
   outcome: { status: 'succeeded'; reported: number } | { status: 'failed' | 'expired' },
 ): Promise<CreationView> {
   const reported = outcome.status === 'succeeded' ? outcome.reported : null;
-  const [row] = await sql<{ result: CreationRow | Refusal }[]>`
+  const [row] = await sql<{ result: CreationRow | SqlRefusal }[]>`
     SELECT ledger_end(${workspaceId}, ${creationId}, ${outcome.status}, ${reported}) AS result`;
   return toView(orRefuse(row!.result));
 }
@@ -144,7 +136,7 @@ export async function expireStaleHolds(
   for (const creation of stale) {
     await endCreation(sql, creation.workspace_id, creation.id, { status: 'expired' }).catch((error: unknown) => {
       // Completed or failed meanwhile by the customer: nothing left to release.
-      if (!(error instanceof SpendError && error.code === 'creation_not_running')) throw error;
+      if (!(error instanceof Refusal && error.code === 'creation_not_running')) throw error;
     });
   }
   return stale.length;

@@ -3,6 +3,7 @@ import { type Context, Hono } from 'hono';
 import { csrf } from 'hono/csrf';
 import type { Child } from 'hono/jsx';
 import { findPlan, type Interval, INTERVALS, PACKS, packPriceCents, type Plan, PLANS, planById, priceCents } from '../../domain/catalog.js';
+import { Refusal } from '../../domain/refusals.js';
 import { type BalanceView, getBalance, type LotView } from '../../ledger/credits.js';
 import { listCreations } from '../../ledger/history.js';
 import { getInvoice, type InvoiceRow, listInvoices } from '../../ledger/invoices.js';
@@ -499,7 +500,7 @@ export function billingPages(deps: ApiDeps) {
       try {
         sessions.flash(c, await run(session, form));
       } catch (error) {
-        if (error instanceof ApiError) {
+        if (error instanceof ApiError || error instanceof Refusal) {
           sessions.flash(c, { kind: 'error', text: `That did not go through: ${error.message}.` });
         } else {
           console.error(error);
@@ -589,8 +590,12 @@ export function billingPages(deps: ApiDeps) {
   action('/billing/packs', async ({ workspace }, form) => {
     const size = Number(field(form, 'size'));
     if (!PACKS.some((p) => p.credits === size)) throw invalidForm(`packs come in ${PACKS.map((p) => p.credits).join(' or ')} credits`);
-    const { charge } = await buyPack(deps, workspace, { size });
-    if (charge.status === 'declined') return { kind: 'error', text: `The payment was declined (${charge.code}). Check your payment method in the portal.` };
+    const bought = await buyPack(deps, workspace, { size }).catch((error: unknown) => {
+      if (error instanceof Refusal && error.code === 'payment_declined') return error;
+      throw error;
+    });
+    if (bought instanceof Refusal) return { kind: 'error', text: `The payment was declined (${String(bought.detail.decline_code)}). Check your payment method in the portal.` };
+    const { charge } = bought;
     if (charge.status === 'requires_action') {
       return { kind: 'ok', text: `Your bank asks you to confirm this payment; the ${size} credits arrive once it is confirmed.`, link: { href: charge.hostedUrl, label: 'Confirm the payment' } };
     }

@@ -1,9 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import {
-  activateCustomModel, createCustomModel, CustomModelError, deactivateCustomModel, listCustomModels,
-} from '../../ledger/custom-models-crud.js';
+import { activateCustomModel, createCustomModel, deactivateCustomModel, listCustomModels } from '../../ledger/custom-models-crud.js';
 import { requireWorkspace } from '../auth.js';
-import { ApiError } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
@@ -21,17 +18,6 @@ const modelProblems = {
   404: { description: 'Unknown custom model', content: { 'application/problem+json': { schema: Problem } } },
   409: { description: 'The plan\'s limit of active custom models is reached (`custom_model_limit`)', content: { 'application/problem+json': { schema: Problem } } },
 } as const;
-
-const statusOf = { custom_model_limit: 409, custom_model_not_found: 404 } as const;
-
-async function entitled<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof CustomModelError) throw new ApiError(statusOf[error.code], error.code, error.message);
-    throw error;
-  }
-}
 
 export function customModelRoutes(deps: ApiDeps) {
   const router = newRouter();
@@ -52,7 +38,7 @@ export function customModelRoutes(deps: ApiDeps) {
       responses: { 201: { description: 'Created (active)', ...json(CustomModel) }, ...modelProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await entitled(() => createCustomModel(deps.sql, workspace.id, c.req.valid('json').name)), 201);
+      return c.json(await createCustomModel(deps.sql, workspace.id, c.req.valid('json').name), 201);
     },
   );
 
@@ -62,7 +48,7 @@ export function customModelRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Active', ...json(CustomModel) }, ...modelProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await entitled(() => activateCustomModel(deps.sql, workspace.id, c.req.valid('param').id)), 200);
+      return c.json(await activateCustomModel(deps.sql, workspace.id, c.req.valid('param').id), 200);
     },
   );
 
@@ -73,7 +59,7 @@ export function customModelRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Inactive', ...json(CustomModel) }, ...modelProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await entitled(() => deactivateCustomModel(deps.sql, workspace.id, c.req.valid('param').id)), 200);
+      return c.json(await deactivateCustomModel(deps.sql, workspace.id, c.req.valid('param').id), 200);
     },
   );
   return router;

@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { estimateCredits, MAX_COUNT, MAX_DURATION_S, MODEL_IDS } from '../../domain/costs.js';
-import { createQuote, endCreation, expireStaleHolds, holdForQuote, SpendError } from '../../ledger/spend.js';
+import { Refusal } from '../../domain/refusals.js';
+import { createQuote, endCreation, expireStaleHolds, holdForQuote } from '../../ledger/spend.js';
 import { requireWorkspace } from '../auth.js';
-import { ApiError, invalid } from '../errors.js';
+import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
@@ -33,18 +34,6 @@ const spendProblems = {
   409: { description: 'Quote expired or creation already ended', content: { 'application/problem+json': { schema: Problem } } },
 } as const;
 
-const statusOf = { quote_not_found: 404, creation_not_found: 404, quote_expired: 409, creation_not_running: 409, insufficient_credits: 402 } as const;
-
-/** Runs a ledger call, turning its business refusals into problem responses. */
-async function spend<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof SpendError) throw new ApiError(statusOf[error.code], error.code, error.message);
-    throw error;
-  }
-}
-
 export function spendRoutes(deps: ApiDeps) {
   const router = newRouter();
 
@@ -72,11 +61,11 @@ export function spendRoutes(deps: ApiDeps) {
       const quoteId = c.req.valid('json').quote_id;
       const hold = () => holdForQuote(deps.sql, workspace.id, quoteId);
       // Only when refused: release this workspace's abandoned holds (over an hour old) and try once more.
-      const { creation, replayed } = await spend(() => hold().catch(async (error: unknown) => {
-        const refused = error instanceof SpendError && error.code === 'insufficient_credits';
+      const { creation, replayed } = await hold().catch(async (error: unknown) => {
+        const refused = error instanceof Refusal && error.code === 'insufficient_credits';
         if (refused && (await expireStaleHolds(deps.sql, { workspaceId: workspace.id })) > 0) return hold();
         throw error;
-      }));
+      });
       return c.json(creation, replayed ? 200 : 201);
     },
   );
@@ -89,7 +78,7 @@ export function spendRoutes(deps: ApiDeps) {
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       const reported = c.req.valid('json').credits;
-      return c.json(await spend(() => endCreation(deps.sql, workspace.id, c.req.valid('param').id, { status: 'succeeded', reported })), 200);
+      return c.json(await endCreation(deps.sql, workspace.id, c.req.valid('param').id, { status: 'succeeded', reported }), 200);
     },
   );
 
@@ -98,7 +87,7 @@ export function spendRoutes(deps: ApiDeps) {
       request: { params: CreationParams }, responses: { 200: { description: 'Failed; the hold is released', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await spend(() => endCreation(deps.sql, workspace.id, c.req.valid('param').id, { status: 'failed' })), 200);
+      return c.json(await endCreation(deps.sql, workspace.id, c.req.valid('param').id, { status: 'failed' }), 200);
     },
   );
   return router;

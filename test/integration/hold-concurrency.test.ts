@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantLot, getBalance, type LotSource } from '../../ledger/credits.js';
 import { createSql, type Sql } from '../../ledger/db.js';
-import { createQuote, endCreation, holdForQuote, SpendError } from '../../ledger/spend.js';
+import { Refusal } from '../../domain/refusals.js';
+import { createQuote, endCreation, holdForQuote } from '../../ledger/spend.js';
 import { createWorkspace, newId } from '../../ledger/workspaces.js';
 import { freshDatabase } from '../helpers/database.js';
 
@@ -109,8 +110,8 @@ describe('concurrent holds on one workspace', () => {
     expect(started).toHaveLength(20);
     expect(refused).toHaveLength(30);
     for (const error of refused) {
-      expect(error).toBeInstanceOf(SpendError);
-      expect((error as SpendError).code).toBe('insufficient_credits');
+      expect(error).toBeInstanceOf(Refusal);
+      expect((error as Refusal).code).toBe('insufficient_credits');
     }
     for (const { creation, replayed } of started) {
       expect(replayed).toBe(false);

@@ -6,11 +6,12 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Refusal } from '../../domain/refusals.js';
 import { expireLot, forfeitPlanLots, getBalance, grantLot, setPacksFrozen, type GrantRequest } from '../../ledger/credits.js';
 import type { Sql } from '../../ledger/db.js';
 import { availableAt } from '../../ledger/operations.js';
 import {
-  createQuote, type CreationView, endCreation, expireStaleHolds, HOLD_TTL_MS, holdForQuote, QUOTE_TTL_MS, readCreation, SpendError,
+  createQuote, type CreationView, endCreation, expireStaleHolds, HOLD_TTL_MS, holdForQuote, QUOTE_TTL_MS, readCreation,
 } from '../../ledger/spend.js';
 import { createTestClock } from '../../ledger/test-clocks.js';
 import { createWorkspace, newId, workspaceNow } from '../../ledger/workspaces.js';
@@ -326,9 +327,9 @@ async function hold(w: World, amount: number): Promise<void> {
     result = await holdForQuote(w.sql, w.ws, quote.quote_id);
   } catch (error) {
     // SPEC §3: if the available balance is smaller, the creation is refused and nothing changes.
-    expect(error).toBeInstanceOf(SpendError);
-    expect((error as SpendError).code).toBe('insufficient_credits');
-    expect((error as SpendError).detail).toEqual({ required: amount, available });
+    expect(error).toBeInstanceOf(Refusal);
+    expect((error as Refusal).code).toBe('insufficient_credits');
+    expect((error as Refusal).detail).toEqual({ required: amount, available });
     expect(available).toBeLessThan(amount);
     expect(await snap(w)).toEqual(before);
     return;
@@ -373,8 +374,8 @@ async function holdConcurrently(w: World, amounts: number[], duplicate: boolean)
       held.push(outcome.value.creation);
       recordHold(w, quote.quote_id, outcome.value.creation);
     } else {
-      expect(outcome.reason).toBeInstanceOf(SpendError);
-      expect((outcome.reason as SpendError).code).toBe('insufficient_credits');
+      expect(outcome.reason).toBeInstanceOf(Refusal);
+      expect((outcome.reason as Refusal).code).toBe('insufficient_credits');
       // It was refused when the balance was smaller; the balance only went down after that.
       expect(quote.credits).toBeGreaterThan(finalAvailable);
     }

@@ -1,0 +1,35 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { RefusalCode } from '../domain/refusals.js';
+
+/**
+ * The one table from a refusal's code to its HTTP status. The domain and the workflow carry codes only;
+ * this edge decides what each means over HTTP (SPEC §8): bad input 400, a payment or balance that falls
+ * short 402, a missing object 404, and a request the current state refuses 409.
+ */
+export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
+  invalid_request: 400,
+  unknown_plan: 400,
+
+  payment_declined: 402,
+  insufficient_credits: 402,
+
+  no_subscription: 404,
+  quote_not_found: 404,
+  creation_not_found: 404,
+  custom_model_not_found: 404,
+
+  subscription_not_active: 409,
+  subscription_canceling: 409,
+  change_pending: 409,
+  same_plan: 409,
+  already_paused: 409,
+  not_cancelable: 409,
+  already_canceling: 409,
+  nothing_to_resume: 409,
+  no_scheduled_change: 409,
+  subscription_exists: 409,
+  subscription_required: 409,
+  quote_expired: 409,
+  creation_not_running: 409,
+  custom_model_limit: 409,
+};

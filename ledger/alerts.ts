@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { defaultLowBalanceThreshold, findPlan } from '../domain/catalog.js';
+import { LIVE_STATUSES } from '../domain/lifecycle/status.js';
 import type { Sql } from './db.js';
 import type { Tx } from './operations.js';
 
@@ -56,7 +57,7 @@ interface SettingsRow {
 
 const settingsColumns = (sql: Sql | Tx) => sql`
   low_balance_threshold, alert_webhook_url,
-  (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = workspaces.id AND s.status IN ('active', 'past_due', 'paused') LIMIT 1) AS plan`;
+  (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = workspaces.id AND s.status IN ${sql(LIVE_STATUSES)} LIMIT 1) AS plan`;
 
 function present(row: SettingsRow): AlertSettings {
   const plan = row.plan ? findPlan(row.plan) : undefined;

@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import { defaultLowBalanceThreshold, findPlan } from '../domain/catalog.js';
+import { LIVE_STATUSES } from '../domain/lifecycle/status.js';
 import type { Sql } from './db.js';
 
 export type Tx = postgres.TransactionSql<{ bigint: number }>;
@@ -21,7 +22,7 @@ export interface LedgerContext {
 export async function lockWorkspace(tx: Tx, workspaceId: string): Promise<LedgerContext> {
   const [row] = await tx<{ now: Date; low_balance_threshold: number | null; plan: string | null }[]>`
     SELECT workspace_now(w.id) AS now, w.low_balance_threshold,
-      (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = w.id AND s.status IN ('active', 'past_due', 'paused') LIMIT 1) AS plan
+      (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = w.id AND s.status IN ${tx(LIVE_STATUSES)} LIMIT 1) AS plan
     FROM workspaces w WHERE w.id = ${workspaceId} FOR UPDATE OF w`;
   if (!row) throw new Error(`workspace ${workspaceId} not found`);
   const plan = row.plan ? findPlan(row.plan) : undefined;

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PACKS } from '../../domain/catalog.js';
 import { requireWorkspace } from '../auth.js';
-import { ApiError } from '../errors.js';
 import { buyPack } from '../packs.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Problem, problemResponses } from '../schemas.js';
@@ -17,17 +16,17 @@ export function packRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
     createRoute({ method: 'post', path: '/v1/credit-packs', tags: ['credits'], security: bearer,
-      description: 'Buys a pack: charged now, delivered as a never-expiring lot once paid. `Idempotency-Key` makes retries safe.',
+      description: 'Buys a pack (needs a live subscription): charged now, delivered as a never-expiring lot once paid. `Idempotency-Key` makes retries safe.',
       request: { body: { content: { 'application/json': { schema: PackBody } }, required: true } },
       responses: {
         201: { description: 'Paid (lot delivered) or waiting for 3-D Secure (lot null, invoice open)', content: { 'application/json': { schema: Purchase } } },
-        402: { description: 'Payment declined', content: { 'application/problem+json': { schema: Problem } } },
+        402: { description: 'Payment declined (`payment_declined`): the invoice is voided, nothing is delivered', content: { 'application/problem+json': { schema: Problem } } },
+        409: { description: 'No live subscription (`subscription_required`): packs need an active, past-due or paused one', content: { 'application/problem+json': { schema: Problem } } },
         ...problemResponses,
       } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       const { charge, lot } = await buyPack(deps, workspace, { size: c.req.valid('json').size, idempotencyKey: c.req.header('idempotency-key') });
-      if (charge.status === 'declined') throw new ApiError(402, 'payment_declined', `the payment was declined (${charge.code})`);
       return c.json({ invoice: presentInvoice(charge.invoice), lot }, 201);
     },
   );

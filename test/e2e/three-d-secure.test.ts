@@ -51,13 +51,19 @@ describe('sandbox payments through the webhook endpoint', () => {
     expect(sub.body.status).toBe('incomplete');
     expect((await declined.get('/v1/invoices')).body.data[0]).toMatchObject({ status: 'open', total_cents: 1200 });
 
-    const buyer = await customerOn('pm_card_authenticationRequired');
+    // Packs need a live subscription; its card then asks for 3-D Secure: the pack's invoice stays open.
+    const buyer = await customerOn('pm_card_visa');
+    expect((await buyer.post('/v1/subscription', { plan: 'plus', interval: 'month' })).body.status).toBe('active');
+    expect((await buyer.put('/v1/payment-method', { payment_method: 'pm_card_authenticationRequired' })).status).toBe(200);
     const purchase = await buyer.post('/v1/credit-packs', { size: 500 });
     expect([purchase.status, purchase.body.lot, purchase.body.invoice.status]).toEqual([201, null, 'open']);
+    expect((await buyer.get('/v1/credits')).body.lots.map((l: { source: string }) => l.source)).toEqual(['monthly']);
+    expect(await (await fetch(purchase.body.invoice.hosted_url)).text()).toContain('Complete authentication');
     await fetch(`${stack.baseUrl}/sandbox/invoices/${purchase.body.invoice.id}/authenticate`, { method: 'POST', redirect: 'manual' });
-    await eventually(() => buyer.get('/v1/credits'), (r) => r.body.lots.length === 1);
-    // No live subscription: the pack waits, frozen, for one.
-    expect((await buyer.get('/v1/credits')).body.lots[0]).toMatchObject({ source: 'pack', granted: 500, frozen: true, expires_at: null });
+    await eventually(() => buyer.get('/v1/credits'), (r) => r.body.lots.length === 2);
+    const pack = (await buyer.get('/v1/credits')).body.lots.find((l: { source: string }) => l.source === 'pack');
+    expect(pack).toMatchObject({ source: 'pack', granted: 500, frozen: false, expires_at: null });
+    expect((await buyer.get('/v1/invoices')).body.data.find((i: { id: string }) => i.id === purchase.body.invoice.id).status).toBe('paid');
   });
 
   it('opens the (sandbox) billing portal, which leads back to the pricing page', async () => {

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chargeInvoice } from '../../payments/charge-invoice.js';
 import { signStripePayload } from '../../payments/webhooks.js';
 import { ADMIN_KEY, type apiClient, startStack, WEBHOOK_SECRET } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
@@ -91,6 +92,21 @@ async function pendingSubscription(stack: Stack, name: string, plan = 'max', clo
     SELECT id, workspace_id, subscription_id FROM invoices WHERE workspace_id = ${workspaceId} AND kind = 'subscription' AND status = 'open'`;
   expect(invoice?.subscription_id).toBe(sub.body.id);
   return { api, workspaceId, subscriptionId: sub.body.id as string, invoice: invoice! };
+}
+
+/**
+ * A 500-credit pack waiting for 3-D Secure in a workspace whose subscription is not live (yet). Buying a
+ * pack needs a live subscription, but one bought under an earlier subscription can be paid while a new one
+ * waits for its first payment: its invoice is made as a purchase makes it (chargeInvoice, the sandbox asking
+ * for 3-D Secure), without going through the purchase's live-subscription check.
+ */
+async function pendingPack(stack: Stack, workspaceId: string): Promise<InvoiceRef> {
+  const charge = await chargeInvoice(stack.sql, stack.payments, {
+    businessKey: `pack:${workspaceId}:earlier`, workspaceId, subscriptionId: null, kind: 'pack',
+    lines: [{ description: '500 credit pack', amount_cents: 4100 }], createdAt: new Date(CLOCK_START), metadata: { pack_credits: 500 },
+  });
+  expect([charge.status, charge.invoice.status]).toEqual(['requires_action', 'open']);
+  return { id: charge.invoice.id, workspace_id: workspaceId, subscription_id: null };
 }
 
 async function webhookRow(stack: Stack, id: string) {
@@ -207,9 +223,7 @@ describe('webhook inbox', () => {
     // Holding the projection row makes that window last (as a slow write would); the thaw marks the
     // subscription live before it thaws, so it waits here and thaws the pack granted meanwhile.
     const { api, workspaceId, subscriptionId, invoice } = await pendingSubscription(stack, 'pack-race');
-    const purchase = await api.post('/v1/credit-packs', { size: 500 });
-    expect([purchase.status, purchase.body.invoice.status]).toEqual([201, 'open']);
-    const packInvoice = { id: purchase.body.invoice.id as string, workspace_id: workspaceId, subscription_id: null };
+    const packInvoice = await pendingPack(stack, workspaceId);
 
     let release!: () => void;
     const released = new Promise<void>((resolve) => { release = resolve; });
@@ -291,13 +305,7 @@ describe('webhook inbox', () => {
       const clockId = (await operator.post('/v1/test-clocks', { frozen_time: CLOCK_START })).body.id as string;
       return Promise.all(slots.map(async (s) => {
         const sub = await pendingSubscription(stack, `${name}-${s.index}`, s.plan, clockId);
-        let packInvoice: InvoiceRef | null = null;
-        if (s.pack) {
-          const purchase = await sub.api.post('/v1/credit-packs', { size: 500 });
-          expect([purchase.status, purchase.body.lot, purchase.body.invoice.status]).toEqual([201, null, 'open']);
-          packInvoice = { id: purchase.body.invoice.id, workspace_id: sub.workspaceId, subscription_id: null };
-        }
-        return { ...sub, packInvoice };
+        return { ...sub, packInvoice: s.pack ? await pendingPack(stack, sub.workspaceId) : null };
       }));
     }
     const ordered = await buildSet('ordered');

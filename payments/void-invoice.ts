@@ -1,0 +1,20 @@
+import type { Sql } from '../ledger/db.js';
+import { getInvoice, voidInvoice } from '../ledger/invoices.js';
+import type { PaymentProvider } from './provider.js';
+
+/**
+ * Voids an unpaid invoice: first at the provider, so the customer can no longer pay it on its hosted page,
+ * then ours. One the provider reports paid meanwhile is left open here, for its payment webhook to settle
+ * (answers `paid`). Idempotent: the provider call is keyed by the invoice's business key, and a void or paid
+ * invoice is left as it is. Used by the workflow's voidInvoice activity and by a declined pack purchase.
+ */
+export async function voidUnpaidInvoice(sql: Sql, payments: PaymentProvider, invoiceId: string): Promise<'void' | 'paid'> {
+  const invoice = await getInvoice(sql, invoiceId);
+  if (invoice?.status === 'paid') return 'paid';
+  if (invoice?.provider_invoice_id && (invoice.status === 'draft' || invoice.status === 'open')) {
+    const { status } = await payments.voidInvoice({ providerInvoiceId: invoice.provider_invoice_id, idempotencyKey: `${invoice.business_key}:void` });
+    if (status === 'paid') return 'paid';
+  }
+  await voidInvoice(sql, invoiceId);
+  return 'void';
+}

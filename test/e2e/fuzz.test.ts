@@ -94,7 +94,7 @@ describe('bad-input fuzzer over every route', () => {
     invoices: [] as string[],
   };
   let workspaceKey = '';
-  const stats = { requests: 0, byStatus: new Map<number, number>(), stateChangingSuccesses: 0 };
+  const stats = { requests: 0, byStatus: new Map<number, number>(), byCode: new Map<string, number>(), stateChangingSuccesses: 0 };
 
   beforeAll(async () => {
     stack = await startStack();
@@ -130,7 +130,7 @@ describe('bad-input fuzzer over every route', () => {
   });
   afterAll(async () => {
     console.log(`[fuzz] seed ${SEED} (FUZZ_SEED=${SEED} to replay): ${stats.requests} requests, statuses ${JSON.stringify(Object.fromEntries(stats.byStatus))}, `
-      + `${stats.stateChangingSuccesses} successful state changes`);
+      + `${stats.stateChangingSuccesses} successful state changes; payment and state refusals ${JSON.stringify(Object.fromEntries(stats.byCode))}`);
     await stack?.stop();
   });
 
@@ -313,6 +313,7 @@ describe('bad-input fuzzer over every route', () => {
         expect([problem.status, typeof problem.code], shown).toEqual([response.status, 'string']);
         code = problem.code;
       }
+      if (response.status === 402 || response.status === 409) stats.byCode.set(`${response.status} ${code}`, (stats.byCode.get(`${response.status} ${code}`) ?? 0) + 1);
       // A declined card is not bad input: the failed payment attempt is on record (its invoice, voided so
       // nothing payable is left, the provider's payment_failed event, stored by the webhook inbox, and the
       // payment_failed notification), and nothing else changes: no plan, no credits, no subscription change.

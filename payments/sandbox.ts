@@ -1,4 +1,5 @@
 import type { Sql } from '../ledger/db.js';
+import { ProviderInvalidRequestError, withPermanentFailures } from './provider-errors.js';
 import { attemptKey, type ChargeOutcome, type ChargeRequest, type PaymentProvider } from './provider.js';
 
 /** Stripe's test payment method ids, with the behaviour Stripe gives them. */
@@ -15,7 +16,9 @@ type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed' | 'invoice.pay
 /**
  * Offline stand-in for Stripe when no key is configured: deterministic by payment method id, persisted
  * in Postgres. Besides answering each charge, it queues the Stripe-shaped event Stripe would send; the
- * API delivers them, signed, to its own webhook endpoint (see api/webhooks/sandbox-outbox.ts).
+ * API delivers them, signed, to its own webhook endpoint (see api/webhooks/sandbox-outbox.ts). Like Stripe, it
+ * refuses a charge it could never make (amounts that are not whole cents, a negative amount due) as an
+ * invalid request: a non-retryable ApplicationFailure (payments/provider-errors.ts).
  */
 export function createSandboxProvider(options: { publicUrl: string; sql: Sql }): SandboxProvider {
   const { sql } = options;
@@ -30,6 +33,15 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
         metadata: { invoice_id: invoice.id, workspace_id: invoice.workspace_id, subscription_id: invoice.subscription_id ?? '' } } },
     };
     await sql`INSERT INTO sandbox_outbox (event_id, payload) VALUES (${eventId}, ${sql.json(payload)}) ON CONFLICT (event_id) DO NOTHING`;
+  }
+
+  /** What Stripe would refuse with an invalid_request_error, whatever the payment method. */
+  function validate(request: ChargeRequest): void {
+    if (!Number.isSafeInteger(request.amountDueCents) || request.amountDueCents < 0) {
+      throw new ProviderInvalidRequestError(`invalid amount due: ${request.amountDueCents} (whole cents, not negative)`, 'amount');
+    }
+    const line = request.lines.find((l) => !Number.isSafeInteger(l.amount_cents));
+    if (line) throw new ProviderInvalidRequestError(`invalid line amount: ${line.amount_cents} (whole cents)`, 'amount');
   }
 
   function decide(request: ChargeRequest): ChargeOutcome {
@@ -50,9 +62,10 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
 
   const eventType = { paid: 'invoice.paid', declined: 'invoice.payment_failed', requires_action: 'invoice.payment_action_required' } as const;
 
-  return {
+  return withPermanentFailures<SandboxProvider>({
     name: 'sandbox',
     async charge(request) {
+      validate(request);
       const outcome = decide(request);
       const invoice = { id: request.invoiceId, workspace_id: request.workspaceId, subscription_id: request.subscriptionId };
       // The event id comes from the payment attempt: a retried call queues the same event once.
@@ -74,5 +87,5 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
     async completeAuthentication(invoice) {
       await emit('invoice.paid', `evt_sbx_${invoice.id}:authenticated`, invoice, 'paid');
     },
-  };
+  });
 }

@@ -3,10 +3,13 @@
  *
  * Every write carries an idempotency key derived from the business operation it belongs to (never a
  * random one), so a retried activity replays Stripe's stored response instead of repeating the write:
- * a charge is created, finalized and paid at most once per business key.
+ * a charge is created, finalized and paid at most once per business key. A request Stripe refuses as sent
+ * (invalid request: a missing customer, invalid parameters) leaves every method as a non-retryable
+ * ApplicationFailure (payments/provider-errors.ts); a transient error stays a plain error, retried.
  */
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
+import { withPermanentFailures } from './provider-errors.js';
 import type { ChargeOutcome, ChargeRequest, PaymentProvider, PaymentWebhookEvent } from './provider.js';
 import { toPaymentEvent, verifyStripeEvent } from './webhooks.js';
 
@@ -169,7 +172,11 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
       if (!(error instanceof Stripe.errors.StripeError)) throw error;
       if (needsAuthentication(error)) return { status: 'requires_action', ...links, hostedUrl: await hostedUrlOf(invoiceId, links.hostedUrl) };
       if (error instanceof Stripe.errors.StripeCardError) return { status: 'declined', code: error.code ?? 'card_declined', ...links };
-      throw error; // invalid request, rate limit, network: the activity retries with the same keys
+      // Stripe refuses to pay an invoice that is no longer open: one paid meanwhile (on its hosted page) is paid.
+      if (error instanceof Stripe.errors.StripeInvalidRequestError && (await stripe.invoices.retrieve(invoiceId)).status === 'paid') {
+        return { status: 'paid', ...links };
+      }
+      throw error; // rate limit, network: the activity retries with the same keys; an invalid request is permanent
     }
     const paidLinks = {
       providerInvoiceId: invoiceId,
@@ -204,7 +211,7 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
     return invoice.hosted_invoice_url;
   }
 
-  return {
+  return withPermanentFailures<StripeProvider>({
     name: 'stripe',
     charge,
 
@@ -273,9 +280,11 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
         const invoice = await stripe.invoices.voidInvoice(providerInvoiceId, {}, { idempotencyKey: boundedKey(idempotencyKey) });
         return { status: invoice.status ?? null };
       } catch (error) {
-        // Stripe refuses to void a paid invoice: report it as paid, for the caller not to void ours.
-        if (error instanceof Stripe.errors.StripeInvalidRequestError && (await stripe.invoices.retrieve(providerInvoiceId)).status === 'paid') {
-          return { status: 'paid' };
+        // Stripe refuses to void a paid invoice (reported as paid, for the caller not to void ours) and one
+        // already void (voided meanwhile, e.g. on the Dashboard): neither is an error to retry.
+        if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+          const { status } = await stripe.invoices.retrieve(providerInvoiceId);
+          if (status === 'paid' || status === 'void') return { status };
         }
         throw error;
       }
@@ -292,7 +301,7 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
     parseWebhook(rawBody, signatureHeader) {
       return toPaymentEvent(verifyStripeEvent(rawBody, signatureHeader, options.webhookSecret));
     },
-  };
+  });
 }
 
 function requireId(id: string | undefined, what: string): string {

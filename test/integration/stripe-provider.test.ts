@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PROVIDER_INVALID_REQUEST } from '../../payments/provider-errors.js';
 import type { ChargeRequest } from '../../payments/provider.js';
 import { createStripeProvider, STRIPE_API_VERSION, type StripeProvider } from '../../payments/stripe.js';
 import { startRecordingProxy, startStripeMock, type RecordedRequest, type RecordingProxy, type StripeMock } from '../helpers/stripe-mock.js';
@@ -284,10 +285,28 @@ describe('Stripe provider against stripe-mock', () => {
       expect(posts().map((r) => r.path.split('/').at(-1))).toEqual(['invoices', 'invoiceitems', 'invoiceitems', 'finalize']);
     });
 
-    it('throws (for the activity to retry with the same keys) on an error that is not a payment outcome', async () => {
+    it('throws a plain error (for the activity to retry with the same keys) on a transient error that is not a payment outcome', async () => {
       proxy.script = (request) =>
-        request.path.endsWith('/pay') ? { status: 400, body: { error: { type: 'invalid_request_error', message: 'Invoice is not open.' } } } : undefined;
-      await expect(provider.charge(chargeRequest())).rejects.toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+        request.path.endsWith('/pay') ? { status: 500, body: { error: { type: 'api_error', message: 'An unknown error occurred' } } } : undefined;
+      await expect(provider.charge(chargeRequest())).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
+    });
+
+    it('fails permanently (non-retryable provider_invalid_request) when Stripe refuses to pay an invoice it still holds open', async () => {
+      proxy.script = (request) => {
+        if (request.path.endsWith('/pay')) return { status: 400, body: { error: { type: 'invalid_request_error', message: 'Invoice is not open.' } } };
+        if (request.method === 'GET') return { status: 200, body: { id: 'in_stripe_open', object: 'invoice', status: 'open', metadata: {} } };
+        return undefined;
+      };
+      await expect(provider.charge(chargeRequest())).rejects.toMatchObject({ type: PROVIDER_INVALID_REQUEST, nonRetryable: true, message: 'Invoice is not open.' });
+    });
+
+    it('reports paid when Stripe refuses to pay an invoice the customer paid meanwhile', async () => {
+      proxy.script = (request) => {
+        if (request.path.endsWith('/pay')) return { status: 400, body: { error: { type: 'invalid_request_error', message: 'Invoice is already paid.' } } };
+        if (request.method === 'GET') return { status: 200, body: { id: 'in_stripe_paid', object: 'invoice', status: 'paid', metadata: {} } };
+        return undefined;
+      };
+      expect(await provider.charge(chargeRequest())).toMatchObject({ status: 'paid' });
     });
   });
 

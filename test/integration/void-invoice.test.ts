@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { draftInvoice, getInvoice, markInvoice } from '../../ledger/invoices.js';
 import { createWorkspace } from '../../ledger/workspaces.js';
+import { PROVIDER_INVALID_REQUEST } from '../../payments/provider-errors.js';
 import { createStripeProvider } from '../../payments/stripe.js';
+import { voidUnpaidInvoice } from '../../payments/void-invoice.js';
 import { freshDatabase } from '../helpers/database.js';
 import { recordedStripeMock } from '../helpers/stripe-mock.js';
 
@@ -15,10 +17,11 @@ describe('voiding an invoice in Stripe mode', () => {
   const stripeMock = recordedStripeMock();
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let activities: ReturnType<typeof createActivities>;
+  let payments: ReturnType<typeof createStripeProvider>;
 
   beforeAll(async () => {
     db = await freshDatabase();
-    const payments = createStripeProvider({ secretKey: 'sk_test_voidinvoice', webhookSecret: 'whsec_void', apiBase: stripeMock.proxy.apiBase, publicUrl: 'https://credits.example.test' });
+    payments = createStripeProvider({ secretKey: 'sk_test_voidinvoice', webhookSecret: 'whsec_void', apiBase: stripeMock.proxy.apiBase, publicUrl: 'https://credits.example.test' });
     activities = createActivities({ sql: db.sql, payments });
   });
   afterAll(async () => db?.drop());
@@ -59,6 +62,27 @@ describe('voiding an invoice in Stripe mode', () => {
     expect(proxy().requests.map((r) => [r.method, r.path])).toEqual([
       ['POST', '/v1/invoices/in_stripe_paid_1/void'], ['GET', '/v1/invoices/in_stripe_paid_1'],
     ]);
+    expect((await getInvoice(db.sql, invoiceId))?.status).toBe('open');
+  });
+
+  it('voids ours when the Stripe invoice is already void (voided meanwhile, e.g. on the Dashboard)', async () => {
+    const invoiceId = await openInvoice('sub_d:1:upgrade:max', 'in_stripe_dashboard_void');
+    proxy().script = (request) => {
+      if (request.method === 'POST' && request.path.endsWith('/void')) {
+        return { status: 400, body: { error: { type: 'invalid_request_error', message: 'You can only pass in open invoices.' } } };
+      }
+      if (request.method === 'GET') return { status: 200, body: { id: 'in_stripe_dashboard_void', object: 'invoice', status: 'void', metadata: {} } };
+      return undefined;
+    };
+    expect(await voidUnpaidInvoice(db.sql, payments, invoiceId)).toBe('void');
+    expect((await getInvoice(db.sql, invoiceId))?.status).toBe('void');
+  });
+
+  it('fails permanently (non-retryable) when Stripe does not know the invoice, and leaves ours open', async () => {
+    const invoiceId = await openInvoice('sub_m:1:upgrade:max', 'in_stripe_missing');
+    const missing = { status: 404, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'invoice', message: "No such invoice: 'in_stripe_missing'" } } };
+    proxy().script = () => missing;
+    await expect(voidUnpaidInvoice(db.sql, payments, invoiceId)).rejects.toMatchObject({ type: PROVIDER_INVALID_REQUEST, nonRetryable: true });
     expect((await getInvoice(db.sql, invoiceId))?.status).toBe('open');
   });
 });

@@ -6,7 +6,9 @@ import { isoDay } from '../domain/calendar.js';
 import { type Interval, planById, priceCents } from '../domain/catalog.js';
 import type { ChargeOutcome } from '../domain/lifecycle/effects.js';
 import type { InvoiceLine } from '../domain/proration.js';
-import { expireLot, forfeitPlanLots, grantLot, lotOfGrant, type LotSource, setPacksFrozen } from '../ledger/credits.js';
+import { clawBack } from '../ledger/clawback.js';
+import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
+import { lotOfGrant } from '../ledger/grants.js';
 import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { getInvoice, voidInvoice } from '../ledger/invoices.js';
@@ -42,7 +44,7 @@ function outcomeOf(result: ChargeResult, at: number): ChargeOutcome {
   switch (result.status) {
     case 'paid': return { status: 'paid', invoiceId: result.invoice.id, paidAt: result.invoice.paid_at?.getTime() ?? at };
     case 'requires_action': return { status: 'requires_action', invoiceId: result.invoice.id, hostedUrl: result.hostedUrl };
-    case 'declined': return { status: 'declined', invoiceId: result.invoice.id, code: result.code };
+    case 'declined': return { status: 'declined', invoiceId: result.invoice.id, code: result.code, hostedUrl: result.invoice.hosted_url };
   }
 }
 
@@ -79,6 +81,11 @@ export function createActivities({ sql, payments }: ActivityDeps) {
         kind: input.kind, lines: input.lines, createdAt: new Date(input.at),
       }, input.attempt);
       return outcomeOf(result, input.at);
+    },
+
+    /** Takes back unspent, unheld credits from the lots of the given grants (SPEC §4 interval switch). */
+    async clawBack(input: { key: string; workspaceId: string; grantKeys: string[]; credits: number; at: number }): Promise<{ clawedBack: number; shortfall: number }> {
+      return clawBack(sql, { ...input, at: new Date(input.at) });
     },
 
     /** Journals the expiry of the lot a grant created (by the grant's business key); none granted, nothing to do. */

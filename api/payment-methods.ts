@@ -1,5 +1,6 @@
 /**
- * A workspace's card changed: remember it and retry a past-due renewal at once. Shared by the sandbox's
+ * A workspace's card changed: remember it and retry what is unpaid at once (a past-due renewal, or the
+ * first invoice of an incomplete subscription or restart). Shared by the sandbox's
  * `PUT /v1/payment-method` and Stripe's completed Checkout (where the card is also made the customer's
  * default, which off-session invoices are charged to).
  */
@@ -15,7 +16,7 @@ import { signalIfRunning, workflowIdOf } from './subscriptions.js';
 export async function savePaymentMethod(deps: { sql: Sql; temporal: Client }, workspaceId: string, paymentMethod: string): Promise<void> {
   await setPaymentMethod(deps.sql, workspaceId, paymentMethod);
   const subscription = await currentSubscription(deps.sql, workspaceId);
-  if (subscription?.status === 'past_due') {
+  if (subscription && (['past_due', 'incomplete'].includes(subscription.status) || subscription.incomplete_payment !== null)) {
     await signalIfRunning(deps.temporal, workflowIdOf(subscription.id), paymentMethodUpdatedSignal);
   }
 }

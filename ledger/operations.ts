@@ -54,15 +54,14 @@ export async function onceInLedger<T extends postgres.JSONValue>(
   })) as T;
 }
 
-/** The workspace's available balance at `at`: unexpired, unfrozen remaining minus held. */
+/** The workspace's available balance at `at`: unexpired, unfrozen remaining minus held (SQL spendable_lots). */
 export async function availableAt(tx: Tx | Sql, workspaceId: string, at: Date): Promise<number> {
   const [row] = await tx<{ available: number }[]>`
-    SELECT coalesce(sum(remaining - held), 0)::int AS available FROM lots
-    WHERE workspace_id = ${workspaceId} AND NOT frozen AND (expires_at IS NULL OR expires_at > ${at})`;
+    SELECT coalesce(sum(s.available), 0)::int AS available FROM spendable_lots(${workspaceId}, ${at}) s`;
   return row!.available;
 }
 
-export type EntryKind = 'grant' | 'hold' | 'capture' | 'release' | 'expire' | 'freeze' | 'thaw' | 'forfeit';
+export type EntryKind = 'grant' | 'hold' | 'capture' | 'release' | 'expire' | 'freeze' | 'thaw' | 'forfeit' | 'clawback';
 
 export interface Entry {
   workspaceId: string;

@@ -41,6 +41,10 @@ export async function perform(subject: Subject, effects: Effect[]): Promise<void
         await ledger.expireGrant.executeWithOptions({ startToCloseTimeout: '30 seconds', summary: `expire the lot of ${effect.key}` },
           [{ workspaceId, grantKey: effect.key, at: effect.at }]);
         break;
+      case 'claw_back':
+        await ledger.clawBack.executeWithOptions({ startToCloseTimeout: '30 seconds', summary: `claw back up to ${effect.credits} credits` },
+          [{ key: effect.key, workspaceId, grantKeys: effect.grantKeys, credits: effect.credits, at: effect.at }]);
+        break;
       case 'void':
         await payments.voidInvoice({ invoiceId: effect.invoiceId });
         break;

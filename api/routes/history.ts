@@ -11,7 +11,7 @@ const PageQuery = z.object({
   starting_after: z.string().min(1).max(64).optional(),
 });
 const LedgerEntry = z.object({
-  id: z.string(), kind: z.enum(['grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit']),
+  id: z.string(), kind: z.enum(['grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit', 'clawback']),
   lot: z.string(), amount: z.number().int(), balance_after: z.number().int(), at: z.string(), operation: z.string(),
 }).openapi('LedgerEntry');
 const pageOf = <T extends z.ZodType>(item: T) =>

@@ -47,10 +47,13 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
   const oldLabel = planLabel(state.plan, state.interval);
   const newLabel = planLabel(planId, interval);
   const unused: Coverage = { plan: state.plan, interval: state.interval, anchor: state.anchor, from: Math.max(at, period.start), to: period.end, sign: -1 };
+  // Switch: the unused money is credited back while the current lot stays, so its unused part is deducted;
+  // what the new plan's credits cannot cover of it is taken back from that lot (switching never creates credits).
+  const unusedCredits = kind === 'upgrade' ? 0 : prorateCredits(current.monthlyCredits, rRefresh);
   const credits = kind === 'upgrade'
     ? prorateCredits(target.monthlyCredits - current.monthlyCredits, rRefresh)
-    // Switch: the unused money is credited back while the current lot stays, so its unused part is deducted.
-    : Math.max(0, target.monthlyCredits - prorateCredits(current.monthlyCredits, rRefresh));
+    : Math.max(0, target.monthlyCredits - unusedCredits);
+  const clawBack = Math.max(0, unusedCredits - target.monthlyCredits);
   const lines = kind === 'upgrade'
     ? upgradeLines(oldLabel, priceCents(current, interval), newLabel, priceCents(target, interval), r)
     : intervalSwitchLines(oldLabel, priceCents(current, state.interval), newLabel, priceCents(target, interval), r);
@@ -63,7 +66,7 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
       businessKey: keys.change(state, kind, planId, interval, at), invoiceKind: kind, lines, coverage, at, attempt: 0,
       summary: `${kind.replace('_', ' ')} to ${planLabel(planId, interval)}`,
       purpose: {
-        kind: 'change', change: { kind, plan: planId, interval, credits, requestedAt: at },
+        kind: 'change', change: { kind, plan: planId, interval, credits, clawBack, requestedAt: at },
         // Priced for this refresh interval: unpaid, it lapses after 23 hours or at the interval's end.
         deadline: Math.min(at + UNPAID_TTL_MS, refresh.end),
       },
@@ -87,11 +90,19 @@ export function applyPaidChange(
     const expiresAt = state.currentLotExpiresAt;
     return {
       state: { ...upgraded, lots: [...upgraded.lots, { key, expiresAt }] },
-      effects: [{ kind: 'grant', key, source: 'upgrade', credits: change.credits, grantedAt: paidAt, expiresAt, summary: `upgrade: grant ${change.credits} credits` }],
+      effects: [{ kind: 'grant', key, source: 'upgrade', reason: 'change', credits: change.credits, grantedAt: paidAt, expiresAt, summary: `upgrade: grant ${change.credits} credits` }],
     };
   }
-  const switched: LifecycleState = { ...cleared, plan: change.plan, interval: change.interval, anchor: change.requestedAt, pause: null };
-  const granted = grantRefresh(switched, 0, paidAt, change.credits);
-  const lower = planById(change.plan).customModelLimit < planById(state.plan).customModelLimit;
-  return { state: granted.state, effects: [...(lower ? [{ kind: 'deactivate_models', keep: planById(change.plan).customModelLimit } as Effect] : []), ...granted.effects] };
+  const switched: LifecycleState = { ...cleared, plan: change.plan, interval: change.interval, anchor: change.requestedAt, cycle: state.cycle + 1, pause: null };
+  const granted = grantRefresh(switched, 0, paidAt, change.credits, 'change');
+  const effects: Effect[] = [];
+  if (planById(change.plan).customModelLimit < planById(state.plan).customModelLimit) {
+    effects.push({ kind: 'deactivate_models', keep: planById(change.plan).customModelLimit });
+  }
+  if (change.clawBack > 0) {
+    // The newest allocation first: the lots that would last longest (the current refresh lot and its top-ups).
+    const grantKeys = [...state.lots].sort((a, b) => b.expiresAt - a.expiresAt).map((lot) => lot.key);
+    effects.push({ kind: 'claw_back', key: keys.switchClawBack(state, change.requestedAt), grantKeys, credits: change.clawBack, at: paidAt });
+  }
+  return { state: granted.state, effects: [...effects, ...granted.effects] };
 }

@@ -10,12 +10,12 @@ import type { LifecycleState } from './state.js';
 
 /** Grants refresh `index`'s lot of `credits` (default: the plan's monthly credits); its expiry is fixed by the calendar. */
 export function grantRefresh(
-  state: LifecycleState, index: number, grantedAt: number, credits = planById(state.plan).monthlyCredits,
+  state: LifecycleState, index: number, grantedAt: number, credits = planById(state.plan).monthlyCredits, reason: 'refresh' | 'change' = 'refresh',
 ): { state: LifecycleState; effects: Effect[] } {
   const expiresAt = refreshLotExpiry(state.anchor, state.interval, index);
-  const key = keys.refreshGrant(state, state.anchor, index);
+  const key = keys.refreshGrant(state, index);
   const effects: Effect[] = credits > 0
-    ? [{ kind: 'grant', key, source: 'monthly', credits, grantedAt, expiresAt, summary: `grant ${credits} credits, refresh ${index}` }]
+    ? [{ kind: 'grant', key, source: 'monthly', reason, credits, grantedAt, expiresAt, summary: `grant ${credits} credits, refresh ${index}` }]
     : [];
   return {
     state: {
@@ -26,13 +26,14 @@ export function grantRefresh(
   };
 }
 
-/** The charge for the period that refresh `index` opens, in the cycle anchored at `anchor`. */
-export function periodCharge(state: LifecycleState, anchor: number, index: number, at: number, attempt: number, purpose: ChargePurpose): Charge {
+/** The charge for the period that refresh `index` opens, in the state's cycle. */
+export function periodCharge(state: LifecycleState, index: number, at: number, attempt: number, purpose: ChargePurpose): Charge {
+  const { anchor } = state;
   const periodIndex = periodOfRefresh(state.interval, index);
   const { start, end } = periodBounds(anchor, state.interval, periodIndex);
   const what = attempt > 0 ? `retry ${attempt} of` : index === 0 ? 'first charge,' : 'renewal,';
   return {
-    businessKey: keys.period(state, anchor, periodIndex), invoiceKind: 'subscription', at, attempt, purpose,
+    businessKey: keys.period(state, periodIndex), invoiceKind: 'subscription', at, attempt, purpose,
     lines: [periodLine(state.plan, state.interval, start, end)],
     coverage: [{ plan: state.plan, interval: state.interval, anchor, from: start, to: end, sign: 1 }],
     summary: `${what} ${planById(state.plan).name} ${state.interval}ly period ${periodIndex}`,
@@ -41,7 +42,8 @@ export function periodCharge(state: LifecycleState, anchor: number, index: numbe
 
 /** Starts a cycle anchored at `at` (subscribe, pause end, restart): its first period is charged; the state changes on the outcome. */
 export function startCycle(state: LifecycleState, at: number, reason: 'subscribe' | 'restart' | 'resume'): Step {
-  return { state, effects: [], charge: periodCharge(state, at, 0, at, 0, { kind: 'first', reason, anchor: at }) };
+  const cycle = reason === 'subscribe' ? state.cycle : state.cycle + 1;
+  return { state, effects: [], charge: periodCharge({ ...state, anchor: at, cycle }, 0, at, 0, { kind: 'first', reason, anchor: at, cycle }) };
 }
 
 /** A lower plan takes effect (at a renewal or where a pause starts): models above its limit are deactivated. */

@@ -23,7 +23,7 @@ export function onDue(state: LifecycleState, event: DueEvent): Step {
     case 'dunning_retry': {
       const dunning = { ...state.dunning!, retries: state.dunning!.retries + 1, attempts: state.dunning!.attempts + 1 };
       const next = { ...state, dunning };
-      return { state: next, effects: [], charge: periodCharge(next, next.anchor, dunning.refreshIndex, event.at, dunning.attempts, { kind: 'dunning_retry', scheduled: true }) };
+      return { state: next, effects: [], charge: periodCharge(next, dunning.refreshIndex, event.at, dunning.attempts, { kind: 'dunning_retry', scheduled: true }) };
     }
     case 'pause_end':
       if (state.cancelAtPeriodEnd) return endSubscription(state, event.at);
@@ -45,5 +45,5 @@ function refresh(state: LifecycleState, index: number, at: number): Step {
       effects: downgraded.effects,
     };
   }
-  return { state: next, effects: downgraded.effects, charge: periodCharge(next, next.anchor, index, at, 0, { kind: 'renewal', refreshIndex: index }) };
+  return { state: next, effects: downgraded.effects, charge: periodCharge(next, index, at, 0, { kind: 'renewal', refreshIndex: index }) };
 }

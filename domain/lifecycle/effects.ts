@@ -24,7 +24,7 @@ export interface Coverage {
 
 /** Why a charge is made: decides what its outcome does (`afterCharge`). */
 export type ChargePurpose =
-  | { kind: 'first'; reason: 'subscribe' | 'restart' | 'resume'; anchor: number }
+  | { kind: 'first'; reason: 'subscribe' | 'restart' | 'resume'; anchor: number; cycle: number }
   | { kind: 'renewal'; refreshIndex: number }
   | { kind: 'dunning_retry'; scheduled: boolean }
   | { kind: 'change'; change: Omit<PendingChange, 'invoiceId' | 'deadline'>; deadline: number };
@@ -48,13 +48,16 @@ export interface Charge {
 export type ChargeOutcome =
   | { status: 'paid'; invoiceId: string; paidAt: number }
   | { status: 'requires_action'; invoiceId: string; hostedUrl: string }
-  | { status: 'declined'; invoiceId: string; code: string };
+  | { status: 'declined'; invoiceId: string; code: string; hostedUrl?: string | null };
 
 export type NotificationKind = 'payment_failed' | 'downgrade_applied';
 
 export type Effect =
-  | { kind: 'grant'; key: string; source: 'monthly' | 'upgrade'; credits: number; grantedAt: number; expiresAt: number; summary: string }
+  /** `change`: the credit-aware grant of an upgrade or interval switch; `refresh`: a refresh lot of the plan in force. */
+  | { kind: 'grant'; key: string; source: 'monthly' | 'upgrade'; reason: 'refresh' | 'change'; credits: number; grantedAt: number; expiresAt: number; summary: string }
   | { kind: 'expire'; key: string; at: number }
+  /** Takes back up to `credits` unspent, unheld credits from the lots of these grants, in this order (an interval switch onto fewer credits). */
+  | { kind: 'claw_back'; key: string; grantKeys: string[]; credits: number; at: number }
   | { kind: 'void'; invoiceId: string }
   /** The subscription ended: plan lots forfeited, packs frozen. */
   | { kind: 'end_plan_credits'; key: string; at: number }
@@ -87,14 +90,18 @@ export interface Step {
 
 // ---- Business keys: every charge, grant and ledger write is idempotent by one of these ----------------
 
+/** Names the cycle: `<subscription>:c<cycle>:<anchor ms>`. */
+type CycleOf = Pick<LifecycleState, 'subscriptionId' | 'cycle' | 'anchor'>;
+const cycleKey = (s: CycleOf) => `${s.subscriptionId}:c${s.cycle}:${s.anchor}`;
+
 export const keys = {
-  period: (s: LifecycleState, anchor: number, periodIndex: number) => `${s.subscriptionId}:${anchor}:period:${periodIndex}:subscription`,
-  change: (s: LifecycleState, kind: InvoiceKind, plan: string, interval: Interval, at: number) =>
-    `${s.subscriptionId}:${s.anchor}:${kind}:${plan}:${interval}:${at}`,
-  refreshGrant: (s: LifecycleState, anchor: number, index: number) => `${s.subscriptionId}:${anchor}:refresh:${index}:grant`,
-  upgradeGrant: (s: LifecycleState, plan: string, requestedAt: number) => `${s.subscriptionId}:${s.anchor}:upgrade:${plan}:${requestedAt}`,
-  end: (s: LifecycleState, at: number) => `${s.subscriptionId}:${s.anchor}:end:${at}`,
-  thaw: (s: LifecycleState, anchor: number) => `${s.subscriptionId}:${anchor}:thaw`,
+  period: (s: CycleOf, periodIndex: number) => `${cycleKey(s)}:period:${periodIndex}:subscription`,
+  change: (s: CycleOf, kind: InvoiceKind, plan: string, interval: Interval, at: number) => `${cycleKey(s)}:${kind}:${plan}:${interval}:${at}`,
+  refreshGrant: (s: CycleOf, index: number) => `${cycleKey(s)}:refresh:${index}:grant`,
+  upgradeGrant: (s: CycleOf, plan: string, requestedAt: number) => `${cycleKey(s)}:upgrade:${plan}:${requestedAt}`,
+  end: (s: CycleOf, at: number) => `${cycleKey(s)}:end:${at}`,
+  thaw: (s: CycleOf) => `${cycleKey(s)}:thaw`,
+  switchClawBack: (s: CycleOf, requestedAt: number) => `${cycleKey(s)}:interval_switch:${requestedAt}:clawback`,
   downgradeNotice: (s: LifecycleState, at: number) => `${s.subscriptionId}:${at}:downgrade`,
   paymentFailedNotice: (invoiceId: string, attempt: number) => `${invoiceId}:failed:${attempt}`,
 };

@@ -15,12 +15,12 @@ const declined = (outcome: ChargeOutcome & { status: 'declined' }) =>
   new Refusal('payment_declined', `the payment was declined (${outcome.code})`, { decline_code: outcome.code, invoice_id: outcome.invoiceId });
 
 /** A first invoice (subscribe, restart, pause end) is paid: the cycle starts, packs thaw, models fit the plan. */
-function startPaid(state: LifecycleState, anchor: number, reason: 'subscribe' | 'restart' | 'resume', paidAt: number): Step {
-  const anchored: LifecycleState = { ...state, anchor, nextRefresh: 0, pause: null, cancelAtPeriodEnd: false, incomplete: null, dunning: null };
+function startPaid(state: LifecycleState, anchor: number, cycle: number, reason: 'subscribe' | 'restart' | 'resume', paidAt: number): Step {
+  const anchored: LifecycleState = { ...state, anchor, cycle, nextRefresh: 0, pause: null, cancelAtPeriodEnd: false, incomplete: null, dunning: null };
   const granted = grantRefresh(anchored, 0, paidAt);
   const effects: Effect[] = [...granted.effects];
   if (reason !== 'resume') {
-    effects.push({ kind: 'thaw_packs', key: keys.thaw(state, anchor), at: paidAt });
+    effects.push({ kind: 'thaw_packs', key: keys.thaw(anchored), at: paidAt });
     effects.push({ kind: 'deactivate_models', keep: planById(state.plan).customModelLimit });
   }
   return { state: granted.state, effects, reply: { kind: 'view' } };
@@ -31,11 +31,11 @@ export function afterCharge(state: LifecycleState, charge: Charge, outcome: Char
   const { purpose, at } = charge;
   switch (purpose.kind) {
     case 'first': {
-      if (outcome.status === 'paid') return startPaid(state, purpose.anchor, purpose.reason, outcome.paidAt);
+      if (outcome.status === 'paid') return startPaid(state, purpose.anchor, purpose.cycle, purpose.reason, outcome.paidAt);
       if (purpose.reason === 'resume') {
         // The pause ended and its first charge failed: past due on the new cycle, dunning as for a renewal.
         return {
-          state: { ...state, anchor: purpose.anchor, nextRefresh: 0, pause: null, status: 'past_due',
+          state: { ...state, anchor: purpose.anchor, cycle: purpose.cycle, nextRefresh: 0, pause: null, status: 'past_due',
             dunning: { refreshIndex: 0, dueAt: at, invoiceId: outcome.invoiceId, retries: 0, attempts: 0 } },
           effects: [paymentFailedNotice(outcome.invoiceId, 0, at, { reason: outcome.status === 'declined' ? outcome.code : 'authentication_required' })],
           reply: { kind: 'view' },
@@ -48,11 +48,12 @@ export function afterCharge(state: LifecycleState, charge: Charge, outcome: Char
       const previous = state.incomplete;
       return {
         state: {
-          ...state, anchor: purpose.anchor, status: purpose.reason === 'subscribe' ? 'incomplete' : state.status,
+          ...state, status: purpose.reason === 'subscribe' ? 'incomplete' : state.status,
           incomplete: {
-            reason: purpose.reason, invoiceId: outcome.invoiceId, businessKey: charge.businessKey, anchor: purpose.anchor,
+            reason: purpose.reason, invoiceId: outcome.invoiceId, businessKey: charge.businessKey, anchor: purpose.anchor, cycle: purpose.cycle,
             outcome: outcome.status, declineCode: outcome.status === 'declined' ? outcome.code : null,
-            hostedUrl: outcome.status === 'requires_action' ? outcome.hostedUrl : null,
+            // The customer can also pay a declined invoice on its hosted page, with another card.
+            hostedUrl: outcome.hostedUrl ?? null,
             deadline: previous?.deadline ?? at + UNPAID_TTL_MS, attempts: charge.attempt,
           },
         },
@@ -108,7 +109,7 @@ function settleRenewal(state: LifecycleState, paidAt: number): Step {
  * paid on its hosted page). Invoices no longer awaited (voided, lapsed) change nothing.
  */
 export function onInvoicePaid(state: LifecycleState, invoiceId: string, at: number): Step {
-  if (state.incomplete?.invoiceId === invoiceId) return startPaid(state, state.incomplete.anchor, state.incomplete.reason, at);
+  if (state.incomplete?.invoiceId === invoiceId) return startPaid(state, state.incomplete.anchor, state.incomplete.cycle, state.incomplete.reason, at);
   if (state.dunning?.invoiceId === invoiceId) return settleRenewal(state, at);
   if (state.pendingChange?.invoiceId === invoiceId) return applyPaidChange(state, state.pendingChange, at);
   return { state, effects: [] };

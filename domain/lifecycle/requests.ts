@@ -56,12 +56,12 @@ export function onRequest(state: LifecycleState, request: LifecycleRequest, at: 
       if (state.dunning) {
         const dunning = { ...state.dunning, attempts: state.dunning.attempts + 1 };
         const next = { ...state, dunning };
-        return { state: next, effects: [], charge: periodCharge(next, next.anchor, dunning.refreshIndex, at, dunning.attempts, { kind: 'dunning_retry', scheduled: false }) };
+        return { state: next, effects: [], charge: periodCharge(next, dunning.refreshIndex, at, dunning.attempts, { kind: 'dunning_retry', scheduled: false }) };
       }
       if (state.incomplete) {
-        const { anchor, reason, attempts } = state.incomplete;
+        const { anchor, cycle, reason, attempts } = state.incomplete;
         const next = { ...state, incomplete: { ...state.incomplete, attempts: attempts + 1 } };
-        return { state: next, effects: [], charge: periodCharge(next, anchor, 0, at, attempts + 1, { kind: 'first', reason, anchor }) };
+        return { state: next, effects: [], charge: periodCharge({ ...next, anchor, cycle }, 0, at, attempts + 1, { kind: 'first', reason, anchor, cycle }) };
       }
       return { state, effects: [] };
     case 'payment': {

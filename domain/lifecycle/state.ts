@@ -27,8 +27,9 @@ export interface IncompletePayment {
   reason: 'subscribe' | 'restart';
   invoiceId: string;
   businessKey: string;
-  /** Anchor of the cycle the first invoice pays for. */
+  /** The cycle the first invoice pays for. */
   anchor: number;
+  cycle: number;
   outcome: 'declined' | 'requires_action';
   declineCode: string | null;
   hostedUrl: string | null;
@@ -44,6 +45,11 @@ export interface PendingChange {
   interval: Interval;
   /** Credits granted when it is paid (credit-aware, priced at the request). */
   credits: number;
+  /**
+   * An interval switch onto fewer monthly credits than the unused part of the current lot: what is taken
+   * back from that lot when it is paid (the money for the unused time is credited back).
+   */
+  clawBack: number;
   invoiceId: string;
   requestedAt: number;
   /** 23 hours after the request, or the end of the current refresh interval, whichever comes first. */
@@ -56,6 +62,11 @@ export interface LifecycleState {
   interval: Interval;
   /** Anchor of the current billing cycle; periods and refreshes are counted from it. */
   anchor: number;
+  /**
+   * Number of the current cycle (0 from the subscribe; +1 at each restart, pause end, interval switch).
+   * Part of every business key, so two cycles anchored at the same instant never share an invoice or grant.
+   */
+  cycle: number;
   /** Index of the next refresh to process (refresh 0 is the anchor). */
   nextRefresh: number;
   status: SubscriptionStatus;
@@ -77,7 +88,7 @@ export interface LifecycleState {
 /** A new subscription before its first charge: incomplete, anchored at the subscribe instant. */
 export function initialState(input: { subscriptionId: string; plan: string; interval: Interval; startedAt: number }): LifecycleState {
   return {
-    subscriptionId: input.subscriptionId, plan: input.plan, interval: input.interval, anchor: input.startedAt, nextRefresh: 0,
+    subscriptionId: input.subscriptionId, plan: input.plan, interval: input.interval, anchor: input.startedAt, cycle: 0, nextRefresh: 0,
     status: 'incomplete', lots: [], currentLotExpiresAt: null, incomplete: null, cancelAtPeriodEnd: false,
     scheduledChange: null, pause: null, dunning: null, pendingChange: null, seenPaymentEvents: [],
   };

@@ -43,7 +43,8 @@ describe('SPEC example 10: holds', () => {
     }
     for (const refusal of refused) {
       expect(refusal.contentType).toMatch(/^application\/problem\+json/);
-      expect(refusal.body).toMatchObject({ status: 402, code: 'insufficient_credits' });
+      // The refusal's detail is in the problem: what the creation needs and what is available (all held).
+      expect(refusal.body).toMatchObject({ status: 402, code: 'insufficient_credits', required: 10, available: 0 });
     }
     credits = (await customer.get('/v1/credits')).body;
     expect(credits).toMatchObject({ available: 0, held: 150 });

@@ -36,10 +36,11 @@ const payments: PaymentProvider = {
   voidInvoice: (input) => sandbox.voidInvoice(input),
 };
 const activities = createActivities({ sql, payments });
-const chargePeriod = activities.chargePeriod;
-activities.chargePeriod = async (input) => {
-  const outcome = await chargePeriod(input);
-  if (env.CRASH_MARKER && input.periodIndex === Number(env.CRASH_PERIOD) && !existsSync(env.CRASH_MARKER)) {
+const charge = activities.charge;
+activities.charge = async (input) => {
+  const outcome = await charge(input);
+  const renewal = input.businessKey.endsWith(`:period:${env.CRASH_PERIOD}:subscription`);
+  if (env.CRASH_MARKER && renewal && !existsSync(env.CRASH_MARKER)) {
     writeFileSync(env.CRASH_MARKER, 'crashed after the charge, before the grant\n');
     process.kill(process.pid, 'SIGKILL');
   }

@@ -178,7 +178,7 @@ describe('resilience: worker killed with SIGKILL at random points of 100 renewal
     expect(killedPids.size).toBeGreaterThanOrEqual(2 * RENEWALS);
 
     // ---- Charges: one invoice per period, every one paid, nothing else charged --------------------
-    const keyOf = (sub: (typeof subs)[number], period: number) => `${sub.subscriptionId}:${START}:period:${period}:subscription`;
+    const keyOf = (sub: (typeof subs)[number], period: number) => `${sub.subscriptionId}:c0:${START}:period:${period}:subscription`;
     const expectedKeys = subs.flatMap((s) => Array.from({ length: RENEWALS + 1 }, (_, p) => keyOf(s, p)));
     const invoices = await db.sql<{ business_key: string; kind: string; status: string; workspace_id: string }[]>`
       SELECT business_key, kind, status, workspace_id FROM invoices`;

@@ -73,7 +73,7 @@ describe('a worker killed in the middle of a renewal', () => {
     await advanced;
     await eventually(() => sub.handle.query(stateQuery), (s) => s.current_period_start === '2026-01-31T00:00:00.000Z');
 
-    const renewalKey = `${sub.subscriptionId}:${Date.parse('2026-01-01T00:00:00Z')}:period:1:subscription`;
+    const renewalKey = `${sub.subscriptionId}:c0:${Date.parse('2026-01-01T00:00:00Z')}:period:1:subscription`;
     const calls = readFileSync(callsFile, 'utf8').trim().split('\n');
     expect(calls.filter((key) => key === renewalKey)).toHaveLength(1);
     expect((await sub.invoices()).filter((i) => i.kind === 'subscription')).toHaveLength(2);

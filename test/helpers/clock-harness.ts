@@ -73,11 +73,12 @@ export async function subscribeOnClock(
    * With RECORD_HISTORIES=1 (`npm run record-histories`), writes this run's history to test/histories/,
    * where the replay test checks on every run that workflow changes stay compatible with it.
    */
-  async function recordHistory(name: string): Promise<void> {
+  async function recordHistory(name: string, runId?: string): Promise<void> {
     if (!process.env.RECORD_HISTORIES) return;
     // The CLI writes the proto JSON that the replayer (and the Temporal UI's import) reads.
     const address = (client.connection as Connection).options.address;
-    const json = execFileSync(inject('temporalCliPath'), ['workflow', 'show', '--address', address, '-w', handle.workflowId, '-o', 'json'], { maxBuffer: 64 << 20 });
+    const run = runId ? ['--run-id', runId] : [];
+    const json = execFileSync(inject('temporalCliPath'), ['workflow', 'show', '--address', address, '-w', handle.workflowId, ...run, '-o', 'json'], { maxBuffer: 64 << 20 });
     writeFileSync(join(HISTORIES_DIR, `${name}.json`), json);
   }
 

@@ -44,6 +44,8 @@ export interface SimLot {
   grantedAt: number;
   expiresAt: number | null;
   retired: 'expired' | 'forfeited' | null;
+  /** When it was retired (a forfeit ends the lot then). */
+  retiredAt?: number;
   frozen: boolean;
 }
 
@@ -107,10 +109,13 @@ export class World {
   private promisedChange: { plan: string; at: number } | null = null;
   readonly log: string[] = [];
 
-  constructor(opts: { plan: string; interval: Interval; start: number; card: Card }) {
+  /** The refusal code of the last request (null: accepted). */
+  lastRefusal: string | null = null;
+
+  constructor(opts: { plan: string; interval: Interval; start: number; card: Card; subscriptionId?: string }) {
     this.now = opts.start;
     this.card = opts.card;
-    this.state = initialState({ subscriptionId: 'sub_1', plan: opts.plan, interval: opts.interval, startedAt: opts.start });
+    this.state = initialState({ subscriptionId: opts.subscriptionId ?? 'sub_1', plan: opts.plan, interval: opts.interval, startedAt: opts.start });
     this.log.push(`subscribe ${opts.plan} ${opts.interval} at ${iso(opts.start)} with ${opts.card}`);
     this.run(startCycle(this.state, this.state.anchor, 'subscribe'), 'subscribe');
     this.afterStep();
@@ -162,7 +167,7 @@ export class World {
       return { status: 'requires_action', invoiceId: invoice.id, hostedUrl: `https://sandbox/${invoice.id}` };
     }
     invoice.awaitingAction = false;
-    return { status: 'declined', invoiceId: invoice.id, code: 'card_declined' };
+    return { status: 'declined', invoiceId: invoice.id, code: 'card_declined', hostedUrl: `https://sandbox/${invoice.id}` };
   }
 
   private perform(effect: Effect, next: LifecycleState): void {
@@ -203,7 +208,7 @@ export class World {
       }
       case 'end_plan_credits':
         for (const lot of this.lots) {
-          if (lot.source !== 'pack' && lot.retired === null && lot.expiresAt! > effect.at) lot.retired = 'forfeited';
+          if (lot.source !== 'pack' && lot.retired === null && lot.expiresAt! > effect.at) Object.assign(lot, { retired: 'forfeited', retiredAt: effect.at });
           if (lot.source === 'pack') lot.frozen = true;
         }
         break;
@@ -328,6 +333,7 @@ export class World {
       check(error instanceof Refusal, `request ${request.kind} threw ${String(error)}`);
       check((REFUSAL_CODES as readonly string[]).includes(error.code), `unknown refusal code ${error.code}`);
       check(JSON.stringify(this.state) === before, 'a refused request changed the state');
+      this.lastRefusal = error.code;
       return { refused: error.code };
     }
     this.promised = null; // a request may change what is scheduled
@@ -336,6 +342,7 @@ export class World {
     const isUpdate = !['payment', 'payment_method_updated'].includes(request.kind);
     check(!isUpdate || end.reply !== undefined || end.refusal !== undefined, `request ${request.kind} got no answer`);
     if (end.refusal) check(end.refusal.code === 'payment_declined', `refused after a payment attempt with ${end.refusal.code}`);
+    this.lastRefusal = end.refusal?.code ?? null;
     return { refused: end.refusal?.code ?? null };
   }
 

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { defaultLowBalanceThreshold, findPlan } from '../domain/catalog.js';
 import { LIVE_STATUSES } from '../domain/lifecycle/status.js';
 import type { Sql } from './db.js';
-import type { Tx } from './operations.js';
+import { lowBalanceThreshold, type Tx } from './operations.js';
 
 export interface AlertSettings {
   /** What the workspace set; null means the default. */
@@ -60,38 +59,37 @@ const settingsColumns = (sql: Sql | Tx) => sql`
   (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = workspaces.id AND s.status IN ${sql(LIVE_STATUSES)} LIMIT 1) AS plan`;
 
 function present(row: SettingsRow): AlertSettings {
-  const plan = row.plan ? findPlan(row.plan) : undefined;
   return {
     low_balance_threshold: row.low_balance_threshold,
-    // Same default as the ledger's low-balance check (lockWorkspace).
-    effective_low_balance_threshold: row.low_balance_threshold ?? (plan ? defaultLowBalanceThreshold(plan) : null),
+    effective_low_balance_threshold: lowBalanceThreshold(row.low_balance_threshold, row.plan),
     webhook_url: row.alert_webhook_url,
   };
 }
 
 /**
- * Records a `lot_expiring` notification for every lot that still has unheld credits and expires within the
- * next 7 days of its workspace's time (its test clock's when it has one); once per lot. Returns how many
- * were recorded.
+ * Records a `lot_expiring` notification for every lot that still has available credits (unexpired, unfrozen,
+ * not all held) and expires within the next 7 days of its workspace's time (its test clock's when it has
+ * one); once per lot. Returns how many were recorded.
  */
 export async function recordExpiringLots(sql: Sql): Promise<number> {
   const rows = await sql`
-    WITH candidates AS (
-      SELECT l.id, l.workspace_id, l.source, l.remaining, l.held, l.expires_at FROM lots l
-      WHERE l.remaining > l.held AND l.expires_at IS NOT NULL AND l.expired_at IS NULL AND NOT l.frozen
+    WITH unannounced AS (
+      SELECT l.id, l.workspace_id FROM lots l
+      WHERE l.expires_at IS NOT NULL AND l.expired_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'lot_expiring:' || l.id)
-    ), clocks AS (
-      SELECT w.workspace_id, workspace_now(w.workspace_id) AS now FROM (SELECT DISTINCT workspace_id FROM candidates) w
+    ), clocks AS MATERIALIZED (
+      -- Materialized: workspace_now() once per workspace, not once per lot the join filter reads.
+      SELECT w.workspace_id, workspace_now(w.workspace_id) AS now FROM (SELECT DISTINCT workspace_id FROM unannounced) w
     )
     INSERT INTO notifications (workspace_id, kind, dedupe_key, payload, at)
-    SELECT c.workspace_id, 'lot_expiring', 'lot_expiring:' || c.id,
-      jsonb_build_object('lot', 'lot_' || c.id, 'source', c.source, 'remaining', c.remaining, 'held', c.held,
-                         'expiring_credits', c.remaining - c.held,
-                         'expires_at', ledger_iso(c.expires_at)),
+    SELECT l.workspace_id, 'lot_expiring', 'lot_expiring:' || l.id,
+      jsonb_build_object('lot', 'lot_' || l.id, 'source', l.source, 'remaining', l.remaining, 'held', l.held,
+                         'expiring_credits', lot_available(l, k.now),
+                         'expires_at', ledger_iso(l.expires_at)),
       k.now
-    FROM candidates c JOIN clocks k USING (workspace_id)
-    WHERE c.expires_at > k.now AND c.expires_at <= k.now + make_interval(days => ${EXPIRY_NOTICE_DAYS})
-    ORDER BY c.expires_at, c.id
+    FROM unannounced u JOIN clocks k ON k.workspace_id = u.workspace_id JOIN lots l ON l.id = u.id
+    WHERE lot_available(l, k.now) > 0 AND l.expires_at <= k.now + make_interval(days => ${EXPIRY_NOTICE_DAYS})
+    ORDER BY l.expires_at, l.id
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id`;
   return rows.length;

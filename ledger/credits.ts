@@ -68,8 +68,8 @@ export async function expireLot(sql: Sql, req: { workspaceId: string; lotId: num
 export async function forfeitPlanLots(sql: Sql, req: { key: string; workspaceId: string; at: Date }): Promise<{ forfeited: number }> {
   return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx, ctx) => {
     const lots = await tx<{ id: number }[]>`
-      SELECT id FROM lots WHERE workspace_id = ${req.workspaceId} AND source <> 'pack' AND expired_at IS NULL
-        AND expires_at > ${req.at} AND remaining > 0`;
+      SELECT l.id FROM lots l WHERE l.workspace_id = ${req.workspaceId} AND l.source <> 'pack' AND l.expired_at IS NULL
+        AND NOT lot_expired(l, ${req.at}) AND l.remaining > 0`;
     return { forfeited: await retireLots(tx, ctx, { ...req, lotIds: lots.map((l) => l.id), kind: 'forfeit' }) };
   });
 }
@@ -137,32 +137,34 @@ export async function readBalance(sql: Sql, workspaceId: string): Promise<{ bala
   const rows = await sql<{
     now: Date; lapsed_holds: boolean;
     id: number | null; source: LotSource; granted: number; remaining: number; held: number;
-    granted_at: Date; expires_at: Date | null; frozen: boolean;
+    granted_at: Date; expires_at: Date | null; frozen: boolean; expired: boolean; available: number;
   }[]>`
-    WITH t AS (SELECT workspace_now(${workspaceId}) AS now)
+    -- Materialized: workspace_now() once, not again for every lot the rules below read it for.
+    WITH t AS MATERIALIZED (SELECT workspace_now(${workspaceId}) AS now)
     SELECT t.now,
       EXISTS (SELECT 1 FROM creations cr WHERE cr.workspace_id = ${workspaceId} AND cr.status = 'running'
               AND cr.hold_expires_at <= t.now) AS lapsed_holds,
-      l.id, l.source, l.granted, l.remaining, l.held, l.granted_at, l.expires_at, l.frozen
+      l.id, l.source, l.granted, l.remaining, l.held, l.granted_at, l.expires_at, l.frozen,
+      lot_expired(l, t.now) AS expired, lot_available(l, t.now) AS available
     FROM t LEFT JOIN lots l ON l.workspace_id = ${workspaceId}
-      -- unexpired lots, used-up ones included until they expire; a lapsed lot while part of it is held
-      AND ((l.expires_at > t.now) OR (l.expires_at IS NULL AND l.remaining > 0) OR l.held > 0)
-    ORDER BY l.expires_at NULLS LAST, l.granted_at, l.id`;
+      -- unexpired lots, used-up ones included until they expire (packs while they hold credits); an expired
+      -- lot while part of it is held
+      AND ((NOT lot_expired(l, t.now) AND (l.expires_at IS NOT NULL OR l.remaining > 0)) OR l.held > 0)
+    ORDER BY lot_burn_key(l)`;
   const first = rows[0]!; // t has one row, so the left join gives at least one
   const now = first.now;
   const lots = rows.filter((lot) => lot.id !== null);
-  const counts = (lot: (typeof lots)[number]) => !lot.frozen && (lot.expires_at === null || lot.expires_at > now);
   const balance: BalanceView = {
-    // As availableAt: unexpired, unfrozen remaining minus held (a lot left out above adds nothing).
-    available: lots.filter(counts).reduce((sum, lot) => sum + lot.remaining - lot.held, 0),
+    // As availableAt: each lot's lot_available (a lot left out above adds nothing).
+    available: lots.reduce((sum, lot) => sum + lot.available, 0),
     held: lots.reduce((sum, lot) => sum + lot.held, 0),
     as_of: now.toISOString(),
     lots: lots.map((lot) => ({
       id: formatLotId(lot.id!),
       source: lot.source,
       granted: lot.granted,
-      // A lot past its expiry keeps only its held portion, whatever the journal has caught up to.
-      remaining: lot.expires_at && lot.expires_at <= now ? lot.held : lot.remaining,
+      // An expired lot keeps only its held portion, whatever the journal has caught up to.
+      remaining: lot.expired ? lot.held : lot.remaining,
       held: lot.held,
       granted_at: lot.granted_at.toISOString(),
       expires_at: lot.expires_at?.toISOString() ?? null,

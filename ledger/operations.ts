@@ -25,9 +25,16 @@ export async function lockWorkspace(tx: Tx, workspaceId: string): Promise<Ledger
       (SELECT s.plan FROM subscriptions s WHERE s.workspace_id = w.id AND s.status IN ${tx(LIVE_STATUSES)} LIMIT 1) AS plan
     FROM workspaces w WHERE w.id = ${workspaceId} FOR UPDATE OF w`;
   if (!row) throw new Error(`workspace ${workspaceId} not found`);
-  const plan = row.plan ? findPlan(row.plan) : undefined;
-  const threshold = row.low_balance_threshold ?? (plan ? defaultLowBalanceThreshold(plan) : null);
-  return { now: row.now, threshold, live: row.plan !== null };
+  return { now: row.now, threshold: lowBalanceThreshold(row.low_balance_threshold, row.plan), live: row.plan !== null };
+}
+
+/**
+ * The low-balance threshold in force: the workspace's own, else its live plan's default, else none (no plan).
+ * The spend path's SQL function ledger_low_balance_threshold applies the same rule to the same defaults.
+ */
+export function lowBalanceThreshold(own: number | null, livePlan: string | null): number | null {
+  const plan = livePlan ? findPlan(livePlan) : undefined;
+  return own ?? (plan ? defaultLowBalanceThreshold(plan) : null);
 }
 
 /**

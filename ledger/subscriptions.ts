@@ -1,7 +1,16 @@
 import type { Interval } from '../domain/catalog.js';
+import type { SubscriptionStatus } from '../domain/lifecycle/status.js';
 import type { Sql } from './db.js';
 
-export type SubscriptionStatus = 'incomplete' | 'active' | 'past_due' | 'paused' | 'canceled';
+/** Why the first payment (of a subscribe or a restart) has not succeeded, the invoice to pay and when the attempt lapses. */
+export interface IncompletePaymentView {
+  outcome: 'declined' | 'requires_action';
+  decline_code: string | null;
+  invoice_id: string;
+  hosted_url: string | null;
+  /** ISO instant. */
+  expires_at: string;
+}
 
 export interface SubscriptionRow {
   id: string;
@@ -17,6 +26,7 @@ export interface SubscriptionRow {
   scheduled_change: { plan: string; effective_at: string } | null;
   pause: { cycles: number; starts_at: string | null; resumes_at: string | null } | null;
   pending_upgrade: { plan: string; interval: Interval; invoice_id: string; expires_at: string } | null;
+  incomplete_payment: IncompletePaymentView | null;
 }
 
 /** Inserts the projection row before its workflow starts; false when the workspace already has a live one. */
@@ -44,6 +54,8 @@ export interface SubscriptionProjection {
   scheduledChange: unknown;
   pause: unknown;
   pendingUpgrade: unknown;
+  /** Absent means none (null). */
+  incompletePayment?: IncompletePaymentView | null;
 }
 
 /**
@@ -58,6 +70,7 @@ export async function projectSubscription(sql: Sql, p: SubscriptionProjection): 
       current_period_start = ${new Date(p.currentPeriodStart)}, current_period_end = ${new Date(p.currentPeriodEnd)},
       cancel_at_period_end = ${p.cancelAtPeriodEnd}, scheduled_change = ${sql.json(p.scheduledChange as never)},
       pause = ${sql.json(p.pause as never)}, pending_upgrade = ${sql.json(p.pendingUpgrade as never)},
+      incomplete_payment = ${sql.json((p.incompletePayment ?? null) as never)},
       next_due_at = ${p.nextDueAt === null ? null : new Date(p.nextDueAt)}, version = ${p.version}
     WHERE id = ${p.subscriptionId} AND version <= ${p.version}`;
 }
@@ -73,7 +86,7 @@ export async function markClockSynced(sql: Sql, subscriptionId: string, clockTim
 export async function currentSubscription(sql: Sql, workspaceId: string): Promise<SubscriptionRow | undefined> {
   const [row] = await sql<SubscriptionRow[]>`
     SELECT id, workspace_id, plan, interval, status, current_period_start, current_period_end,
-           cancel_at_period_end, next_due_at, clock_synced_to, scheduled_change, pause, pending_upgrade
+           cancel_at_period_end, next_due_at, clock_synced_to, scheduled_change, pause, pending_upgrade, incomplete_payment
     FROM subscriptions WHERE workspace_id = ${workspaceId}
     ORDER BY (status <> 'canceled') DESC, created_at DESC LIMIT 1`;
   return row;
@@ -82,8 +95,11 @@ export async function currentSubscription(sql: Sql, workspaceId: string): Promis
 /**
  * Sets the projection's status ahead of the full projection write. Packs freeze and thaw on whether the
  * workspace has a live subscription, read from this row under the workspace lock: marking the status first
- * closes the window where a pack paid at that moment would be frozen after the thaw already ran.
+ * closes the window where a pack paid at that moment would be frozen after the thaw already ran. Active means
+ * the first payment is paid, so no incomplete_payment is shown beside it meanwhile either.
  */
 export async function markSubscriptionStatus(sql: Sql, subscriptionId: string, status: SubscriptionStatus): Promise<void> {
-  await sql`UPDATE subscriptions SET status = ${status} WHERE id = ${subscriptionId}`;
+  await sql`
+    UPDATE subscriptions SET status = ${status}${status === 'active' ? sql`, incomplete_payment = NULL` : sql``}
+    WHERE id = ${subscriptionId}`;
 }

@@ -26,6 +26,19 @@ const Subscription = z.object({
   scheduled_change: z.object({ plan: z.string(), effective_at: z.string() }).nullable(),
   pause: z.object({ cycles: z.number().int(), starts_at: z.string().nullable(), resumes_at: z.string().nullable() }).nullable(),
   pending_upgrade: z.object({ plan: z.string(), interval: Interval, invoice_id: z.string(), expires_at: z.string() }).nullable(),
+  incomplete_payment: z.object({
+    outcome: z.enum(['declined', 'requires_action']).openapi({
+      description: '`declined`: the card was declined (see decline_code); `requires_action`: the customer must complete 3-D Secure on the hosted invoice page.',
+    }),
+    decline_code: z.string().nullable().openapi({ description: 'The provider\'s decline code (e.g. `card_declined`), null unless declined.' }),
+    invoice_id: z.string().openapi({ description: 'The open invoice of the first period; paying it starts the subscription.' }),
+    hosted_url: z.string().nullable().openapi({ description: 'Where the customer can pay or authenticate the invoice; null when there is none.' }),
+    expires_at: z.string().openapi({ description: 'When the attempt lapses if still unpaid (23 hours after it started); its invoice is then voided.' }),
+  }).nullable().openapi({
+    description: 'Why the first payment of a subscribe (status `incomplete`) or of a restart has not succeeded yet, the invoice to pay and '
+      + 'the deadline; null when no first payment is outstanding. A new payment method retries it at once; cancel ends an incomplete '
+      + 'subscription at once.',
+  }),
 }).openapi('Subscription');
 const ChangeResult = z.object({
   kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
@@ -47,6 +60,7 @@ function fromRow(row: SubscriptionRow): z.infer<typeof Subscription> {
     current_period_start: row.current_period_start.toISOString(), current_period_end: row.current_period_end.toISOString(),
     cancel_at_period_end: row.cancel_at_period_end, next_due_at: row.next_due_at?.toISOString() ?? null,
     scheduled_change: row.scheduled_change ?? null, pause: row.pause ?? null, pending_upgrade: row.pending_upgrade ?? null,
+    incomplete_payment: row.incomplete_payment ?? null,
   };
 }
 

@@ -11,11 +11,11 @@ import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } 
 import { lotOfGrant } from '../ledger/grants.js';
 import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
-import { getInvoice, voidInvoice } from '../ledger/invoices.js';
 import { recordNotification } from '../ledger/notifications.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
+import { voidUnpaidInvoice } from '../payments/void-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 
 export interface ActivityDeps {
@@ -112,12 +112,7 @@ export function createActivities({ sql, payments }: ActivityDeps) {
      * One paid at the provider meanwhile is left open here: its payment webhook settles it.
      */
     async voidInvoice(input: { invoiceId: string }): Promise<void> {
-      const invoice = await getInvoice(sql, input.invoiceId);
-      if (invoice?.provider_invoice_id && (invoice.status === 'draft' || invoice.status === 'open')) {
-        const { status } = await payments.voidInvoice({ providerInvoiceId: invoice.provider_invoice_id, idempotencyKey: `${invoice.business_key}:void` });
-        if (status === 'paid') return;
-      }
-      await voidInvoice(sql, input.invoiceId);
+      await voidUnpaidInvoice(sql, payments, input.invoiceId);
     },
 
     async grantLot(input: {

@@ -20,10 +20,11 @@ export async function clawBack(
   return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx, ctx) => {
     if (lotIds.length === 0 || req.credits <= 0) return { clawedBack: 0, shortfall: Math.max(req.credits, 0) };
     const before = await availableAt(tx, req.workspaceId, req.at);
+    // Only what still counts towards the balance at `at` (lot_available: unexpired, unfrozen, unheld).
     const lots = await tx<{ id: number; unheld: number }[]>`
-      SELECT id, remaining - held AS unheld FROM lots
-      WHERE workspace_id = ${req.workspaceId} AND id IN ${tx(lotIds)} AND expired_at IS NULL AND remaining - held > 0
-      ORDER BY id FOR UPDATE`;
+      SELECT l.id, lot_available(l, ${req.at}) AS unheld FROM lots l
+      WHERE l.workspace_id = ${req.workspaceId} AND l.id IN ${tx(lotIds)} AND l.expired_at IS NULL AND lot_available(l, ${req.at}) > 0
+      ORDER BY l.id FOR UPDATE`;
     lots.sort((a, b) => lotIds.indexOf(Number(a.id)) - lotIds.indexOf(Number(b.id)));
     let left = req.credits;
     let balance = before;

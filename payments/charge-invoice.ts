@@ -1,7 +1,8 @@
 import type { Sql } from '../ledger/db.js';
 import { draftInvoice, type InvoiceRow, markInvoice, type NewInvoice } from '../ledger/invoices.js';
 import { getWorkspace } from '../ledger/workspaces.js';
-import type { PaymentProvider } from './provider.js';
+import { isProviderInvalidRequest, PROVIDER_INVALID_REQUEST } from './provider-errors.js';
+import type { ChargeOutcome, PaymentProvider } from './provider.js';
 
 export type ChargeResult =
   | { status: 'paid'; invoice: InvoiceRow }
@@ -36,6 +37,11 @@ export async function chargeInvoice(
     lines: invoice.lines,
     amountDueCents: invoice.amount_due_cents,
     description: invoice.lines.map((line) => line.description).join('; '),
+  }).catch((error: unknown): ChargeOutcome => {
+    // A request the provider refuses as sent (a customer deleted at Stripe, …) fails the same way on every
+    // retry: it is a failed payment like a decline (dunning, a 402, a voided change), never a stuck workflow.
+    if (isProviderInvalidRequest(error)) return { status: 'declined', code: PROVIDER_INVALID_REQUEST };
+    throw error;
   });
   const links = { providerInvoiceId: outcome.providerInvoiceId, hostedUrl: outcome.hostedUrl, pdfUrl: outcome.pdfUrl };
   switch (outcome.status) {

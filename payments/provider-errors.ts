@@ -35,6 +35,11 @@ export function isPermanentProviderError(error: unknown): boolean {
   return (error.statusCode === 400 || error.statusCode === 404) && !TRANSIENT_CODES.has(error.code ?? '');
 }
 
+/** Is `error` the non-retryable failure of a provider request that can never succeed as sent? */
+export function isProviderInvalidRequest(error: unknown): boolean {
+  return error instanceof ApplicationFailure && error.type === PROVIDER_INVALID_REQUEST;
+}
+
 /** A permanent provider error as a non-retryable ApplicationFailure (type provider_invalid_request); any other unchanged. */
 export function asProviderFailure(error: unknown): unknown {
   if (!isPermanentProviderError(error)) return error;

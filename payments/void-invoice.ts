@@ -1,5 +1,6 @@
 import type { Sql } from '../ledger/db.js';
 import { getInvoice, voidInvoice } from '../ledger/invoices.js';
+import { isProviderInvalidRequest } from './provider-errors.js';
 import type { PaymentProvider } from './provider.js';
 
 /**
@@ -12,8 +13,13 @@ export async function voidUnpaidInvoice(sql: Sql, payments: PaymentProvider, inv
   const invoice = await getInvoice(sql, invoiceId);
   if (invoice?.status === 'paid') return 'paid';
   if (invoice?.provider_invoice_id && (invoice.status === 'draft' || invoice.status === 'open')) {
-    const { status } = await payments.voidInvoice({ providerInvoiceId: invoice.provider_invoice_id, idempotencyKey: `${invoice.business_key}:void` });
-    if (status === 'paid') return 'paid';
+    const voided = await payments.voidInvoice({ providerInvoiceId: invoice.provider_invoice_id, idempotencyKey: `${invoice.business_key}:void` })
+      .catch((error: unknown) => {
+        // The provider refuses the void as sent (its invoice is gone): nothing can be paid there; void ours.
+        if (isProviderInvalidRequest(error)) return { status: null };
+        throw error;
+      });
+    if (voided.status === 'paid') return 'paid';
   }
   await voidInvoice(sql, invoiceId);
   return 'void';

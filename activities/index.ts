@@ -8,7 +8,7 @@ import type { ChargeOutcome } from '../domain/lifecycle/effects.js';
 import type { InvoiceLine } from '../domain/proration.js';
 import { clawBack } from '../ledger/clawback.js';
 import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
-import { lotOfGrant } from '../ledger/grants.js';
+import { availableOfGrants, lotOfGrant } from '../ledger/grants.js';
 import { deactivateModelsAbove } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { recordNotification } from '../ledger/notifications.js';
@@ -83,6 +83,11 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       return outcomeOf(result, input.at);
     },
 
+    /** Credits still available in the lots of the given grants (an interval switch prices the ones already used). */
+    async availablePlanCredits(input: { workspaceId: string; grantKeys: string[]; at: number }): Promise<number> {
+      return availableOfGrants(sql, input.workspaceId, input.grantKeys, new Date(input.at));
+    },
+
     /** Takes back unspent, unheld credits from the lots of the given grants (SPEC §4 interval switch). */
     async clawBack(input: { key: string; workspaceId: string; grantKeys: string[]; credits: number; at: number }): Promise<{ clawedBack: number; shortfall: number }> {
       return clawBack(sql, { ...input, at: new Date(input.at) });
@@ -111,8 +116,8 @@ export function createActivities({ sql, payments }: ActivityDeps) {
      * Voids an unpaid invoice: first at the provider, so the customer can no longer pay it there, then ours.
      * One paid at the provider meanwhile is left open here: its payment webhook settles it.
      */
-    async voidInvoice(input: { invoiceId: string }): Promise<void> {
-      await voidUnpaidInvoice(sql, payments, input.invoiceId);
+    async voidInvoice(input: { invoiceId: string }): Promise<'void' | 'paid'> {
+      return voidUnpaidInvoice(sql, payments, input.invoiceId);
     },
 
     async grantLot(input: {

@@ -6,7 +6,7 @@
  */
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import type { Charge, ChargeOutcome, Effect } from '../domain/lifecycle/index.js';
+import { type Charge, type ChargeOutcome, type Effect, type LifecycleRequest, type LifecycleState, needsLedgerView } from '../domain/lifecycle/index.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -64,6 +64,13 @@ export async function perform(subject: Subject, effects: Effect[]): Promise<void
       }
     }
   }
+}
+
+/** Adds what the core needs from the ledger to price a request (an interval switch: the plan credits still available). */
+export async function withLedgerView(subject: Subject, state: LifecycleState, request: LifecycleRequest, at: number): Promise<LifecycleRequest> {
+  if (request.kind !== 'change' || !needsLedgerView(state, request.request)) return request;
+  const available = await ledger.availablePlanCredits({ workspaceId: subject.workspaceId, grantKeys: state.lots.map((lot) => lot.key), at });
+  return { ...request, ledger: { availablePlanCredits: available } };
 }
 
 /** Makes the charge the core decided and returns its outcome (a declined card is an outcome, not a failure). */

@@ -9,11 +9,11 @@ import {
   allHandlersFinished, ApplicationFailure, condition, continueAsNew, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import {
-  afterCharge, type DueEvent, initialState, type LifecycleRequest, type LifecycleState, nextDueEvent, onDue, onRequest,
+  afterCharge, afterLapse, type DueEvent, initialState, type LifecycleRequest, type LifecycleState, nextDueEvent, onDue, onRequest,
   type Reply, startCycle, type Step, viewOf,
 } from '../domain/lifecycle/index.js';
 import { Refusal } from '../domain/refusals.js';
-import { charge, ledger, perform } from './effects.js';
+import { charge, ledger, payments, perform, withLedgerView } from './effects.js';
 import {
   cancelUpdate, changePlanUpdate, type ChangeResult, clockAdvancedSignal, firstPaymentSettledUpdate, pauseUpdate, paymentEventSignal,
   paymentMethodUpdatedSignal, resumeUpdate, type ShellState, stateQuery, type SubscriptionInput, type SubscriptionView,
@@ -83,9 +83,9 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
     for (;;) {
       await perform(subject, step.effects);
       state = step.state;
-      if (!step.charge) break;
-      const outcome = await charge(subject, step.charge);
-      step = afterCharge(state, step.charge, outcome);
+      if (step.charge) step = afterCharge(state, step.charge, await charge(subject, step.charge));
+      else if (step.lapse) step = afterLapse(state, step.lapse, await payments.voidInvoice({ invoiceId: step.lapse.invoiceId }));
+      else break;
     }
     if (step.refusal) throw failureOf(step.refusal);
     return answer(step.reply);
@@ -113,7 +113,7 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
       } else if (queue.length > 0) {
         const item = queue.shift()!;
         try {
-          item.done(await run(onRequest(state, item.request, now())));
+          item.done(await run(onRequest(state, await withLedgerView(subject, state, item.request, now()), now())));
         } catch (error) {
           item.fail(failureOf(error));
         }

@@ -5,7 +5,7 @@
  */
 import { periodBounds } from '../calendar.js';
 import { findPlan, type Interval, planById, priceCents } from '../catalog.js';
-import { intervalSwitchLines, prorateCredits, remainingFraction, upgradeLines } from '../proration.js';
+import { intervalSwitchLines, type InvoiceLine, prorateCents, prorateCredits, remainingFraction, upgradeLines } from '../proration.js';
 import { refuse } from '../refusals.js';
 import { grantRefresh } from './cycle.js';
 import { type Charge, type Coverage, type Effect, keys, planLabel } from './effects.js';
@@ -17,9 +17,22 @@ export interface ChangeRequest {
   interval?: Interval;
 }
 
+/**
+ * What the ledger says when a change is priced: the subscription's plan credits still available (unspent,
+ * unheld, unexpired). Absent (validators): treated as all unspent, which changes the price, never a refusal.
+ */
+export interface LedgerView {
+  availablePlanCredits: number;
+}
+
 export type PlannedChange =
   | { kind: 'downgrade'; plan: string; effectiveAt: number }
   | { kind: 'upgrade' | 'interval_switch'; charge: Charge };
+
+/** Does pricing this change need the ledger's view (an interval switch: its credits already used)? */
+export function needsLedgerView(state: LifecycleState, request: ChangeRequest): boolean {
+  return (request.interval ?? state.interval) !== state.interval;
+}
 
 export function assertChangeAllowed(state: LifecycleState): void {
   if (state.status !== 'active') refuse('subscription_not_active', `a ${state.status} subscription cannot change plan`);
@@ -31,7 +44,7 @@ export function assertChangeAllowed(state: LifecycleState): void {
  * Decides what a plan/interval change is at `at` and prices it. Throws a Refusal when not allowed.
  * A different interval is an interval switch (immediate) even when the plan is also lower.
  */
-export function planChange(state: LifecycleState, request: ChangeRequest, at: number): PlannedChange {
+export function planChange(state: LifecycleState, request: ChangeRequest, at: number, ledgerView?: LedgerView): PlannedChange {
   assertChangeAllowed(state);
   const planId = request.plan ?? state.plan;
   const interval = request.interval ?? state.interval;
@@ -47,31 +60,53 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
   const oldLabel = planLabel(state.plan, state.interval);
   const newLabel = planLabel(planId, interval);
   const unused: Coverage = { plan: state.plan, interval: state.interval, anchor: state.anchor, from: Math.max(at, period.start), to: period.end, sign: -1 };
-  // Switch: the unused money is credited back while the current lot stays, so its unused part is deducted;
-  // what the new plan's credits cannot cover of it is taken back from that lot (switching never creates credits).
-  const unusedCredits = kind === 'upgrade' ? 0 : prorateCredits(current.monthlyCredits, rRefresh);
+  // Switch: the unused money is credited back while the current lot stays, so the unused part of the month's
+  // credits is deducted from the new lot; what the new plan's credits cannot cover of it is clawed back. The
+  // credits of that unused part already spent or held cannot stay: they are charged at the old plan's rate
+  // (credit-aware money), so a switch never buys back credits that were used (switching never creates credits).
+  const deductible = kind === 'upgrade' ? 0 : prorateCredits(current.monthlyCredits, rRefresh);
+  const kept = Math.min(deductible, ledgerView?.availablePlanCredits ?? deductible);
+  const usedAhead = deductible - kept;
   const credits = kind === 'upgrade'
     ? prorateCredits(target.monthlyCredits - current.monthlyCredits, rRefresh)
-    : Math.max(0, target.monthlyCredits - unusedCredits);
-  const clawBack = Math.max(0, unusedCredits - target.monthlyCredits);
+    : Math.max(0, target.monthlyCredits - kept);
+  const clawBack = Math.max(0, kept - target.monthlyCredits);
   const lines = kind === 'upgrade'
     ? upgradeLines(oldLabel, priceCents(current, interval), newLabel, priceCents(target, interval), r)
     : intervalSwitchLines(oldLabel, priceCents(current, state.interval), newLabel, priceCents(target, interval), r);
-  const coverage: Coverage[] = kind === 'upgrade'
+  const coverage: (Coverage | null)[] = kind === 'upgrade'
     ? [unused, { plan: planId, interval, anchor: state.anchor, from: unused.from, to: period.end, sign: 1 }]
     : [unused, { plan: planId, interval, anchor: at, from: at, to: periodBounds(at, interval, 0).end, sign: 1 }];
+  if (usedAhead > 0) {
+    lines.push(creditsUsedLine(oldLabel, priceCents(current, state.interval), current.monthlyCredits, usedAhead, period, refresh));
+    coverage.push(null);
+  }
   return {
     kind,
     charge: {
       businessKey: keys.change(state, kind, planId, interval, at), invoiceKind: kind, lines, coverage, at, attempt: 0,
+      creditsBought: usedAhead,
       summary: `${kind.replace('_', ' ')} to ${planLabel(planId, interval)}`,
       purpose: {
-        kind: 'change', change: { kind, plan: planId, interval, credits, clawBack, requestedAt: at },
+        kind: 'change', change: { kind, plan: planId, interval, credits, clawBack, clawBackKey: keys.switchClawBack(state, at), requestedAt: at },
         // Priced for this refresh interval: unpaid, it lapses after 23 hours or at the interval's end.
         deadline: Math.min(at + UNPAID_TTL_MS, refresh.end),
       },
     },
   };
+}
+
+/**
+ * `used` credits of the current month already spent or held when an interval switch credits its unused
+ * time: charged at the old plan's rate per credit (the period price × the month's share of the period ÷
+ * the monthly credits), half-up to the cent.
+ */
+function creditsUsedLine(
+  oldLabel: string, periodPriceCents: number, monthlyCredits: number, used: number,
+  period: { start: number; end: number }, refresh: { start: number; end: number },
+): InvoiceLine {
+  const amount = prorateCents(periodPriceCents * used, { remainingMs: refresh.end - refresh.start, totalMs: (period.end - period.start) * monthlyCredits });
+  return { description: `Credits of the unused time on ${oldLabel} already used (${used})`, amount_cents: amount };
 }
 
 /**
@@ -99,10 +134,32 @@ export function applyPaidChange(
   if (planById(change.plan).customModelLimit < planById(state.plan).customModelLimit) {
     effects.push({ kind: 'deactivate_models', keep: planById(change.plan).customModelLimit });
   }
-  if (change.clawBack > 0) {
-    // The newest allocation first: the lots that would last longest (the current refresh lot and its top-ups).
-    const grantKeys = [...state.lots].sort((a, b) => b.expiresAt - a.expiresAt).map((lot) => lot.key);
-    effects.push({ kind: 'claw_back', key: keys.switchClawBack(state, change.requestedAt), grantKeys, credits: change.clawBack, at: paidAt });
-  }
   return { state: granted.state, effects: [...effects, ...granted.effects] };
+}
+
+/**
+ * An interval switch's clawback happens when it is requested, before the charge, so the credits it takes
+ * cannot be spent while the payment is pending (3-D Secure); the newest allocation first (the current
+ * refresh lot and its top-ups).
+ */
+export function switchClawBack(state: LifecycleState, change: { clawBack: number; clawBackKey: string; requestedAt: number }): Effect[] {
+  if (change.clawBack <= 0) return [];
+  const grantKeys = [...state.lots].sort((a, b) => b.expiresAt - a.expiresAt).map((lot) => lot.key);
+  return [{ kind: 'claw_back', key: change.clawBackKey, grantKeys, credits: change.clawBack, at: change.requestedAt }];
+}
+
+/**
+ * A switch that does not happen after all (declined, or lapsed unpaid) gives back what its clawback took:
+ * one lot expiring with the current refresh lot.
+ */
+export function restoreClawBack(
+  state: LifecycleState, change: { clawBack: number; clawBackKey: string }, at: number,
+): { state: LifecycleState; effects: Effect[] } {
+  if (change.clawBack <= 0 || state.currentLotExpiresAt === null) return { state, effects: [] };
+  const key = `${change.clawBackKey}:restore`;
+  const expiresAt = state.currentLotExpiresAt;
+  return {
+    state: { ...state, lots: [...state.lots, { key, expiresAt }] },
+    effects: [{ kind: 'grant', key, source: 'monthly', reason: 'restore', credits: change.clawBack, grantedAt: at, expiresAt, summary: `give back ${change.clawBack} clawed-back credits` }],
+  };
 }

@@ -57,10 +57,13 @@ export function applyDowngrade(state: LifecycleState, plan: string, at: number):
   };
 }
 
-/** The end of the last period (or at once, while past due): no further renewals, plan credits forfeited, packs frozen. */
-export function endSubscription(state: LifecycleState, at: number): Step {
-  const unpaid = [state.dunning?.invoiceId, state.pendingChange?.invoiceId, state.incomplete?.invoiceId]
-    .filter((id): id is string => id !== undefined);
+/**
+ * The end of the last period (or at once, while past due): no further renewals, plan credits forfeited,
+ * packs frozen. An unpaid renewal is voided first (`afterLapse`: paid meanwhile, it settles instead).
+ */
+export function endSubscription(state: LifecycleState, at: number, byRequest = false): Step {
+  if (state.dunning) return { state, effects: [], lapse: { kind: 'dunning', invoiceId: state.dunning.invoiceId, at, byRequest } };
+  const unpaid = [state.pendingChange?.invoiceId, state.incomplete?.invoiceId].filter((id): id is string => id !== undefined);
   return {
     state: {
       ...state, status: 'canceled', lots: [], currentLotExpiresAt: null, cancelAtPeriodEnd: false, scheduledChange: null,

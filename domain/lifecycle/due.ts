@@ -13,13 +13,11 @@ export function onDue(state: LifecycleState, event: DueEvent): Step {
   switch (event.kind) {
     case 'expire':
       return { state: { ...state, lots: state.lots.filter((lot) => lot.key !== event.lot.key) }, effects: [{ kind: 'expire', key: event.lot.key, at: event.at }] };
-    case 'incomplete_expiry': {
+    case 'incomplete_expiry':
       // Unpaid after 23 hours: the attempt ends (a subscribe ends canceled; a restart stays canceled).
-      const { invoiceId } = state.incomplete!;
-      return { state: { ...state, incomplete: null, status: 'canceled' }, effects: [{ kind: 'void', invoiceId }] };
-    }
+      return { state, effects: [], lapse: { kind: 'first_payment', invoiceId: state.incomplete!.invoiceId, at: event.at, byRequest: false } };
     case 'pending_change_expiry':
-      return { state: { ...state, pendingChange: null }, effects: [{ kind: 'void', invoiceId: state.pendingChange!.invoiceId }] };
+      return { state, effects: [], lapse: { kind: 'pending_change', invoiceId: state.pendingChange!.invoiceId, at: event.at } };
     case 'dunning_retry': {
       const dunning = { ...state.dunning!, retries: state.dunning!.retries + 1, attempts: state.dunning!.attempts + 1 };
       const next = { ...state, dunning };
@@ -35,10 +33,14 @@ export function onDue(state: LifecycleState, event: DueEvent): Step {
 
 function refresh(state: LifecycleState, index: number, at: number): Step {
   if (!opensPeriod(state.interval, index)) return grantRefresh(state, index, at);
-  if (state.cancelAtPeriodEnd) return endSubscription(state, at);
-  // A scheduled downgrade takes effect at this period end, also when a pause starts here.
+  // A scheduled downgrade takes effect at this period end, also when a pause starts or the subscription ends
+  // here (a restart then charges the plan the customer chose last).
   const downgraded = state.scheduledChange ? applyDowngrade(state, state.scheduledChange.plan, at) : { state, effects: [] };
   const next = downgraded.state;
+  if (next.cancelAtPeriodEnd) {
+    const ended = endSubscription(next, at);
+    return { state: ended.state, effects: [...downgraded.effects, ...ended.effects] };
+  }
   if (next.pause) {
     return {
       state: { ...next, status: 'paused', pause: { ...next.pause, startsAt: at, resumesAt: pauseEnd(at, next.interval, next.pause.cycles) } },

@@ -33,8 +33,10 @@ export interface Charge {
   businessKey: string;
   invoiceKind: InvoiceKind;
   lines: InvoiceLine[];
-  /** One per line, same order. */
-  coverage: Coverage[];
+  /** One per line, same order: the time a line pays for, or null for a line that pays for something else. */
+  coverage: (Coverage | null)[];
+  /** Credits the invoice pays for beyond time (an interval switch's credits used ahead of time). */
+  creditsBought?: number;
   /** The instant billed (the invoice's date). */
   at: number;
   /** 0 for the first payment attempt of this invoice; n for the n-th retry. */
@@ -43,6 +45,16 @@ export interface Charge {
   /** For operators (Temporal UI summary). */
   summary: string;
 }
+
+/**
+ * Dropping an unpaid invoice the customer may still be paying (3-D Secure, the hosted page): it is voided at
+ * the provider first; one paid there meanwhile is applied as paid instead (the payment came first), so a
+ * payment that beats a lapse by a second is never charged and ignored. `byRequest`: a cancel asked for it.
+ */
+export type Lapse =
+  | { kind: 'pending_change'; invoiceId: string; at: number }
+  | { kind: 'first_payment'; invoiceId: string; at: number; byRequest: boolean }
+  | { kind: 'dunning'; invoiceId: string; at: number; byRequest: boolean };
 
 /** What the shell learns of a charge. */
 export type ChargeOutcome =
@@ -53,8 +65,11 @@ export type ChargeOutcome =
 export type NotificationKind = 'payment_failed' | 'downgrade_applied';
 
 export type Effect =
-  /** `change`: the credit-aware grant of an upgrade or interval switch; `refresh`: a refresh lot of the plan in force. */
-  | { kind: 'grant'; key: string; source: 'monthly' | 'upgrade'; reason: 'refresh' | 'change'; credits: number; grantedAt: number; expiresAt: number; summary: string }
+  /**
+   * `change`: the credit-aware grant of an upgrade or interval switch; `refresh`: a refresh lot of the plan in
+   * force; `restore`: what a switch that did not happen had clawed back.
+   */
+  | { kind: 'grant'; key: string; source: 'monthly' | 'upgrade'; reason: 'refresh' | 'change' | 'restore'; credits: number; grantedAt: number; expiresAt: number; summary: string }
   | { kind: 'expire'; key: string; at: number }
   /** Takes back up to `credits` unspent, unheld credits from the lots of these grants, in this order (an interval switch onto fewer credits). */
   | { kind: 'claw_back'; key: string; grantKeys: string[]; credits: number; at: number }
@@ -83,6 +98,8 @@ export interface Step {
   state: LifecycleState;
   effects: Effect[];
   charge?: Charge;
+  /** Or an unpaid invoice to void, whose outcome goes back to the core (`afterLapse`). */
+  lapse?: Lapse;
   reply?: Reply;
   /** The request is refused after a payment attempt (a 402): the effects are still carried out. */
   refusal?: Refusal;
@@ -92,16 +109,17 @@ export interface Step {
 
 /** Names the cycle: `<subscription>:c<cycle>:<anchor ms>`. */
 type CycleOf = Pick<LifecycleState, 'subscriptionId' | 'cycle' | 'anchor'>;
+type ChangesOf = CycleOf & Pick<LifecycleState, 'changes'>;
 const cycleKey = (s: CycleOf) => `${s.subscriptionId}:c${s.cycle}:${s.anchor}`;
 
 export const keys = {
   period: (s: CycleOf, periodIndex: number) => `${cycleKey(s)}:period:${periodIndex}:subscription`,
-  change: (s: CycleOf, kind: InvoiceKind, plan: string, interval: Interval, at: number) => `${cycleKey(s)}:${kind}:${plan}:${interval}:${at}`,
+  change: (s: ChangesOf, kind: InvoiceKind, plan: string, interval: Interval, at: number) => `${cycleKey(s)}:change:${s.changes}:${kind}:${plan}:${interval}:${at}`,
   refreshGrant: (s: CycleOf, index: number) => `${cycleKey(s)}:refresh:${index}:grant`,
   upgradeGrant: (s: CycleOf, plan: string, requestedAt: number) => `${cycleKey(s)}:upgrade:${plan}:${requestedAt}`,
   end: (s: CycleOf, at: number) => `${cycleKey(s)}:end:${at}`,
   thaw: (s: CycleOf) => `${cycleKey(s)}:thaw`,
-  switchClawBack: (s: CycleOf, requestedAt: number) => `${cycleKey(s)}:interval_switch:${requestedAt}:clawback`,
+  switchClawBack: (s: ChangesOf, requestedAt: number) => `${cycleKey(s)}:change:${s.changes}:interval_switch:${requestedAt}:clawback`,
   downgradeNotice: (s: LifecycleState, at: number) => `${s.subscriptionId}:${at}:downgrade`,
   paymentFailedNotice: (invoiceId: string, attempt: number) => `${invoiceId}:failed:${attempt}`,
 };

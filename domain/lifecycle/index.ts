@@ -7,8 +7,8 @@
  * (upgrade, downgrade, interval switch), requests.ts (cancel, pause, resume, new card, payment events),
  * outcomes.ts (what a charge's outcome does), view.ts (what is shown), effects.ts (business keys, lines).
  */
-export { afterCharge } from './outcomes.js';
-export { type ChangeRequest, planChange } from './changes.js';
+export { afterCharge, afterLapse } from './outcomes.js';
+export { type ChangeRequest, type LedgerView, needsLedgerView, planChange } from './changes.js';
 export { onDue } from './due.js';
 export * from './effects.js';
 export { type LifecycleRequest, onRequest } from './requests.js';

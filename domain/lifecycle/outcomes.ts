@@ -5,9 +5,9 @@
  */
 import { planById } from '../catalog.js';
 import { Refusal } from '../refusals.js';
-import { applyPaidChange } from './changes.js';
+import { applyPaidChange, restoreClawBack } from './changes.js';
 import { endSubscription, grantRefresh, paymentFailedNotice } from './cycle.js';
-import { type Charge, type ChargeOutcome, type Effect, keys, type Step } from './effects.js';
+import { type Charge, type ChargeOutcome, type Effect, keys, type Lapse, type Step } from './effects.js';
 import { RETRY_AFTER_DAYS, UNPAID_TTL_MS } from './schedule.js';
 import type { LifecycleState } from './state.js';
 
@@ -42,8 +42,9 @@ export function afterCharge(state: LifecycleState, charge: Charge, outcome: Char
         };
       }
       if (purpose.reason === 'restart' && outcome.status === 'declined' && charge.attempt === 0) {
-        // Nothing restarts on a declined card: the invoice is voided and the subscription stays canceled.
-        return { state, effects: [{ kind: 'void', invoiceId: outcome.invoiceId }], refusal: declined(outcome) };
+        // Nothing restarts on a declined card: the invoice is voided and the subscription stays canceled
+        // (its cycle number is used up, so a retry at the same instant makes a new invoice).
+        return { state: { ...state, cycle: purpose.cycle }, effects: [{ kind: 'void', invoiceId: outcome.invoiceId }], refusal: declined(outcome) };
       }
       const previous = state.incomplete;
       return {
@@ -77,8 +78,9 @@ export function afterCharge(state: LifecycleState, charge: Charge, outcome: Char
     case 'change': {
       const { change } = purpose;
       if (outcome.status === 'declined') {
-        // A refused change leaves nothing payable behind.
-        return { state, effects: [{ kind: 'void', invoiceId: outcome.invoiceId }], refusal: declined(outcome) };
+        // A refused change leaves nothing payable behind, and gives back what its clawback took.
+        const restored = restoreClawBack(state, change, at);
+        return { state: restored.state, effects: [{ kind: 'void', invoiceId: outcome.invoiceId }, ...restored.effects], refusal: declined(outcome) };
       }
       if (outcome.status === 'requires_action') {
         return {
@@ -102,6 +104,28 @@ export function afterCharge(state: LifecycleState, charge: Charge, outcome: Char
 function settleRenewal(state: LifecycleState, paidAt: number): Step {
   const { refreshIndex } = state.dunning!;
   return grantRefresh({ ...state, dunning: null }, refreshIndex, paidAt);
+}
+
+/**
+ * The outcome of voiding an unpaid invoice (see Lapse): voided, the lapse takes effect; paid at the provider
+ * meanwhile, the payment is applied as if its webhook had come first (a cancel asked for still ends the
+ * subscription, at the end of the period now paid).
+ */
+export function afterLapse(state: LifecycleState, lapse: Lapse, outcome: 'void' | 'paid'): Step {
+  const reply = lapse.kind !== 'pending_change' && lapse.byRequest ? { reply: { kind: 'view' } as const } : {};
+  if (outcome === 'paid') {
+    const paid = onInvoicePaid(state, lapse.invoiceId, lapse.at);
+    const canceling = lapse.kind !== 'pending_change' && lapse.byRequest;
+    return { ...paid, state: canceling ? { ...paid.state, cancelAtPeriodEnd: true } : paid.state, ...reply };
+  }
+  switch (lapse.kind) {
+    case 'pending_change':
+      return restoreClawBack({ ...state, pendingChange: null }, state.pendingChange!, lapse.at);
+    case 'first_payment':
+      return { state: { ...state, incomplete: null, status: 'canceled' }, effects: [], ...reply };
+    case 'dunning':
+      return { ...endSubscription({ ...state, dunning: null }, lapse.at), ...reply };
+  }
 }
 
 /**

@@ -5,14 +5,15 @@
  * functions, so a refused request never enters history.
  */
 import { refuse } from '../refusals.js';
-import { type ChangeRequest, planChange } from './changes.js';
+import { type ChangeRequest, type LedgerView, planChange, switchClawBack } from './changes.js';
 import { endSubscription, periodCharge, startCycle } from './cycle.js';
-import type { Step } from './effects.js';
+import type { ChargePurpose, Step } from './effects.js';
 import { onInvoicePaid } from './outcomes.js';
 import type { LifecycleState } from './state.js';
 
 export type LifecycleRequest =
-  | { kind: 'change'; request: ChangeRequest }
+  /** `ledger`: filled in by the shell before the change is priced (validators go without). */
+  | { kind: 'change'; request: ChangeRequest; ledger?: LedgerView }
   | { kind: 'withdraw' }
   | { kind: 'cancel' }
   | { kind: 'resume' }
@@ -27,14 +28,15 @@ const view = { kind: 'view' } as const;
 export function onRequest(state: LifecycleState, request: LifecycleRequest, at: number): Step {
   switch (request.kind) {
     case 'change': {
-      const change = planChange(state, request.request, at);
+      const change = planChange({ ...state, changes: state.changes + 1 }, request.request, at, request.ledger);
       if (change.kind === 'downgrade') {
         return {
           state: { ...state, scheduledChange: { plan: change.plan } }, effects: [],
           reply: { kind: 'change', result: { kind: 'downgrade', effective_at: new Date(change.effectiveAt).toISOString() } },
         };
       }
-      return { state, effects: [], charge: change.charge };
+      const purpose = change.charge.purpose as Extract<ChargePurpose, { kind: 'change' }>;
+      return { state: { ...state, changes: state.changes + 1 }, effects: switchClawBack(state, purpose.change), charge: change.charge };
     }
     case 'withdraw':
       if (!state.scheduledChange) refuse('no_scheduled_change', 'no change is scheduled');
@@ -48,6 +50,8 @@ export function onRequest(state: LifecycleState, request: LifecycleRequest, at: 
       if (state.status === 'paused' || state.pause) refuse('already_paused', 'the subscription is already paused or pausing');
       if (state.status !== 'active') refuse('subscription_not_active', `a ${state.status} subscription cannot be paused`);
       if (state.cancelAtPeriodEnd) refuse('subscription_canceling', 'the subscription ends at the period end; resume it first');
+      // A waiting interval switch would re-anchor under the pause: decide the change first.
+      if (state.pendingChange) refuse('change_pending', 'a change is waiting for payment authentication');
       return { state: { ...state, pause: { cycles: request.cycles, startsAt: null, resumesAt: null } }, effects: [], reply: view };
     case 'resume':
       return resume(state, at);
@@ -79,13 +83,10 @@ export function onRequest(state: LifecycleState, request: LifecycleRequest, at: 
  * is unpaid (its invoice voided). A pause in progress ends canceled when it would have resumed.
  */
 function cancel(state: LifecycleState, at: number): Step {
-  if (state.incomplete) {
-    const { invoiceId } = state.incomplete;
-    return { state: { ...state, incomplete: null, status: 'canceled' }, effects: [{ kind: 'void', invoiceId }], reply: view };
-  }
+  if (state.incomplete) return { state, effects: [], lapse: { kind: 'first_payment', invoiceId: state.incomplete.invoiceId, at, byRequest: true } };
   if (state.status === 'canceled' || state.status === 'incomplete') refuse('not_cancelable', `a ${state.status} subscription cannot be canceled`);
   if (state.cancelAtPeriodEnd) refuse('already_canceling', 'the subscription already ends at the period end');
-  if (state.status === 'past_due') return { ...endSubscription(state, at), reply: view };
+  if (state.status === 'past_due') return endSubscription(state, at, true);
   return { state: { ...state, cancelAtPeriodEnd: true }, effects: [], reply: view };
 }
 

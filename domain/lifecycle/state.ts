@@ -50,6 +50,8 @@ export interface PendingChange {
    * back from that lot when it is paid (the money for the unused time is credited back).
    */
   clawBack: number;
+  /** The business key of that clawback (its restore, when the switch does not happen, is keyed from it). */
+  clawBackKey: string;
   invoiceId: string;
   requestedAt: number;
   /** 23 hours after the request, or the end of the current refresh interval, whichever comes first. */
@@ -67,6 +69,8 @@ export interface LifecycleState {
    * Part of every business key, so two cycles anchored at the same instant never share an invoice or grant.
    */
   cycle: number;
+  /** Upgrades and switches charged so far: part of their business key, so a retry at the same instant after a decline is a new invoice. */
+  changes: number;
   /** Index of the next refresh to process (refresh 0 is the anchor). */
   nextRefresh: number;
   status: SubscriptionStatus;
@@ -88,7 +92,7 @@ export interface LifecycleState {
 /** A new subscription before its first charge: incomplete, anchored at the subscribe instant. */
 export function initialState(input: { subscriptionId: string; plan: string; interval: Interval; startedAt: number }): LifecycleState {
   return {
-    subscriptionId: input.subscriptionId, plan: input.plan, interval: input.interval, anchor: input.startedAt, cycle: 0, nextRefresh: 0,
+    subscriptionId: input.subscriptionId, plan: input.plan, interval: input.interval, anchor: input.startedAt, cycle: 0, changes: 0, nextRefresh: 0,
     status: 'incomplete', lots: [], currentLotExpiresAt: null, incomplete: null, cancelAtPeriodEnd: false,
     scheduledChange: null, pause: null, dunning: null, pendingChange: null, seenPaymentEvents: [],
   };

@@ -35,12 +35,14 @@ export const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Action>({ kind: 'resume' }) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 3 }).map((cycles): Action => ({ kind: 'pause', cycles })) },
   { weight: 3, arbitrary: card.map((c): Action => ({ kind: 'card', card: c })) },
-  { weight: 3, arbitrary: fc.nat(9).map((pick): Action => ({ kind: 'complete_3ds', pick })) },
+  { weight: 3, arbitrary: fc.tuple(fc.nat(9), fc.boolean()).map(([pick, delayed]): Action => ({ kind: 'complete_3ds', pick, delayed })) },
+  { weight: 2, arbitrary: fc.constant<Action>({ kind: 'deliver_webhooks' }) },
   { weight: 1, arbitrary: fc.nat(9).map((pick): Action => ({ kind: 'duplicate_webhook', pick })) },
   { weight: 1, arbitrary: fc.constant<Action>({ kind: 'pack' }) },
   { weight: 4, arbitrary: fc.constant<Action>({ kind: 'activate_model' }) },
   { weight: 1, arbitrary: fc.nat(20).map((pick): Action => ({ kind: 'use_model', pick })) },
   { weight: 3, arbitrary: fc.record({ plan, interval }).map((r): Action => ({ kind: 'resubscribe', ...r })) },
+  { weight: 3, arbitrary: fc.oneof(fc.integer({ min: 1, max: 500 }), fc.constantFrom(150, 400, 900, 6000, 7000)).map((credits): Action => ({ kind: 'spend', credits })) },
 );
 
 export const history = fc.record({

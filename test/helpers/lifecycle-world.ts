@@ -8,8 +8,8 @@
 import { periodBounds, periodOfRefresh, refreshAt } from '../../domain/calendar.js';
 import { type Interval, planById, priceCents } from '../../domain/catalog.js';
 import {
-  afterCharge, type Charge, type ChargeOutcome, type Coverage, type Effect, initialState, type LifecycleRequest,
-  type LifecycleState, nextChargeAt, nextDueEvent, onDue, onRequest, startCycle, type Step, UNPAID_TTL_MS, viewOf,
+  afterCharge, afterLapse, type Charge, type ChargeOutcome, type Coverage, type Effect, initialState, type LifecycleRequest,
+  type LifecycleState, needsLedgerView, nextChargeAt, nextDueEvent, onDue, onRequest, startCycle, type Step, UNPAID_TTL_MS, viewOf,
 } from '../../domain/lifecycle/index.js';
 import { isLive } from '../../domain/lifecycle/status.js';
 import { prorateCredits, remainingFraction } from '../../domain/proration.js';
@@ -22,7 +22,9 @@ export interface SimInvoice {
   businessKey: string;
   kind: string;
   lines: { description: string; amount_cents: number }[];
-  coverage: Coverage[];
+  coverage: (Coverage | null)[];
+  /** Credits paid for beyond time (a switch's credits already used). */
+  creditsBought: number;
   total: number;
   applied: number;
   status: 'open' | 'paid' | 'void';
@@ -41,6 +43,11 @@ export interface SimLot {
   credits: number;
   /** Taken back by a claw_back effect. */
   clawed: number;
+  /** Spent by creations. */
+  spent: number;
+  /** The last clawback that took from it, and how much (for checking a restore). */
+  clawedBy?: string;
+  clawedByAmount?: number;
   grantedAt: number;
   expiresAt: number | null;
   retired: 'expired' | 'forfeited' | null;
@@ -73,12 +80,16 @@ export type Action =
   | { kind: 'resume' }
   | { kind: 'pause'; cycles: number }
   | { kind: 'card'; card: Card }
-  | { kind: 'complete_3ds'; pick: number }
+  /** The customer pays a waiting invoice (3-D Secure); `delayed`: its webhook arrives only with `deliver_webhooks`. */
+  | { kind: 'complete_3ds'; pick: number; delayed?: boolean }
+  | { kind: 'deliver_webhooks' }
   | { kind: 'duplicate_webhook'; pick: number }
   | { kind: 'pack' }
   | { kind: 'activate_model' }
   | { kind: 'use_model'; pick: number }
-  | { kind: 'resubscribe'; plan: string; interval: Interval };
+  | { kind: 'resubscribe'; plan: string; interval: Interval }
+  /** Creations capture up to `credits` from the available lots in burn order. */
+  | { kind: 'spend'; credits: number };
 
 export class InvariantViolation extends Error {}
 
@@ -98,9 +109,13 @@ export class World {
   readonly models: { id: number; active: boolean; lastUsed: number }[] = [];
   readonly notifications: { kind: string; dedupeKey: string }[] = [];
   readonly paidEvents: { eventId: string; invoiceId: string; subscriptionId: string }[] = [];
+  /** Paid-invoice webhooks not delivered yet. */
+  private readonly inFlight: { eventId: string; invoiceId: string; subscriptionId: string }[] = [];
   readonly enjoyed: Enjoyed[] = [];
   private subscriptions = 1;
   private nextInvoice = 1;
+  /** Plan credits available when the last request came (what a switch is priced with). */
+  private availableBeforeRequest = 0;
   /** The invoice paid last: a change's grant follows its payment at once. */
   private lastPaid: SimInvoice | null = null;
   /** The next charge the schedule promised, when no request came since (null: none promised). */
@@ -128,9 +143,9 @@ export class World {
     for (;;) {
       for (const effect of step.effects) this.perform(effect, step.state);
       this.state = step.state;
-      if (!step.charge) break;
-      const outcome = this.charge(step.charge, cause);
-      step = afterCharge(this.state, step.charge, outcome);
+      if (step.charge) step = afterCharge(this.state, step.charge, this.charge(step.charge, cause));
+      else if (step.lapse) step = afterLapse(this.state, step.lapse, this.voidAtProvider(step.lapse.invoiceId));
+      else break;
     }
     this.recordEnjoyed();
     return step;
@@ -148,7 +163,7 @@ export class World {
       this.balance = this.balance - applied + Math.max(-total, 0);
       invoice = {
         id: `in_${this.nextInvoice++}`, businessKey: c.businessKey, kind: c.invoiceKind, lines: c.lines, coverage: c.coverage, total, applied,
-        status: 'open', createdAt: c.at, paidAt: null, awaitingAction: false, subscriptionId: this.state.subscriptionId,
+        status: 'open', createdAt: c.at, paidAt: null, awaitingAction: false, subscriptionId: this.state.subscriptionId, creditsBought: c.creditsBought ?? 0,
         changeCredits: c.purpose.kind === 'change' ? { expected: this.expectedCredits(c), granted: false } : null,
       };
       this.invoices.push(invoice);
@@ -170,12 +185,23 @@ export class World {
     return { status: 'declined', invoiceId: invoice.id, code: 'card_declined', hostedUrl: `https://sandbox/${invoice.id}` };
   }
 
+  /** Voids an unpaid invoice, unless the customer paid it meanwhile (its webhook may still be on its way). */
+  private voidAtProvider(invoiceId: string): 'void' | 'paid' {
+    const invoice = this.invoices.find((i) => i.id === invoiceId)!;
+    if (invoice.status === 'paid') {
+      this.lastPaid = invoice;
+      return 'paid';
+    }
+    this.perform({ kind: 'void', invoiceId }, this.state);
+    return 'void';
+  }
+
   private perform(effect: Effect, next: LifecycleState): void {
     switch (effect.kind) {
       case 'grant': {
         check(!this.lots.some((lot) => lot.key === effect.key), `grant ${effect.key} asked twice`);
         this.checkGrantSize(effect, next);
-        this.lots.push({ key: effect.key, source: effect.source, credits: effect.credits, clawed: 0, grantedAt: effect.grantedAt, expiresAt: effect.expiresAt, retired: null, frozen: false });
+        this.lots.push({ key: effect.key, source: effect.source, credits: effect.credits, clawed: 0, spent: 0, grantedAt: effect.grantedAt, expiresAt: effect.expiresAt, retired: null, frozen: false });
         break;
       }
       case 'expire': {
@@ -185,13 +211,13 @@ export class World {
         break;
       }
       case 'claw_back': {
-        // Nothing is ever spent in this world: every credit of those lots is unspent and unheld.
         let left = effect.credits;
-        const lots = this.lots.filter((l) => effect.grantKeys.includes(l.key) && l.retired === null)
+        const lots = this.lots.filter((l) => effect.grantKeys.includes(l.key) && this.isAvailable(l))
           .sort((a, b) => effect.grantKeys.indexOf(a.key) - effect.grantKeys.indexOf(b.key));
         for (const lot of lots) {
-          const take = Math.min(left, lot.credits - lot.clawed);
+          const take = Math.min(left, lot.credits - lot.clawed - lot.spent);
           lot.clawed += take;
+          if (take > 0) Object.assign(lot, { clawedBy: effect.key, clawedByAmount: (lot.clawedBy === effect.key ? lot.clawedByAmount ?? 0 : 0) + take });
           left -= take;
         }
         check(left === 0, `claw back of ${effect.credits} found only ${effect.credits - left} in ${effect.grantKeys.join(', ')}`);
@@ -260,9 +286,13 @@ export class World {
         this.lastPaid = invoice;
         const event = { eventId: `evt_${this.paidEvents.length + 1}`, invoiceId: invoice.id, subscriptionId: invoice.subscriptionId };
         this.paidEvents.push(event);
-        this.deliver(event);
+        if (action.delayed) this.inFlight.push(event);
+        else this.deliver(event);
         break;
       }
+      case 'deliver_webhooks':
+        for (const event of this.inFlight.splice(0)) this.deliver(event);
+        break;
       case 'duplicate_webhook': {
         const event = this.paidEvents[action.pick % Math.max(this.paidEvents.length, 1)];
         if (event) this.deliver(event);
@@ -271,7 +301,7 @@ export class World {
       case 'pack':
         // SPEC §1: packs need a live subscription.
         if (isLive(this.state.status)) {
-          this.lots.push({ key: `pack_${this.lots.length}`, source: 'pack', credits: 100, clawed: 0, grantedAt: this.now, expiresAt: null, retired: null, frozen: false });
+          this.lots.push({ key: `pack_${this.lots.length}`, source: 'pack', credits: 100, clawed: 0, spent: 0, grantedAt: this.now, expiresAt: null, retired: null, frozen: false });
         }
         break;
       case 'activate_model': {
@@ -284,6 +314,18 @@ export class World {
       case 'use_model': {
         const model = this.models[action.pick % Math.max(this.models.length, 1)];
         if (model) model.lastUsed = this.now;
+        break;
+      }
+      case 'spend': {
+        // Burn order: earliest expiry first, packs last.
+        let left = action.credits;
+        const lots = this.lots.filter((l) => this.isAvailable(l) && !l.frozen)
+          .sort((a, b) => (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity) || a.grantedAt - b.grantedAt);
+        for (const lot of lots) {
+          const take = Math.min(left, lot.credits - lot.clawed - lot.spent);
+          lot.spent += take;
+          left -= take;
+        }
         break;
       }
       case 'resubscribe':
@@ -320,11 +362,26 @@ export class World {
   private deliver(event: { eventId: string; invoiceId: string; subscriptionId: string }): void {
     // A webhook reaches the workflow of its own subscription only.
     if (event.subscriptionId !== this.state.subscriptionId) return;
+    this.lastPaid = this.invoices.find((i) => i.id === event.invoiceId)!;
     this.request({ kind: 'payment', event: { eventId: event.eventId, type: 'invoice.paid', invoiceId: event.invoiceId } });
   }
 
+  /** Credits left in a lot that still counts at the world's time. */
+  private isAvailable(lot: SimLot): boolean {
+    return lot.retired === null && (lot.expiresAt === null || lot.expiresAt > this.now) && lot.credits - lot.clawed - lot.spent > 0;
+  }
+
+  /** What the ledger tells the shell before an interval switch is priced: this subscription's plan credits still available. */
+  private availablePlanCredits(): number {
+    const keys = new Set(this.state.lots.map((l) => l.key));
+    return this.lots.filter((l) => keys.has(l.key) && this.isAvailable(l)).reduce((sum, l) => sum + l.credits - l.clawed - l.spent, 0);
+  }
+
   /** A request as the workflow applies it: refused (nothing changes) or carried out; every Update is answered. */
-  request(request: LifecycleRequest): { refused: string | null } {
+  request(plain: LifecycleRequest): { refused: string | null } {
+    this.availableBeforeRequest = this.availablePlanCredits();
+    const request: LifecycleRequest = plain.kind === 'change' && needsLedgerView(this.state, plain.request)
+      ? { ...plain, ledger: { availablePlanCredits: this.availablePlanCredits() } } : plain;
     const before = JSON.stringify(this.state);
     let step: Step;
     try {
@@ -396,18 +453,19 @@ export class World {
     // next_due_at is the next scheduled charge: the next due-driven charge must happen exactly then.
     const next = nextChargeAt(s);
     check(view.next_due_at === (next === null ? null : iso(next)), 'view and schedule disagree on next_due_at');
-    this.promised = { at: next, subscriptionId: s.subscriptionId };
+    // While a payment's webhook is on its way the world knows more than the schedule: no promise then.
+    this.promised = this.inFlight.length > 0 ? null : { at: next, subscriptionId: s.subscriptionId };
     this.promisedChange = view.scheduled_change ? { plan: view.scheduled_change.plan, at: Date.parse(view.scheduled_change.effective_at) } : null;
     // Credits: a paid change granted what the credit-aware rule says (nothing when it says 0).
     for (const i of this.invoices) {
-      if (i.status === 'paid' && i.changeCredits) check(i.changeCredits.granted === i.changeCredits.expected > 0, `paid change ${i.id} granted=${i.changeCredits.granted}, the rule says ${i.changeCredits.expected}`);
+      if (i.status === 'paid' && i.changeCredits && !this.inFlight.some((e) => e.invoiceId === i.id)) check(i.changeCredits.granted === i.changeCredits.expected > 0, `paid change ${i.id} granted=${i.changeCredits.granted}, the rule says ${i.changeCredits.expected}`);
     }
   }
 
   /** The expensive invariants over the whole history: money matches the plan enjoyed, credits never created. */
   checkHistory(): void {
     const paid = this.invoices.filter((i) => i.status === 'paid');
-    const segments = paid.flatMap((i) => i.coverage);
+    const segments = paid.flatMap((i) => i.coverage).filter((c): c is Coverage => c !== null);
     const points = new Set<number>([this.now]);
     for (const c of segments) points.add(c.from).add(c.to);
     for (const e of this.enjoyed) points.add(e.from);
@@ -431,9 +489,11 @@ export class World {
     // Credits: no sequence of changes creates more credits than the plans paid for (the spec's floor in a
     // switch's deduction may round at most one credit per switch the customer's way).
     const granted = this.lots.filter((l) => l.source !== 'pack').reduce((sum, l) => sum + l.credits - l.clawed, 0);
-    const entitled = segments.reduce((sum, c) => sum + c.sign * planById(c.plan).monthlyCredits * refreshIntervalsIn(c), 0);
+    // Refresh lots come at the start of each refresh month: only months already started count.
+    const entitled = segments.reduce((sum, c) => sum + c.sign * planById(c.plan).monthlyCredits * refreshIntervalsIn(c, this.now), 0);
     const switches = paid.filter((i) => i.kind === 'interval_switch').length;
-    check(granted <= entitled + switches + 1e-6, `granted ${granted} plan credits, paid for ${entitled.toFixed(2)} (+${switches} rounding)`);
+    const bought = paid.reduce((sum, i) => sum + i.creditsBought, 0);
+    check(granted <= entitled + bought + switches + 1e-6, `granted ${granted} plan credits, paid for ${entitled.toFixed(2)} + ${bought} bought (+${switches} rounding)`);
   }
 
   // ---- Oracles ------------------------------------------------------------------------------------------
@@ -441,6 +501,7 @@ export class World {
   /** Each line's amount is the plan's price for the time it covers, to the cent (half-up per line). */
   private checkLines(invoice: SimInvoice): void {
     invoice.coverage.forEach((c, n) => {
+      if (c === null) return;
       const { start, end } = periodContaining(c);
       const exact = c.sign * priceCents(planById(c.plan), c.interval) * (c.to - c.from) / (end - start);
       const amount = invoice.lines[n]!.amount_cents;
@@ -456,11 +517,26 @@ export class World {
     const r = remainingFraction(refreshAt(s.anchor, s.interval, last), refreshAt(s.anchor, s.interval, last + 1), c.at);
     const [from, to] = [planById(s.plan).monthlyCredits, planById(c.purpose.change.plan).monthlyCredits];
     if (c.purpose.change.kind === 'upgrade') return prorateCredits(to - from, r);
-    check(c.purpose.change.clawBack === Math.max(0, prorateCredits(from, r) - to), `switch claws back ${c.purpose.change.clawBack}`);
-    return Math.max(0, to - prorateCredits(from, r));
+    // Of the month's unused part, what is still available stays; the rest was used and is bought on the invoice.
+    const deductible = prorateCredits(from, r);
+    const kept = Math.min(deductible, this.availableBeforeRequest);
+    check(c.purpose.change.clawBack === Math.max(0, kept - to), `switch claws back ${c.purpose.change.clawBack}, the rule says ${Math.max(0, kept - to)}`);
+    check((c.creditsBought ?? 0) === deductible - kept, `switch charges ${c.creditsBought ?? 0} credits used, the rule says ${deductible - kept}`);
+    const usedLine = c.lines[2]?.amount_cents ?? 0;
+    const period = periodContaining({ ...c.coverage[0]!, to: c.coverage[0]!.to });
+    const month = [refreshAt(s.anchor, s.interval, last), refreshAt(s.anchor, s.interval, last + 1)] as const;
+    const exact = priceCents(planById(s.plan), s.interval) * (deductible - kept) * (month[1] - month[0]) / (from * (period.end - period.start));
+    check(Math.abs(usedLine - exact) <= 0.5 + 1e-9, `credits-used line ${usedLine}, the rule says ${exact.toFixed(2)}`);
+    return Math.max(0, to - kept);
   }
 
   private checkGrantSize(effect: Effect & { kind: 'grant' }, next: LifecycleState): void {
+    if (effect.reason === 'restore') {
+      // Gives back exactly what the switch's clawback took.
+      const taken = this.lots.filter((l) => l.clawedBy === effect.key.replace(/:restore$/, '')).reduce((sum, l) => sum + (l.clawedByAmount ?? 0), 0);
+      check(effect.credits === taken, `restore of ${effect.credits}, the clawback took ${taken}`);
+      return;
+    }
     if (effect.reason === 'change') {
       // The change paid just now (at once, or by a 3-D Secure completion).
       const invoice = this.lastPaid;
@@ -482,12 +558,12 @@ function periodContaining(c: Coverage): { start: number; end: number } {
   }
 }
 
-/** How many refresh intervals (fractionally) of its cycle `c` covers. */
-function refreshIntervalsIn(c: Coverage): number {
+/** How many refresh intervals (fractionally) of its cycle `c` covers, of those started by `now`. */
+function refreshIntervalsIn(c: Coverage, now: number): number {
   let total = 0;
   for (let i = 0; ; i++) {
     const [start, end] = [refreshAt(c.anchor, c.interval, i), refreshAt(c.anchor, c.interval, i + 1)];
-    if (start >= c.to) return total;
+    if (start >= c.to || start > now) return total;
     const overlap = Math.min(end, c.to) - Math.max(start, c.from);
     if (overlap > 0) total += overlap / (end - start);
   }

@@ -234,7 +234,9 @@ export class World {
       }
       case 'end_plan_credits':
         for (const lot of this.lots) {
-          if (lot.source !== 'pack' && lot.retired === null && lot.expiresAt! > effect.at) Object.assign(lot, { retired: 'forfeited', retiredAt: effect.at });
+          // As the ledger does: lots with credits left (a used-up lot simply expires on its date).
+          const left = lot.credits - lot.clawed - lot.spent;
+          if (lot.source !== 'pack' && lot.retired === null && lot.expiresAt! > effect.at && left > 0) Object.assign(lot, { retired: 'forfeited', retiredAt: effect.at });
           if (lot.source === 'pack') lot.frozen = true;
         }
         break;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SubscriptionView, viewOf } from '../../domain/lifecycle/index.js';
 import { activateCustomModel, createCustomModel } from '../../ledger/custom-models-crud.js';
 import { markInvoice } from '../../ledger/invoices.js';
+import { createQuote, endCreation, holdForQuote } from '../../ledger/spend.js';
 import { setPaymentMethod } from '../../ledger/workspaces.js';
 import {
   cancelUpdate, changePlanUpdate, paymentEventSignal, paymentMethodUpdatedSignal, pauseUpdate, resumeUpdate, stateQuery,
@@ -30,7 +31,7 @@ const RUNS = Number(process.env.DIFFERENTIAL_RUNS ?? 30);
 const PAYMENT_METHOD: Record<Card, string> = { visa: 'pm_card_visa', declined: 'pm_card_chargeDeclined', '3ds': 'pm_card_authenticationRequired' };
 
 // What the real stack can be driven through here: everything but packs and re-subscribing (a new workflow).
-const action = anyAction.filter((a) => !['pack', 'resubscribe', 'use_model', 'spend', 'deliver_webhooks'].includes(a.kind))
+const action = anyAction.filter((a) => !['pack', 'resubscribe', 'use_model', 'deliver_webhooks'].includes(a.kind))
   .map((a) => (a.kind === 'complete_3ds' ? { ...a, delayed: false } : a));
 const history = fc.record({
   plan, interval, card, start: fc.constantFrom(...STARTS),
@@ -95,7 +96,7 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
         invoices: world.invoices.map((i) => [i.businessKey, i.kind, i.status, i.total, i.createdAt]),
         lots: world.lots.filter((l) => l.source !== 'pack')
           // A forfeited lot ends when it is forfeited.
-          .map((l) => [l.source, l.credits, l.retired ? 0 : l.credits - l.clawed, l.grantedAt, l.retired === 'forfeited' ? l.retiredAt : l.expiresAt]),
+          .map((l) => [l.source, l.credits, l.retired ? 0 : l.credits - l.clawed - l.spent, l.grantedAt, l.retired === 'forfeited' ? l.retiredAt : l.expiresAt]),
         balance: world.balance,
         activeModels: world.models.filter((m) => m.active).length,
       };
@@ -123,6 +124,8 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
       steps.push(`${new Date(world.now).toISOString()} ${JSON.stringify(a)}`);
       const waiting = world.invoices.filter((i) => i.status === 'open' && i.awaitingAction);
       const events = [...world.paidEvents];
+      const spendable = world.lots.filter((l) => l.retired === null && !l.frozen && (l.expiresAt === null || l.expiresAt > world.now))
+        .reduce((sum, l) => sum + l.credits - l.clawed - l.spent, 0);
       world.apply(a);
       let refused: string | null = null;
       switch (a.kind) {
@@ -164,6 +167,15 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
           await sub.handle.signal(paymentEventSignal, { eventId: event.eventId, type: 'invoice.paid', invoiceId: row!.id });
           break;
         }
+        case 'spend': {
+          // A creation that holds and captures what the world spends (up to the balance).
+          const credits = Math.min(a.credits, spendable);
+          if (credits === 0) break;
+          const quote = await createQuote(db.sql, sub.workspaceId, { model: 'differential' }, credits);
+          const { creation } = await holdForQuote(db.sql, sub.workspaceId, quote.quote_id);
+          await endCreation(db.sql, sub.workspaceId, creation.id, { status: 'succeeded', reported: credits });
+          break;
+        }
         case 'activate_model': {
           // Refused (nothing live, or at the plan's limit) exactly when the world does nothing.
           const model = await createCustomModel(db.sql, sub.workspaceId, `model ${steps.length}`).catch(() => undefined);
@@ -179,6 +191,17 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
       await agree();
     }
   }
+
+  it('agree on a switch onto fewer credits after the month\'s credits were spent (the credits-used line) and one after a 3-D Secure decline', { timeout: 120_000 }, async () => {
+    const DAY = 86_400_000;
+    await play({ plan: 'team', interval: 'month', card: 'visa', start: Date.parse('2026-01-01T00:00:00Z'), actions: [
+      { kind: 'advance', ms: DAY }, { kind: 'spend', credits: 5000 }, { kind: 'change', plan: 'plus', interval: 'year' }, { kind: 'advance', ms: 40 * DAY },
+    ] });
+    await play({ plan: 'generative', interval: 'month', card: 'visa', start: Date.parse('2026-01-01T00:00:00Z'), actions: [
+      { kind: 'card', card: '3ds' }, { kind: 'change', plan: 'plus', interval: 'year' }, { kind: 'advance', ms: DAY },
+      { kind: 'card', card: 'declined' }, { kind: 'change', plan: 'max', interval: 'year' }, { kind: 'advance', ms: 40 * DAY },
+    ] });
+  });
 
   it(`agree on ${RUNS} random histories (seed ${SEED})`, { timeout: 900_000 }, async () => {
     console.log(`[differential] seed ${SEED} (DIFFERENTIAL_SEED=${SEED} to replay), ${RUNS} histories`);

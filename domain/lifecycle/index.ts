@@ -5,7 +5,9 @@
  * Where each rule lives: schedule.ts (periods, due events, next charge), cycle.ts (grants, period charges,
  * downgrade, end), due.ts (renewal, refresh, pause start/end, expiry, dunning, lapses), changes.ts
  * (upgrade, downgrade, interval switch), requests.ts (cancel, pause, resume, new card, payment events),
- * outcomes.ts (what a charge's outcome does), view.ts (what is shown), effects.ts (business keys, lines).
+ * outcomes.ts (what a charge's outcome and a lapse's void do), view.ts (what is shown), effects.ts (effects,
+ * business keys, lines), status.ts (live statuses). A decision that needs the ledger (an interval switch's
+ * credits already used) takes a LedgerView the shell reads first (`needsLedgerView`).
  */
 export { afterCharge, afterLapse } from './outcomes.js';
 export { type ChangeRequest, type LedgerView, needsLedgerView, planChange } from './changes.js';

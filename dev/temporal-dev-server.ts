@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
 import { searchAttributeFlags } from '../worker/search-attributes.js';
 import { waitForPort } from './ports.js';
 
@@ -29,7 +31,7 @@ export async function startDevServer(opts: {
   child.stderr!.pipe(log);
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`temporal dev server exited with ${code}; see ${opts.logFile}`))));
-  await Promise.race([waitForPort(opts.port, 60_000), exited]);
+  await Promise.race([waitForPort(opts.port, 60_000).then(() => waitForFrontend(`127.0.0.1:${opts.port}`, 60_000)), exited]);
   exited.catch(() => {}); // after startup, an exit is reported through stop() or the caller's own checks
   return {
     address: `127.0.0.1:${opts.port}`,
@@ -41,4 +43,28 @@ export async function startDevServer(opts: {
       child.kill('SIGTERM');
     }),
   };
+}
+
+/**
+ * Waits until the frontend answers GetSystemInfo and knows the default namespace: the port opens before the
+ * frontend is healthy, and a worker connecting in between fails with "Frontend is not healthy yet".
+ */
+async function waitForFrontend(address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        // The default namespace is registered at start: a worker polls it at once.
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} not healthy within ${timeoutMs} ms`, { cause: error });
+      await sleep(200);
+    }
+  }
 }

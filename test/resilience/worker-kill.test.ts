@@ -212,7 +212,7 @@ describe('resilience: worker killed with SIGKILL at random points of 100 renewal
     const grants = await db.sql<{ operation_key: string; amount: number; workspace_id: string; at: Date }[]>`
       SELECT operation_key, amount, workspace_id, at FROM ledger_entries WHERE kind = 'grant'`;
     expect(grants.map((g) => g.operation_key).sort()).toEqual(
-      subs.flatMap((s) => Array.from({ length: RENEWALS + 1 }, (_, i) => `${s.subscriptionId}:${START}:refresh:${i}:grant`)).sort());
+      subs.flatMap((s) => Array.from({ length: RENEWALS + 1 }, (_, i) => `${s.subscriptionId}:c0:${START}:refresh:${i}:grant`)).sort());
     for (const s of subs) {
       const credits = planById(s.plan).monthlyCredits;
       const own = grants.filter((g) => g.workspace_id === s.workspaceId).sort((a, b) => a.at.getTime() - b.at.getTime());

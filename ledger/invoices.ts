@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { applyCustomerBalance } from '../domain/billing/customer-balance.js';
 import type { Sql } from './db.js';
 
 export type InvoiceKind = 'subscription' | 'upgrade' | 'interval_switch' | 'pack';
@@ -56,14 +57,13 @@ export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRo
       SELECT customer_balance_cents FROM workspaces WHERE id = ${inv.workspaceId} FOR UPDATE`;
     const [existing] = await tx<InvoiceRow[]>`SELECT * FROM invoices WHERE business_key = ${inv.businessKey}`;
     if (existing) return existing;
-    const applied = Math.min(workspace!.customer_balance_cents, Math.max(total, 0));
-    const balanceAfter = workspace!.customer_balance_cents - applied + Math.max(-total, 0);
+    const { appliedCents: applied, amountDueCents: amountDue, balanceAfterCents: balanceAfter } = applyCustomerBalance(total, workspace!.customer_balance_cents);
     await tx`UPDATE workspaces SET customer_balance_cents = ${balanceAfter} WHERE id = ${inv.workspaceId}`;
     const [row] = await tx<InvoiceRow[]>`
       INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines, subtotal_cents,
                             tax_cents, total_cents, amount_due_cents, balance_applied_cents, metadata, created_at)
       VALUES (${`in_${randomBytes(12).toString('hex')}`}, ${inv.businessKey}, ${inv.workspaceId}, ${inv.subscriptionId},
-              ${inv.kind}, 'draft', ${tx.json(inv.lines as never)}, ${subtotal}, 0, ${total}, ${Math.max(total, 0) - applied},
+              ${inv.kind}, 'draft', ${tx.json(inv.lines as never)}, ${subtotal}, 0, ${total}, ${amountDue},
               ${applied}, ${tx.json((inv.metadata ?? {}) as never)}, ${inv.createdAt})
       RETURNING *`;
     return row!;

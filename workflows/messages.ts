@@ -46,6 +46,8 @@ export const paymentEventSignal = defineSignal<[PaymentEvent]>('paymentEvent');
 export const paymentMethodUpdatedSignal = defineSignal('paymentMethodUpdated');
 
 export const stateQuery = defineQuery<SubscriptionView>('state');
+/** The lifecycle core's state (for previews computed by the same functions as the change). */
+export const lifecycleStateQuery = defineQuery<LifecycleState>('lifecycleState');
 /** Completes once the first charge has an outcome (paid, declined or waiting for 3-D Secure). */
 export const firstPaymentSettledUpdate = defineUpdate<SubscriptionView>('firstPaymentSettled');
 export const changePlanUpdate = defineUpdate<ChangeResult, [ChangeRequest]>('changePlan');

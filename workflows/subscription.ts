@@ -15,7 +15,7 @@ import {
 import { Refusal } from '../domain/refusals.js';
 import { charge, ledger, payments, perform, withLedgerView } from './effects.js';
 import {
-  cancelUpdate, changePlanUpdate, type ChangeResult, clockAdvancedSignal, firstPaymentSettledUpdate, pauseUpdate, paymentEventSignal,
+  cancelUpdate, changePlanUpdate, type ChangeResult, clockAdvancedSignal, firstPaymentSettledUpdate, lifecycleStateQuery, pauseUpdate, paymentEventSignal,
   paymentMethodUpdatedSignal, resumeUpdate, type ShellState, stateQuery, type SubscriptionInput, type SubscriptionView,
   withdrawScheduledChangeUpdate,
 } from './messages.js';
@@ -65,6 +65,7 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
   setHandler(paymentEventSignal, (event) => void enqueue({ kind: 'payment', event }).catch(() => {}));
   setHandler(paymentMethodUpdatedSignal, () => void enqueue({ kind: 'payment_method_updated' }).catch(() => {}));
   setHandler(stateQuery, () => viewOf(state));
+  setHandler(lifecycleStateQuery, () => state);
   setHandler(firstPaymentSettledUpdate, async () => {
     await condition(() => shell.firstPaymentSettled);
     return viewOf(state);

@@ -8,6 +8,7 @@ import { requireWorkspace } from '../auth.js';
 import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { previewSubscriptionChange } from '../previews.js';
 import { startSubscription, updateSubscription } from '../subscriptions.js';
 
 const Interval = z.enum(INTERVALS as ['month', 'year']);
@@ -47,6 +48,18 @@ const ChangeResult = z.object({
   credits_granted: z.number().int().optional(),
   pending: z.boolean().optional(),
 }).openapi('ChangeResult');
+const Preview = z.object({
+  kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
+  effective_at: z.string(),
+  invoice: z.object({
+    lines: z.array(z.object({ description: z.string(), amount_cents: z.number().int() })),
+    subtotal_cents: z.number().int(), tax_cents: z.number().int(), total_cents: z.number().int(),
+    balance_applied_cents: z.number().int(), amount_due_cents: z.number().int(),
+  }).nullable().openapi({ description: 'What is invoiced at once (null for a downgrade, which takes effect at the period end)' }),
+  credits_granted: z.number().int(),
+  credits_expire_at: z.string().nullable(),
+  custom_models_deactivated: z.number().int().openapi({ description: 'Active custom models the change deactivates when it takes effect' }),
+}).openapi('ChangePreview');
 const refusals = {
   ...problemResponses,
   402: { description: 'Payment declined', content: { 'application/problem+json': { schema: Problem } } },
@@ -102,6 +115,18 @@ export function subscriptionRoutes(deps: ApiDeps) {
       const result: ChangeResultView = await updateSubscription(deps, requireWorkspace(c.get('principal')), changePlanUpdate, body);
       const { invoice_id, ...rest } = result;
       return c.json({ ...rest, ...(invoice_id ? { invoice: invoice_id } : {}) }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'post', path: '/v1/subscription/change/preview', tags: ['subscription'], security: bearer,
+      description: 'What the change would do now (SPEC §10): the invoice with the balance applied, credits and their expiry, models deactivated. Changes nothing; a change that would be refused gets the same error.',
+      request: { body: { ...json(ChangeBody), required: true } },
+      responses: { 200: { description: 'The preview', ...json(Preview) }, ...refusals } }),
+    async (c) => {
+      const body = c.req.valid('json');
+      if (!body.plan && !body.interval) throw invalid('plan', 'give a plan, an interval or both');
+      return c.json(await previewSubscriptionChange(deps, requireWorkspace(c.get('principal')), body), 200);
     },
   );
 

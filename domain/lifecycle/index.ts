@@ -18,3 +18,4 @@ export { currentPeriod, type DueEvent, dueEvents, nextChargeAt, nextDueEvent, RE
 export * from './state.js';
 export { type SubscriptionView, viewOf } from './view.js';
 export { startCycle } from './cycle.js';
+export { type ChangePreview, previewChange, type PreviewContext } from './preview.js';

@@ -408,6 +408,16 @@ const fixtures: Record<string, Fixture> = {
       bad('an unknown interval', { body: { interval: 'week' } }, ['interval']),
     ],
   },
+  'POST /v1/subscription/change/preview': {
+    valid: async (_ctx, send) => {
+      const preview = (await send({ op: 'POST /v1/subscription/change/preview', body: { plan: 'plus' } }, 200)).body;
+      expect([preview.kind, preview.invoice]).toEqual(['downgrade', null]);
+    },
+    invalid: () => [
+      bad('plan of the wrong type', { body: { plan: 3 } }, ['plan']),
+      bad('neither plan nor interval', { body: {} }, ['plan']),
+    ],
+  },
   'DELETE /v1/subscription/scheduled-change': {
     valid: async (_ctx, send) => {
       expect((await send({ op: 'DELETE /v1/subscription/scheduled-change' }, 200)).body.scheduled_change).toBeNull();

@@ -9,7 +9,7 @@ import { periodBounds, periodOfRefresh, refreshAt } from '../../domain/calendar.
 import { type Interval, planById, priceCents } from '../../domain/catalog.js';
 import {
   afterCharge, afterLapse, type Charge, type ChargeOutcome, type Coverage, type Effect, initialState, type LifecycleRequest,
-  type LifecycleState, needsLedgerView, nextChargeAt, nextDueEvent, onDue, onRequest, startCycle, type Step, UNPAID_TTL_MS, viewOf,
+  type ChangePreview, type LifecycleState, needsLedgerView, nextChargeAt, previewChange, nextDueEvent, onDue, onRequest, startCycle, type Step, UNPAID_TTL_MS, viewOf,
 } from '../../domain/lifecycle/index.js';
 import { isLive } from '../../domain/lifecycle/status.js';
 import { prorateCredits, remainingFraction } from '../../domain/proration.js';
@@ -385,6 +385,8 @@ export class World {
     const request: LifecycleRequest = plain.kind === 'change' && needsLedgerView(this.state, plain.request)
       ? { ...plain, ledger: { availablePlanCredits: this.availablePlanCredits() } } : plain;
     const before = JSON.stringify(this.state);
+    const preview = request.kind === 'change' ? this.preview(request) : null;
+    const [invoicesBefore, lotsBefore, activeBefore] = [this.invoices.length, this.lots.length, this.models.filter((m) => m.active).length];
     let step: Step;
     try {
       step = onRequest(this.state, request, this.now);
@@ -392,6 +394,7 @@ export class World {
       check(error instanceof Refusal, `request ${request.kind} threw ${String(error)}`);
       check((REFUSAL_CODES as readonly string[]).includes(error.code), `unknown refusal code ${error.code}`);
       check(JSON.stringify(this.state) === before, 'a refused request changed the state');
+      check(preview === null || preview.refused === error.code, `the preview said ${JSON.stringify(preview)}, the change was refused ${error.code}`);
       this.lastRefusal = error.code;
       return { refused: error.code };
     }
@@ -401,8 +404,44 @@ export class World {
     const isUpdate = !['payment', 'payment_method_updated'].includes(request.kind);
     check(!isUpdate || end.reply !== undefined || end.refusal !== undefined, `request ${request.kind} got no answer`);
     if (end.refusal) check(end.refusal.code === 'payment_declined', `refused after a payment attempt with ${end.refusal.code}`);
+    if (preview) this.checkPreview(preview, invoicesBefore, lotsBefore, activeBefore);
     this.lastRefusal = end.refusal?.code ?? null;
     return { refused: end.refusal?.code ?? null };
+  }
+
+  /** What the preview says of a change, taken right before it is made (SPEC §10). */
+  private preview(request: LifecycleRequest & { kind: 'change' }): { refused: string | null; result: ChangePreview | null } {
+    try {
+      const result = previewChange(this.state, request.request, this.now, {
+        ...(request.ledger ? { ledger: request.ledger } : {}), customerBalanceCents: this.balance,
+        activeCustomModels: this.models.filter((m) => m.active).length,
+      });
+      return { refused: null, result };
+    } catch (error) {
+      check(error instanceof Refusal, `preview threw ${String(error)}`);
+      return { refused: error.code, result: null };
+    }
+  }
+
+  /** The preview equals the change made right after it: lines, totals, balance applied, credits, expiry, models. */
+  private checkPreview(preview: { refused: string | null; result: ChangePreview | null }, invoicesBefore: number, lotsBefore: number, activeBefore: number): void {
+    check(preview.result !== null, `the preview refused (${preview.refused}) a change that was made`);
+    const p = preview.result;
+    const invoice = this.invoices.length > invoicesBefore ? this.invoices[invoicesBefore]! : null;
+    if (p.kind === 'downgrade') {
+      check(invoice === null, 'a downgrade invoiced at once');
+      return;
+    }
+    check(invoice !== null, 'the change made no invoice');
+    const made = { lines: invoice.lines, total: invoice.total, applied: invoice.applied, due: Math.max(invoice.total, 0) - invoice.applied };
+    const shown = { lines: p.invoice!.lines, total: p.invoice!.total_cents, applied: p.invoice!.balance_applied_cents, due: p.invoice!.amount_due_cents };
+    check(JSON.stringify(made) === JSON.stringify(shown), `preview ${JSON.stringify(shown)} ≠ change ${JSON.stringify(made)}`);
+    if (invoice.status !== 'paid') return; // declined or waiting for 3-D Secure: nothing granted yet
+    const grant = this.lots.slice(lotsBefore).find((l) => l.source !== 'pack' && !l.key.endsWith(':restore'));
+    check((grant?.credits ?? 0) === p.credits_granted, `preview grants ${p.credits_granted}, the change granted ${grant?.credits ?? 0}`);
+    check((grant ? new Date(grant.expiresAt!).toISOString() : null) === p.credits_expire_at, `preview expiry ${p.credits_expire_at}, the grant's ${grant?.expiresAt}`);
+    const deactivated = activeBefore - this.models.filter((m) => m.active).length;
+    check(deactivated === p.custom_models_deactivated, `preview deactivates ${p.custom_models_deactivated}, the change ${deactivated}`);
   }
 
   // ---- Invariants --------------------------------------------------------------------------------------

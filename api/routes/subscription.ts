@@ -14,6 +14,10 @@ import { startSubscription, updateSubscription } from '../subscriptions.js';
 const Interval = z.enum(INTERVALS as ['month', 'year']);
 const NewSubscription = z.object({ plan: z.enum(PLAN_IDS), interval: Interval }).strict();
 const ChangeBody = z.object({ plan: z.enum(PLAN_IDS).optional(), interval: Interval.optional() }).strict();
+const ConfirmedChangeBody = ChangeBody.extend({
+  expected_amount_due_cents: z.number().int().min(0).optional()
+    .openapi({ description: 'The amount due the customer confirmed (from the preview): if it differs now, 409 preview_outdated with the fresh preview, nothing charged' }),
+}).strict();
 const PauseBody = z.object({ cycles: z.number().int().min(1).max(3) }).strict();
 const Subscription = z.object({
   id: z.string(),
@@ -107,12 +111,21 @@ export function subscriptionRoutes(deps: ApiDeps) {
   router.openapi(
     createRoute({ method: 'post', path: '/v1/subscription/change', tags: ['subscription'], security: bearer,
       description: 'Upgrade (now, prorated), downgrade (at the next renewal) or switch monthly/yearly (now, re-anchored).',
-      request: { body: { ...json(ChangeBody), required: true } },
+      request: { body: { ...json(ConfirmedChangeBody), required: true } },
       responses: { 200: { description: 'What the change is and when it takes effect', ...json(ChangeResult) }, ...refusals } }),
     async (c) => {
-      const body = c.req.valid('json');
+      const { expected_amount_due_cents: expected, ...body } = c.req.valid('json');
       if (!body.plan && !body.interval) throw invalid('plan', 'give a plan, an interval or both');
-      const result: ChangeResultView = await updateSubscription(deps, requireWorkspace(c.get('principal')), changePlanUpdate, body);
+      const workspace = requireWorkspace(c.get('principal'));
+      if (expected !== undefined) {
+        // SPEC §10: the customer confirmed an amount; a change that would charge another is not made.
+        const preview = await previewSubscriptionChange(deps, workspace, body);
+        const due = preview.invoice?.amount_due_cents ?? 0;
+        if (due !== expected) {
+          throw new ApiError(409, 'preview_outdated', `the amount due is now ${due}, not ${expected}`, undefined, { preview });
+        }
+      }
+      const result: ChangeResultView = await updateSubscription(deps, workspace, changePlanUpdate, body);
       const { invoice_id, ...rest } = result;
       return c.json({ ...rest, ...(invoice_id ? { invoice: invoice_id } : {}) }, 200);
     },

@@ -51,6 +51,19 @@ describe('change previews over HTTP', () => {
     expect((await api.post('/v1/subscription/change', { plan: 'max' })).body.code).toBe('same_plan');
   });
 
+  it('a change with the confirmed amount is made; with an outdated one it is 409 preview_outdated with the fresh preview, nothing charged', async () => {
+    const { api, advance } = await customer('plus', 'month', '2026-01-01T00:00:00Z');
+    await advance('2026-01-11T00:00:00Z');
+    const preview = (await api.post('/v1/subscription/change/preview', { plan: 'generative' })).body;
+    await advance('2026-01-12T00:00:00Z'); // a day later the same change costs less
+    const outdated = await api.post('/v1/subscription/change', { plan: 'generative', expected_amount_due_cents: preview.invoice.amount_due_cents });
+    expect([outdated.status, outdated.body.code]).toEqual([409, 'preview_outdated']);
+    expect(outdated.body.preview.invoice.amount_due_cents).toBeLessThan(preview.invoice.amount_due_cents);
+    expect((await api.get<{ data: Invoice[] }>('/v1/invoices')).body.data.map((i) => i.kind)).toEqual(['subscription']);
+    const made = await api.post('/v1/subscription/change', { plan: 'generative', expected_amount_due_cents: outdated.body.preview.invoice.amount_due_cents });
+    expect([made.status, made.body.kind]).toEqual([200, 'upgrade']);
+  });
+
   it('switches with a customer balance agree with their preview (SPEC example 5, then back with the balance applied)', async () => {
     const { api, advance } = await customer('max', 'year', '2026-01-01T00:00:00Z');
     await advance('2026-07-02T00:00:00Z');

@@ -5,8 +5,11 @@
  */
 import { QueryNotRegisteredError, type Client } from '@temporalio/client';
 import { type ChangePreview, type ChangeRequest, needsLedgerView, previewChange } from '../domain/lifecycle/index.js';
+import { Refusal } from '../domain/refusals.js';
+import { countActiveModels } from '../ledger/custom-models-crud.js';
 import type { Sql } from '../ledger/db.js';
 import { availableOfGrants } from '../ledger/grants.js';
+import { customerBalanceCents } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { lifecycleStateQuery } from '../workflows/messages.js';
@@ -18,19 +21,16 @@ export async function previewSubscriptionChange(
   deps: { sql: Sql; temporal: Client }, workspace: WorkspaceIdentity, request: ChangeRequest,
 ): Promise<ChangePreview> {
   const subscription = await currentSubscription(deps.sql, workspace.id);
-  if (!subscription) throw new ApiError(404, 'no_subscription', 'this workspace has no subscription');
+  if (!subscription) throw new Refusal('no_subscription', 'this workspace has no subscription');
   const state = await deps.temporal.workflow.getHandle(workflowIdOf(subscription.id)).query(lifecycleStateQuery).catch((error: unknown) => {
     // A subscription started before the lifecycle core runs the first workflow type, which has no such query.
     if (error instanceof QueryNotRegisteredError) throw new ApiError(409, 'preview_unavailable', 'this subscription predates previews; change it directly');
     throw error;
   });
   const at = await workspaceNow(deps.sql, workspace.id);
-  const [[account], [models]] = await Promise.all([
-    deps.sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${workspace.id}`,
-    deps.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM custom_models WHERE workspace_id = ${workspace.id} AND active`,
-  ]);
+  const [balance, activeModels] = await Promise.all([customerBalanceCents(deps.sql, workspace.id), countActiveModels(deps.sql, workspace.id)]);
   const ledger = needsLedgerView(state, request)
     ? { availablePlanCredits: await availableOfGrants(deps.sql, workspace.id, state.lots.map((lot) => lot.key), at) }
     : undefined;
-  return previewChange(state, request, at.getTime(), { ...(ledger ? { ledger } : {}), customerBalanceCents: account!.cents, activeCustomModels: models!.n });
+  return previewChange(state, request, at.getTime(), { ...(ledger ? { ledger } : {}), customerBalanceCents: balance, activeCustomModels: activeModels });
 }

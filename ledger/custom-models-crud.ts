@@ -27,6 +27,12 @@ const view = (r: ModelRow): CustomModelView => ({
   id: r.id, name: r.name, active: r.active, last_used_at: r.last_used_at.toISOString(), created_at: r.created_at.toISOString(),
 });
 
+/** How many custom models of the workspace are active. */
+export async function countActiveModels(sql: Sql | Tx, workspaceId: string): Promise<number> {
+  const [row] = await sql<{ active: number }[]>`SELECT count(*)::int AS active FROM custom_models WHERE workspace_id = ${workspaceId} AND active`;
+  return row!.active;
+}
+
 /** Active custom models the workspace's plan allows: 0 without a live (active, past-due or paused) subscription. */
 export async function customModelLimit(sql: Sql | Tx, workspaceId: string): Promise<number> {
   const [row] = await sql<{ plan: string }[]>`
@@ -55,9 +61,7 @@ async function withWorkspaceLocked<T>(
     if (!ws) throw new Error(`workspace ${workspaceId} not found`);
     const requireRoom = async () => {
       const limit = await customModelLimit(tx, workspaceId);
-      const [count] = await tx<{ active: number }[]>`
-        SELECT count(*)::int AS active FROM custom_models WHERE workspace_id = ${workspaceId} AND active`;
-      if (count!.active < limit) return;
+      if (await countActiveModels(tx, workspaceId) < limit) return;
       throw new Refusal('custom_model_limit', limit === 0
         ? 'custom models need an active subscription'
         : `the plan allows ${limit} active custom model${limit === 1 ? '' : 's'}; deactivate one first`);

@@ -70,6 +70,12 @@ export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRo
   });
 }
 
+/** The workspace's customer balance (cents the next invoices draw on). */
+export async function customerBalanceCents(sql: Sql, workspaceId: string): Promise<number> {
+  const [row] = await sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${workspaceId}`;
+  return row?.cents ?? 0;
+}
+
 export async function getInvoice(sql: Sql, id: string): Promise<InvoiceRow | undefined> {
   const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${id}`;
   return row;

@@ -5,6 +5,7 @@ import {
   cancelUpdate, changePlanUpdate, type ChangeResult as ChangeResultView, pauseUpdate, resumeUpdate, type SubscriptionView, withdrawScheduledChangeUpdate,
 } from '../../workflows/messages.js';
 import { requireWorkspace } from '../auth.js';
+import { Refusal } from '../../domain/refusals.js';
 import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
@@ -103,7 +104,7 @@ export function subscriptionRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'The workspace\'s subscription', ...json(Subscription) }, ...refusals } }),
     async (c) => {
       const row = await currentSubscription(deps.sql, requireWorkspace(c.get('principal')).id);
-      if (!row) throw new ApiError(404, 'no_subscription', 'this workspace has no subscription');
+      if (!row) throw new Refusal('no_subscription', 'this workspace has no subscription');
       return c.json(fromRow(row), 200);
     },
   );

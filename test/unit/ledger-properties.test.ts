@@ -738,6 +738,8 @@ describe('ledger properties (SPEC §2-3) on real Postgres', () => {
   afterAll(async () => db?.drop());
 
   it('keeps every invariant over random sequences of grants, time, holds, captures, expiries, freezes, forfeits and replays', async () => {
+    const seed = Number(process.env.LEDGER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`[ledger-properties] seed ${seed} (LEDGER_SEED=${seed} to replay)`);
     await fc.assert(
       fc.asyncProperty(
         fc.boolean(),
@@ -766,7 +768,7 @@ describe('ledger properties (SPEC §2-3) on real Postgres', () => {
         },
       ),
       // ~0.1 s a run; LEDGER_PROPERTY_RUNS=1000 for a longer soak.
-      { numRuns: Number(process.env.LEDGER_PROPERTY_RUNS ?? 100) },
+      { seed, numRuns: Number(process.env.LEDGER_PROPERTY_RUNS ?? 100) },
     );
     // Room for shrinking a counterexample.
   }, 300_000);

@@ -1,8 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type SubscriptionView, viewOf } from '../../domain/lifecycle/index.js';
 import { activateCustomModel, createCustomModel } from '../../ledger/custom-models-crud.js';
 import { markInvoice } from '../../ledger/invoices.js';
@@ -13,11 +12,11 @@ import {
   withdrawScheduledChangeUpdate,
 } from '../../workflows/messages.js';
 import { subscribeOnClock } from '../helpers/clock-harness.js';
-import { freshDatabase } from '../helpers/database.js';
 import { action as anyAction, card, duration, interval, plan, STARTS } from '../helpers/lifecycle-arbitraries.js';
 import type { Action, Card } from '../helpers/lifecycle-world.js';
 import { World } from '../helpers/lifecycle-world.js';
-import { eventually, startTestWorker, startTimeSkippingEnv } from '../helpers/temporal.js';
+import { eventually } from '../helpers/temporal.js';
+import { useTimeSkippingStack } from '../helpers/time-skipping.js';
 
 /**
  * The real workflow agrees with the core: random histories run on the time-skipping server with real
@@ -49,22 +48,10 @@ function normalized(view: SubscriptionView, invoiceId: (id: string) => string): 
 }
 
 describe('the workflow agrees with the lifecycle core (differential)', () => {
-  let env: TestWorkflowEnvironment;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-
-  beforeAll(async () => {
-    [env, db] = await Promise.all([startTimeSkippingEnv(), freshDatabase()]);
-    worker = await startTestWorker(env.nativeConnection, db.sql);
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await env?.teardown();
-    await db?.drop();
-  });
+  const t = useTimeSkippingStack();
 
   async function play(h: { plan: string; interval: 'month' | 'year'; card: Card; start: number; actions: Action[] }): Promise<void> {
-    const sub = await subscribeOnClock(env.client, db.sql, worker.taskQueue, {
+    const sub = await subscribeOnClock(t.env.client, t.db.sql, t.worker.taskQueue, {
       plan: h.plan, interval: h.interval, start: new Date(h.start).toISOString(), paymentMethod: PAYMENT_METHOD[h.card],
     });
     const world = new World({ plan: h.plan, interval: h.interval, start: h.start, card: h.card, subscriptionId: sub.subscriptionId });
@@ -74,11 +61,11 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
     async function observed() {
       const [view, invoices, lots, [balance], [models]] = await Promise.all([
         sub.handle.query(stateQuery),
-        db.sql<{ id: string; business_key: string; kind: string; status: string; total_cents: number; created_at: Date }[]>`
+        t.db.sql<{ id: string; business_key: string; kind: string; status: string; total_cents: number; created_at: Date }[]>`
           SELECT id, business_key, kind, status, total_cents, created_at FROM invoices WHERE workspace_id = ${sub.workspaceId} ORDER BY created_at, seq`,
         sub.lots(),
-        db.sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${sub.workspaceId}`,
-        db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM custom_models WHERE workspace_id = ${sub.workspaceId} AND active`,
+        t.db.sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${sub.workspaceId}`,
+        t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM custom_models WHERE workspace_id = ${sub.workspaceId} AND active`,
       ]);
       // Invoice ids and hosted URLs are the provider's: compare them through the business key.
       const simId = new Map(invoices.map((i) => [i.id, world.invoices.find((w) => w.businessKey === i.business_key)?.id ?? i.id]));
@@ -148,22 +135,22 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
           refused = await refusalOf(() => sub.handle.executeUpdate(pauseUpdate, { args: [{ cycles: a.cycles }] }));
           break;
         case 'card':
-          await setPaymentMethod(db.sql, sub.workspaceId, PAYMENT_METHOD[a.card]);
+          await setPaymentMethod(t.db.sql, sub.workspaceId, PAYMENT_METHOD[a.card]);
           await sub.handle.signal(paymentMethodUpdatedSignal);
           break;
         case 'complete_3ds': {
           const invoice = waiting[a.pick % Math.max(waiting.length, 1)];
           if (!invoice) break;
           // What the webhook inbox does when the customer completes 3-D Secure: the mirror is paid, the workflow told.
-          const [row] = await db.sql<{ id: string }[]>`SELECT id FROM invoices WHERE business_key = ${invoice.businessKey}`;
-          await markInvoice(db.sql, row!.id, { status: 'paid', paidAt: new Date(world.now) });
+          const [row] = await t.db.sql<{ id: string }[]>`SELECT id FROM invoices WHERE business_key = ${invoice.businessKey}`;
+          await markInvoice(t.db.sql, row!.id, { status: 'paid', paidAt: new Date(world.now) });
           await sub.handle.signal(paymentEventSignal, { eventId: world.paidEvents.at(-1)!.eventId, type: 'invoice.paid', invoiceId: row!.id });
           break;
         }
         case 'duplicate_webhook': {
           const event = events[a.pick % Math.max(events.length, 1)];
           if (!event) break;
-          const [row] = await db.sql<{ id: string }[]>`SELECT id FROM invoices WHERE business_key = ${world.invoices.find((i) => i.id === event.invoiceId)!.businessKey}`;
+          const [row] = await t.db.sql<{ id: string }[]>`SELECT id FROM invoices WHERE business_key = ${world.invoices.find((i) => i.id === event.invoiceId)!.businessKey}`;
           await sub.handle.signal(paymentEventSignal, { eventId: event.eventId, type: 'invoice.paid', invoiceId: row!.id });
           break;
         }
@@ -171,15 +158,15 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
           // A creation that holds and captures what the world spends (up to the balance).
           const credits = Math.min(a.credits, spendable);
           if (credits === 0) break;
-          const quote = await createQuote(db.sql, sub.workspaceId, { model: 'differential' }, credits);
-          const { creation } = await holdForQuote(db.sql, sub.workspaceId, quote.quote_id);
-          await endCreation(db.sql, sub.workspaceId, creation.id, { status: 'succeeded', reported: credits });
+          const quote = await createQuote(t.db.sql, sub.workspaceId, { model: 'differential' }, credits);
+          const { creation } = await holdForQuote(t.db.sql, sub.workspaceId, quote.quote_id);
+          await endCreation(t.db.sql, sub.workspaceId, creation.id, { status: 'succeeded', reported: credits });
           break;
         }
         case 'activate_model': {
           // Refused (nothing live, or at the plan's limit) exactly when the world does nothing.
-          const model = await createCustomModel(db.sql, sub.workspaceId, `model ${steps.length}`).catch(() => undefined);
-          if (model) await activateCustomModel(db.sql, sub.workspaceId, model.id).catch(() => undefined);
+          const model = await createCustomModel(t.db.sql, sub.workspaceId, `model ${steps.length}`).catch(() => undefined);
+          if (model) await activateCustomModel(t.db.sql, sub.workspaceId, model.id).catch(() => undefined);
           break;
         }
         default:

@@ -1,43 +1,30 @@
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { insertSubscription } from '../../ledger/subscriptions.js';
 import { createWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
 import { firstPaymentSettledUpdate, stateQuery } from '../../workflows/messages.js';
 import * as attrs from '../../workflows/search-attributes.js';
 import { subscriptionLifecycleWorkflow } from '../../workflows/subscription.js';
 import type { Interval } from '../../domain/catalog.js';
-import { freshDatabase } from '../helpers/database.js';
-import { eventually, startTestWorker, startTimeSkippingEnv } from '../helpers/temporal.js';
+import { eventually } from '../helpers/temporal.js';
+import { useTimeSkippingStack } from '../helpers/time-skipping.js';
 
 const DAY = 86_400_000;
 
 describe('subscription workflow on the time-skipping server, real Postgres', () => {
-  let env: TestWorkflowEnvironment;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-
-  beforeAll(async () => {
-    [env, db] = await Promise.all([startTimeSkippingEnv(), freshDatabase()]);
-    worker = await startTestWorker(env.nativeConnection, db.sql);
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await env?.teardown();
-    await db?.drop();
-  });
+  const t = useTimeSkippingStack();
 
   async function subscribe(plan: string, interval: Interval) {
-    const ws = await createWorkspace(db.sql, { name: 'wf test', testClockId: null });
-    await setPaymentMethod(db.sql, ws.id, 'pm_card_visa');
+    const ws = await createWorkspace(t.db.sql, { name: 'wf test', testClockId: null });
+    await setPaymentMethod(t.db.sql, ws.id, 'pm_card_visa');
     const subscriptionId = newId('sub');
-    const startedAt = await env.currentTimeMs();
-    await insertSubscription(db.sql, {
+    const startedAt = await t.env.currentTimeMs();
+    await insertSubscription(t.db.sql, {
       id: subscriptionId, workspaceId: ws.id, plan, interval,
       periodStart: new Date(startedAt), periodEnd: new Date(startedAt), clockTime: null,
     });
-    const handle = await env.client.workflow.start(subscriptionLifecycleWorkflow, {
-      taskQueue: worker.taskQueue,
+    const handle = await t.env.client.workflow.start(subscriptionLifecycleWorkflow, {
+      taskQueue: t.worker.taskQueue,
       workflowId: `subscription-${subscriptionId}`,
       args: [{ subscriptionId, workspaceId: ws.id, plan, interval, startedAt, testClockId: null }],
       typedSearchAttributes: new TypedSearchAttributes([{ key: attrs.WorkspaceId, value: ws.id }]),
@@ -47,10 +34,10 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
   }
 
   const invoicesOf = (workspaceId: string) =>
-    db.sql<{ total_cents: number; status: string; created_at: Date }[]>`
+    t.db.sql<{ total_cents: number; status: string; created_at: Date }[]>`
       SELECT total_cents, status, created_at FROM invoices WHERE workspace_id = ${workspaceId} ORDER BY created_at`;
   const lotsOf = (workspaceId: string) =>
-    db.sql<{ granted: number; remaining: number; granted_at: Date; expires_at: Date; expired_at: Date | null }[]>`
+    t.db.sql<{ granted: number; remaining: number; granted_at: Date; expires_at: Date; expired_at: Date | null }[]>`
       SELECT granted, remaining, granted_at, expires_at, expired_at FROM lots WHERE workspace_id = ${workspaceId} ORDER BY id`;
 
   it('runs three monthly cycles: charges every 30 days, grants a lot each time, expires rolled-over lots on time', async () => {
@@ -58,7 +45,7 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
     expect(first.status).toBe('active');
     expect(first.current_period_end).toBe(new Date(startedAt + 30 * DAY).toISOString());
 
-    await env.sleep(90 * DAY + 60_000);
+    await t.env.sleep(90 * DAY + 60_000);
     await eventually(() => handle.query(stateQuery), (s) => Date.parse(s.next_due_at!) > startedAt + 90 * DAY);
 
     const invoices = await invoicesOf(workspaceId);
@@ -83,7 +70,7 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
     const nextYear = new Date(startedAt);
     nextYear.setUTCFullYear(nextYear.getUTCFullYear() + 1);
 
-    await env.sleep(nextYear.getTime() - startedAt + 60_000);
+    await t.env.sleep(nextYear.getTime() - startedAt + 60_000);
     await eventually(() => handle.query(stateQuery), (s) => s.current_period_start === nextYear.toISOString());
 
     const invoices = await invoicesOf(workspaceId);
@@ -109,7 +96,7 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
     let runId: string | undefined = firstRunId;
     while (runId) {
       const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
-        await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+        await t.env.client.workflow.getHandle(workflowId, runId).fetchHistory();
       const events = history.events ?? [];
       total += events.length;
       runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
@@ -123,7 +110,7 @@ describe('subscription workflow on the time-skipping server, real Postgres', () 
       const { handle, startedAt, firstRunId } = await subscribe(plan, interval);
       const yearLater = new Date(startedAt);
       yearLater.setUTCFullYear(yearLater.getUTCFullYear() + 1);
-      await env.sleep(yearLater.getTime() - startedAt + 60_000);
+      await t.env.sleep(yearLater.getTime() - startedAt + 60_000);
       await eventually(() => handle.query(stateQuery), (s) => Date.parse(s.current_period_start) >= yearLater.getTime() - 31 * DAY);
       const events = await eventsAcrossRuns(handle.workflowId, firstRunId);
       expect(events).toBeLessThanOrEqual(200);

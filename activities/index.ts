@@ -14,7 +14,7 @@ import type { Sql } from '../ledger/db.js';
 import { recordNotification } from '../ledger/notifications.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
-import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
+import { chargeInvoice, type ChargeResult } from '../billing/charge-invoice.js';
 import { voidUnpaidInvoice } from '../payments/void-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 

@@ -29,6 +29,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   no_scheduled_change: 409,
   subscription_exists: 409,
   subscription_required: 409,
+  preview_unavailable: 409,
   quote_expired: 409,
   creation_not_running: 409,
   custom_model_limit: 409,

@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { startSubscription } from '../api/subscriptions.js';
+import { startSubscription } from '../billing/subscriptions.js';
 import { setPaymentMethod, createWorkspace, getWorkspace } from '../ledger/workspaces.js';
 import { clusterCpuMs, foreignShare, mark, processCpuMs } from './cpu.js';
 import { apiClient, type ApiClient, subscribedWorkspace } from './http.js';

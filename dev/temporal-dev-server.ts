@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { searchAttributeFlags } from '../worker/search-attributes.js';
+import { searchAttributeFlags } from '../runtime/search-attributes.js';
 import { waitForPort } from './ports.js';
 
 export interface DevServer {

@@ -11,7 +11,7 @@ export const REFUSAL_CODES = [
   // lifecycle (SPEC §4)
   'subscription_not_active', 'subscription_canceling', 'change_pending', 'same_plan', 'unknown_plan', 'invalid_request',
   'already_paused', 'not_cancelable', 'already_canceling', 'nothing_to_resume', 'no_scheduled_change',
-  'payment_declined', 'subscription_exists', 'no_subscription', 'subscription_required',
+  'payment_declined', 'subscription_exists', 'no_subscription', 'subscription_required', 'preview_unavailable',
   // ledger (SPEC §3)
   'quote_not_found', 'quote_expired', 'insufficient_credits', 'creation_not_found', 'creation_not_running',
   // entitlements (SPEC §6)

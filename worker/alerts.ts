@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { recordExpiringLots } from '../ledger/alerts.js';
 import type { Sql } from '../ledger/db.js';
-import { every } from './every.js';
+import { every } from '../runtime/every.js';
 
 export const SIGNATURE_HEADER = 'x-credit-engine-signature';
 export const MAX_DELIVERY_ATTEMPTS = 10;

@@ -1,6 +1,6 @@
 import type { Sql } from '../ledger/db.js';
 import { expireStaleHolds } from '../ledger/spend.js';
-import { every } from './every.js';
+import { every } from '../runtime/every.js';
 
 /**
  * Releases holds left running for over an hour (of each workspace's time), every `everyMs`. Balance

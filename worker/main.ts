@@ -2,13 +2,13 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
-import { loadConfig } from './config.js';
-import { surviveDatabaseRestarts } from './survive-postgres-restart.js';
+import { loadConfig } from '../runtime/config.js';
+import { surviveDatabaseRestarts } from '../runtime/survive-postgres-restart.js';
 import { createWorker } from './create-worker.js';
 import { startAlertLoops } from './alerts.js';
 import { startHoldSweeper } from './hold-sweeper.js';
-import { registerSearchAttributes } from './search-attributes.js';
-import { temporalConnectionOptions } from './temporal-connection.js';
+import { registerSearchAttributes } from '../runtime/search-attributes.js';
+import { temporalConnectionOptions } from '../runtime/temporal-connection.js';
 
 surviveDatabaseRestarts();
 const config = loadConfig();

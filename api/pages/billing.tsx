@@ -15,10 +15,10 @@ import {
 } from '../../workflows/messages.js';
 import { authenticate, type AuthEnv } from '../auth.js';
 import { ApiError, onError } from '../errors.js';
-import { buyPack } from '../packs.js';
+import { buyPack } from '../../billing/packs.js';
 import type { ApiDeps } from '../router.js';
 import { billingRoutes } from '../routes/billing.js';
-import { startSubscription, updateSubscription } from '../subscriptions.js';
+import { startSubscription, updateSubscription } from '../../billing/subscriptions.js';
 import { type BillingSession, billingSessions, type Notice } from './billing-session.js';
 import { dollars } from './pricing.js';
 import { readableDate, SitePage, When } from './site.js';

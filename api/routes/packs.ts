@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PACKS } from '../../domain/catalog.js';
 import { requireWorkspace } from '../auth.js';
-import { buyPack } from '../packs.js';
+import { buyPack } from '../../billing/packs.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Problem, problemResponses } from '../schemas.js';
 import { Invoice, presentInvoice } from './invoices.js';

@@ -9,8 +9,8 @@ import { Refusal } from '../../domain/refusals.js';
 import { ApiError, invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
-import { previewSubscriptionChange } from '../previews.js';
-import { startSubscription, updateSubscription } from '../subscriptions.js';
+import { previewSubscriptionChange } from '../../billing/previews.js';
+import { startSubscription, updateSubscription } from '../../billing/subscriptions.js';
 
 const Interval = z.enum(INTERVALS as ['month', 'year']);
 const NewSubscription = z.object({ plan: z.enum(PLAN_IDS), interval: Interval }).strict();

@@ -6,7 +6,7 @@ import { requireOperator } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Instant, json, Problem, problemResponses } from '../schemas.js';
-import { signalIfRunning, workflowIdOf } from '../subscriptions.js';
+import { signalIfRunning, workflowIdOf } from '../../billing/subscriptions.js';
 
 const TestClock = z
   .object({ id: z.string(), frozen_time: Instant, status: z.enum(['advancing', 'ready']) })

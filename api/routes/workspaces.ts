@@ -5,7 +5,7 @@ import { SANDBOX_PAYMENT_METHODS } from '../../payments/sandbox.js';
 import { requireOperator, requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { savePaymentMethod } from '../payment-methods.js';
+import { savePaymentMethod } from '../../billing/payment-methods.js';
 import { bearer, problemResponses } from '../schemas.js';
 
 const NewWorkspace = z.object({

@@ -12,9 +12,9 @@ import { workspaceNow } from '../../ledger/workspaces.js';
 import type { PaymentWebhookEvent } from '../../payments/provider.js';
 import { paymentEventSignal } from '../../workflows/messages.js';
 import type { StripeProvider } from '../../payments/stripe.js';
-import { deliverPack } from '../packs.js';
-import { saveCheckoutCard } from '../payment-methods.js';
-import { signalIfRunning, workflowIdOf } from '../subscriptions.js';
+import { deliverPack } from '../../billing/packs.js';
+import { saveCheckoutCard } from '../../billing/payment-methods.js';
+import { signalIfRunning, workflowIdOf } from '../../billing/subscriptions.js';
 
 /** Stripe mode adds the provider, to save the card of a completed Checkout. */
 export interface InboxDeps {

@@ -5,7 +5,7 @@ import { reconcileOpenInvoices } from './reconcile.js';
 import { deliverSandboxOutbox } from './sandbox-outbox.js';
 import type { PaymentProvider } from '../../payments/provider.js';
 import type { StripeProvider } from '../../payments/stripe.js';
-import { every } from '../../worker/every.js';
+import { every } from '../../runtime/every.js';
 
 /**
  * Background work of the API process: forward stored webhook events (retrying while Temporal is down),

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chargeInvoice } from '../../payments/charge-invoice.js';
+import { chargeInvoice } from '../../billing/charge-invoice.js';
 import { signStripePayload } from '../../payments/webhooks.js';
 import { ADMIN_KEY, type apiClient, startStack, WEBHOOK_SECRET } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';

@@ -9,7 +9,7 @@ import { createSandboxProvider } from '../../payments/sandbox.js';
 import { freePort } from '../../dev/ports.js';
 import { type DevServer, startDevServer } from '../../dev/temporal-dev-server.js';
 import { createWorker } from '../../worker/create-worker.js';
-import { registerSearchAttributes } from '../../worker/search-attributes.js';
+import { registerSearchAttributes } from '../../runtime/search-attributes.js';
 
 /** Temporal's time-skipping test server (the Java one from Maven Central), started by the SDK. */
 export async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {

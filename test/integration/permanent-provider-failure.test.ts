@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getInvoice, markInvoice } from '../../ledger/invoices.js';
 import { createWorkspace } from '../../ledger/workspaces.js';
-import { chargeInvoice } from '../../payments/charge-invoice.js';
+import { chargeInvoice } from '../../billing/charge-invoice.js';
 import { PROVIDER_INVALID_REQUEST } from '../../payments/provider-errors.js';
 import type { PaymentProvider } from '../../payments/provider.js';
 import { voidUnpaidInvoice } from '../../payments/void-invoice.js';

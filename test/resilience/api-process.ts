@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app.js';
 import { createSql } from '../../ledger/db.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
-import { surviveDatabaseRestarts } from '../../worker/survive-postgres-restart.js';
+import { surviveDatabaseRestarts } from '../../runtime/survive-postgres-restart.js';
 
 // As api/main.ts does: outlive postgres.js's own error when the database restarts.
 surviveDatabaseRestarts();

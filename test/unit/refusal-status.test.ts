@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { ApiError, onError } from '../../api/errors.js';
 import { REFUSAL_STATUS } from '../../api/refusal-status.js';
-import { workflowRefusal } from '../../api/subscriptions.js';
+import { workflowRefusal } from '../../billing/subscriptions.js';
 import { Refusal, REFUSAL_CODES } from '../../domain/refusals.js';
 
 /** The one code → status table at the edge, and the problem documents refusals become (DESIGN: one refusal type). */

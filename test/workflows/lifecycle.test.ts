@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buyPack } from '../../api/packs.js';
+import { buyPack } from '../../billing/packs.js';
 import { getWorkspace, setPaymentMethod } from '../../ledger/workspaces.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
 import {

@@ -7,7 +7,7 @@ import type { Sql } from '../ledger/db.js';
 import type { InvoiceRow } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
-import { chargeInvoice, type ChargeResult } from '../payments/charge-invoice.js';
+import { chargeInvoice, type ChargeResult } from './charge-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 import { voidUnpaidInvoice } from '../payments/void-invoice.js';
 

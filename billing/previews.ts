@@ -13,7 +13,6 @@ import { customerBalanceCents } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { lifecycleStateQuery } from '../workflows/messages.js';
-import { ApiError } from './errors.js';
 import { workflowIdOf } from './subscriptions.js';
 
 /** The preview of `request` for the workspace's subscription. Throws the Refusal the change would, 404 without one. */
@@ -24,7 +23,7 @@ export async function previewSubscriptionChange(
   if (!subscription) throw new Refusal('no_subscription', 'this workspace has no subscription');
   const state = await deps.temporal.workflow.getHandle(workflowIdOf(subscription.id)).query(lifecycleStateQuery).catch((error: unknown) => {
     // A subscription started before the lifecycle core runs the first workflow type, which has no such query.
-    if (error instanceof QueryNotRegisteredError) throw new ApiError(409, 'preview_unavailable', 'this subscription predates previews; change it directly');
+    if (error instanceof QueryNotRegisteredError) throw new Refusal('preview_unavailable', 'this subscription predates previews; change it directly');
     throw error;
   });
   const at = await workspaceNow(deps.sql, workspace.id);

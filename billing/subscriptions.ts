@@ -13,7 +13,7 @@ import { newId, type WorkspaceIdentity, workspaceNow } from '../ledger/workspace
 import { firstPaymentSettledUpdate, type SubscriptionView } from '../workflows/messages.js';
 import * as attrs from '../workflows/search-attributes.js';
 import { subscriptionLifecycleWorkflow } from '../workflows/subscription.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../api/errors.js';
 
 export function workflowIdOf(subscriptionId: string): string {
   return `subscription-${subscriptionId}`;

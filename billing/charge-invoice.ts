@@ -1,8 +1,8 @@
 import type { Sql } from '../ledger/db.js';
 import { draftInvoice, type InvoiceRow, markInvoice, type NewInvoice } from '../ledger/invoices.js';
 import { getWorkspace } from '../ledger/workspaces.js';
-import { isProviderInvalidRequest, PROVIDER_INVALID_REQUEST } from './provider-errors.js';
-import type { ChargeOutcome, PaymentProvider } from './provider.js';
+import { isProviderInvalidRequest, PROVIDER_INVALID_REQUEST } from '../payments/provider-errors.js';
+import type { ChargeOutcome, PaymentProvider } from '../payments/provider.js';
 
 export type ChargeResult =
   | { status: 'paid'; invoice: InvoiceRow }

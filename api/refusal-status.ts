@@ -14,6 +14,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   insufficient_credits: 402,
 
   no_subscription: 404,
+  no_upcoming_invoice: 404,
   quote_not_found: 404,
   creation_not_found: 404,
   custom_model_not_found: 404,
@@ -30,7 +31,9 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   subscription_exists: 409,
   subscription_required: 409,
   preview_unavailable: 409,
+  preview_outdated: 409,
   quote_expired: 409,
   creation_not_running: 409,
   custom_model_limit: 409,
+  external_id_taken: 409,
 };

@@ -3,29 +3,20 @@
  * functions that make the change (`previewChange`), with what the ledger knows (credits still available,
  * customer balance, active custom models). Changes nothing.
  */
-import { QueryNotRegisteredError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { type ChangePreview, type ChangeRequest, needsLedgerView, previewChange } from '../domain/lifecycle/index.js';
-import { Refusal } from '../domain/refusals.js';
 import { countActiveModels } from '../ledger/custom-models-crud.js';
 import type { Sql } from '../ledger/db.js';
 import { availableOfGrants } from '../ledger/grants.js';
 import { customerBalanceCents } from '../ledger/invoices.js';
-import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
-import { lifecycleStateQuery } from '../workflows/messages.js';
-import { workflowIdOf } from './subscriptions.js';
+import { lifecycleStateOf } from './lifecycle-state.js';
 
 /** The preview of `request` for the workspace's subscription. Throws the Refusal the change would, 404 without one. */
 export async function previewSubscriptionChange(
   deps: { sql: Sql; temporal: Client }, workspace: WorkspaceIdentity, request: ChangeRequest,
 ): Promise<ChangePreview> {
-  const subscription = await currentSubscription(deps.sql, workspace.id);
-  if (!subscription) throw new Refusal('no_subscription', 'this workspace has no subscription');
-  const state = await deps.temporal.workflow.getHandle(workflowIdOf(subscription.id)).query(lifecycleStateQuery).catch((error: unknown) => {
-    // A subscription started before the lifecycle core runs the first workflow type, which has no such query.
-    if (error instanceof QueryNotRegisteredError) throw new Refusal('preview_unavailable', 'this subscription predates previews; change it directly');
-    throw error;
-  });
+  const state = await lifecycleStateOf(deps, workspace.id);
   const at = await workspaceNow(deps.sql, workspace.id);
   const [balance, activeModels] = await Promise.all([customerBalanceCents(deps.sql, workspace.id), countActiveModels(deps.sql, workspace.id)]);
   const ledger = needsLedgerView(state, request)

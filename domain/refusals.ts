@@ -11,11 +11,15 @@ export const REFUSAL_CODES = [
   // lifecycle (SPEC §4)
   'subscription_not_active', 'subscription_canceling', 'change_pending', 'same_plan', 'unknown_plan', 'invalid_request',
   'already_paused', 'not_cancelable', 'already_canceling', 'nothing_to_resume', 'no_scheduled_change',
-  'payment_declined', 'subscription_exists', 'no_subscription', 'subscription_required', 'preview_unavailable',
+  'payment_declined', 'subscription_exists', 'no_subscription', 'subscription_required', 'preview_unavailable', 'no_upcoming_invoice',
+  // previews (SPEC §10): the amount the customer confirmed is no longer the amount due
+  'preview_outdated',
   // ledger (SPEC §3)
   'quote_not_found', 'quote_expired', 'insufficient_credits', 'creation_not_found', 'creation_not_running',
   // entitlements (SPEC §6)
   'custom_model_limit', 'custom_model_not_found',
+  // workspaces (SPEC §10): another workspace already has this external_id
+  'external_id_taken',
 ] as const;
 
 export type RefusalCode = (typeof REFUSAL_CODES)[number];

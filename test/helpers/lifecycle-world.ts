@@ -9,7 +9,7 @@ import { periodBounds, periodOfRefresh, refreshAt } from '../../domain/calendar.
 import { type Interval, planById, priceCents } from '../../domain/catalog.js';
 import {
   afterCharge, afterLapse, type Charge, type ChargeOutcome, type Coverage, type Effect, initialState, type LifecycleRequest,
-  type ChangePreview, type LifecycleState, needsLedgerView, nextChargeAt, previewChange, nextDueEvent, onDue, onRequest, startCycle, type Step, UNPAID_TTL_MS, viewOf,
+  type ChangePreview, type LifecycleState, needsLedgerView, nextChargeAt, previewChange, nextDueEvent, onDue, onRequest, startCycle, type Step, UNPAID_TTL_MS, type UpcomingInvoice, upcomingInvoice, viewOf,
 } from '../../domain/lifecycle/index.js';
 import { isLive } from '../../domain/lifecycle/status.js';
 import { prorateCredits, remainingFraction } from '../../domain/proration.js';
@@ -119,7 +119,7 @@ export class World {
   /** The invoice paid last: a change's grant follows its payment at once. */
   private lastPaid: SimInvoice | null = null;
   /** The next charge the schedule promised, when no request came since (null: none promised). */
-  private promised: { at: number | null; subscriptionId: string } | null = null;
+  private promised: { at: number | null; subscriptionId: string; invoice: UpcomingInvoice | null } | null = null;
   /** The scheduled change the view promised (plan from effective_at), when no request came since. */
   private promisedChange: { plan: string; at: number } | null = null;
   readonly log: string[] = [];
@@ -152,8 +152,10 @@ export class World {
   }
 
   private charge(c: Charge, cause: 'subscribe' | 'due' | 'request'): ChargeOutcome {
+    let promisedInvoice: UpcomingInvoice | null | undefined;
     if (cause === 'due' && this.promised && this.promised.subscriptionId === this.state.subscriptionId) {
       check(this.promised.at === c.at, `the schedule promised the next charge at ${this.promised.at === null ? 'none' : iso(this.promised.at)}, charged at ${iso(c.at)}`);
+      promisedInvoice = this.promised.invoice;
       this.promised = null;
     }
     let invoice = this.invoices.find((i) => i.businessKey === c.businessKey);
@@ -169,6 +171,7 @@ export class World {
       this.invoices.push(invoice);
       this.checkLines(invoice);
     }
+    if (promisedInvoice !== undefined) this.checkUpcoming(promisedInvoice, invoice);
     if (invoice.status === 'paid') return { status: 'paid', invoiceId: invoice.id, paidAt: invoice.paidAt! };
     if (invoice.status === 'void') return { status: 'declined', invoiceId: invoice.id, code: 'invoice_void' };
     const due = invoice.total - invoice.applied;
@@ -444,6 +447,18 @@ export class World {
     check(deactivated === p.custom_models_deactivated, `preview deactivates ${p.custom_models_deactivated}, the change ${deactivated}`);
   }
 
+  /** The upcoming invoice shown before a scheduled charge equals the charge made (lines, totals, balance applied). */
+  private checkUpcoming(upcoming: UpcomingInvoice | null, invoice: SimInvoice): void {
+    check(upcoming !== null, `a charge at ${iso(invoice.createdAt)} that no upcoming invoice showed`);
+    if (upcoming.invoice_id !== null) {
+      check(upcoming.invoice_id === invoice.id, `upcoming showed open invoice ${upcoming.invoice_id}, the retry paid ${invoice.id}`);
+      return;
+    }
+    const made = { lines: invoice.lines, total: invoice.total, applied: invoice.applied, due: Math.max(invoice.total, 0) - invoice.applied };
+    const shown = { lines: upcoming.lines, total: upcoming.total_cents, applied: upcoming.balance_applied_cents, due: upcoming.amount_due_cents };
+    check(JSON.stringify(made) === JSON.stringify(shown), `upcoming ${JSON.stringify(shown)} ≠ charged ${JSON.stringify(made)}`);
+  }
+
   // ---- Invariants --------------------------------------------------------------------------------------
 
   private recordEnjoyed(): void {
@@ -495,7 +510,15 @@ export class World {
     const next = nextChargeAt(s);
     check(view.next_due_at === (next === null ? null : iso(next)), 'view and schedule disagree on next_due_at');
     // While a payment's webhook is on its way the world knows more than the schedule: no promise then.
-    this.promised = this.inFlight.length > 0 ? null : { at: next, subscriptionId: s.subscriptionId };
+    const open = s.dunning ? this.invoices.find((i) => i.id === s.dunning!.invoiceId) : undefined;
+    const upcoming = upcomingInvoice(s, {
+      customerBalanceCents: this.balance,
+      ...(open ? { openInvoice: { id: open.id, lines: open.lines, total_cents: open.total, amount_due_cents: Math.max(open.total, 0) - open.applied } } : {}),
+    });
+    // GET /v1/invoices/upcoming: there exactly when a charge is scheduled (or a past-due invoice waits), at next_due_at.
+    check((upcoming?.next_attempt_at ?? null) === view.next_due_at, `upcoming invoice at ${upcoming?.next_attempt_at}, next_due_at ${view.next_due_at}`);
+    check(upcoming === null || upcoming.reason === 'dunning_retry' || !['canceled', 'incomplete'].includes(s.status), `upcoming invoice while ${s.status}`);
+    this.promised = this.inFlight.length > 0 ? null : { at: next, subscriptionId: s.subscriptionId, invoice: upcoming };
     this.promisedChange = view.scheduled_change ? { plan: view.scheduled_change.plan, at: Date.parse(view.scheduled_change.effective_at) } : null;
     // Credits: a paid change granted what the credit-aware rule says (nothing when it says 0).
     for (const i of this.invoices) {

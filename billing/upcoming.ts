@@ -1,0 +1,29 @@
+/**
+ * SPEC §10 `GET /v1/invoices/upcoming`: the next scheduled charge, computed from the workflow's lifecycle
+ * state by the functions that will make it (`upcomingInvoice`), with the customer balance now; while past due,
+ * the open invoice as drafted. Changes nothing. Refusal `no_upcoming_invoice` (404) when none is scheduled:
+ * canceling, canceled or incomplete.
+ */
+import type { Client } from '@temporalio/client';
+import { type UpcomingInvoice, upcomingInvoice } from '../domain/lifecycle/index.js';
+import { Refusal } from '../domain/refusals.js';
+import type { Sql } from '../ledger/db.js';
+import { customerBalanceCents, getInvoice } from '../ledger/invoices.js';
+import type { WorkspaceIdentity } from '../ledger/workspaces.js';
+import { lifecycleStateOf } from './lifecycle-state.js';
+
+export async function upcomingInvoiceOf(deps: { sql: Sql; temporal: Client }, workspace: WorkspaceIdentity): Promise<UpcomingInvoice> {
+  const state = await lifecycleStateOf(deps, workspace.id);
+  const [balance, open] = await Promise.all([
+    customerBalanceCents(deps.sql, workspace.id),
+    state.dunning ? getInvoice(deps.sql, state.dunning.invoiceId) : undefined,
+  ]);
+  const upcoming = upcomingInvoice(state, {
+    customerBalanceCents: balance,
+    ...(open && open.status === 'open'
+      ? { openInvoice: { id: open.id, lines: open.lines, total_cents: Number(open.total_cents), amount_due_cents: Number(open.amount_due_cents) } }
+      : {}),
+  });
+  if (!upcoming) throw new Refusal('no_upcoming_invoice', `no charge is scheduled while the subscription is ${state.cancelAtPeriodEnd ? 'canceling' : state.status}`);
+  return upcoming;
+}

@@ -1,11 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import type { Sql } from '../ledger/db.js';
+import { OPERATOR_KEY_PREFIX, ROOT_OPERATOR_KEY_ID } from '../ledger/operator-keys.js';
 import type { WorkspaceIdentity } from '../ledger/workspaces.js';
 import type { ApiKeyCache } from './api-key-cache.js';
 import { ApiError } from './errors.js';
 
-export type Principal = { kind: 'operator' } | { kind: 'workspace'; workspace: WorkspaceIdentity };
+/** Who made the request: an operator (with the id of its operator key: `opk_root` for ADMIN_API_KEY) or one workspace. */
+export type Principal = { kind: 'operator'; keyId: string } | { kind: 'workspace'; workspace: WorkspaceIdentity };
 export type AuthEnv = { Variables: { principal: Principal } };
 
 function sameSecret(a: string, b: string): boolean {
@@ -13,7 +15,11 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Resolves the bearer key to the operator or one workspace; an unknown key is a 401. */
+/**
+ * Resolves the bearer key to an operator key (ADMIN_API_KEY, or a stored `sk_op_…` key that is not revoked)
+ * or one workspace; an unknown or revoked key is a 401. Every /v1/admin/* route needs an operator key (a
+ * workspace key there is a 403, before any handler runs).
+ */
 export function authenticate(sql: Sql, adminKey: string, keys: ApiKeyCache) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -21,18 +27,25 @@ export function authenticate(sql: Sql, adminKey: string, keys: ApiKeyCache) {
     if (!match) throw new ApiError(401, 'unauthorized', 'missing bearer API key');
     const key = match[1]!;
     if (sameSecret(key, adminKey)) {
-      c.set('principal', { kind: 'operator' });
+      c.set('principal', { kind: 'operator', keyId: ROOT_OPERATOR_KEY_ID });
+    } else if (key.startsWith(OPERATOR_KEY_PREFIX)) {
+      const operator = await keys.lookupOperator(sql, key);
+      if (!operator) throw new ApiError(401, 'unauthorized', 'unknown API key');
+      c.set('principal', { kind: 'operator', keyId: operator.id });
     } else {
       const workspace = await keys.lookup(sql, key);
       if (!workspace) throw new ApiError(401, 'unauthorized', 'unknown API key');
       c.set('principal', { kind: 'workspace', workspace });
     }
+    if (c.req.path.startsWith('/v1/admin/')) requireOperator(c.get('principal'));
     await next();
   });
 }
 
-export function requireOperator(principal: Principal): void {
-  if (principal.kind !== 'operator') throw new ApiError(403, 'forbidden', 'this route needs the operator key');
+/** The operator's key id; a workspace key is a 403. */
+export function requireOperator(principal: Principal): string {
+  if (principal.kind !== 'operator') throw new ApiError(403, 'forbidden', 'this route needs an operator key');
+  return principal.keyId;
 }
 
 export function requireWorkspace(principal: Principal): WorkspaceIdentity {

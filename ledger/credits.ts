@@ -1,7 +1,7 @@
 import type { Sql } from './db.js';
 import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
 
-export type LotSource = 'monthly' | 'upgrade' | 'pack';
+export type LotSource = 'monthly' | 'upgrade' | 'pack' | 'adjustment';
 
 export interface GrantRequest {
   key: string;
@@ -68,7 +68,7 @@ export async function expireLot(sql: Sql, req: { workspaceId: string; lotId: num
 export async function forfeitPlanLots(sql: Sql, req: { key: string; workspaceId: string; at: Date }): Promise<{ forfeited: number }> {
   return onceInLedger(sql, { key: req.key, workspaceId: req.workspaceId }, async (tx, ctx) => {
     const lots = await tx<{ id: number }[]>`
-      SELECT l.id FROM lots l WHERE l.workspace_id = ${req.workspaceId} AND l.source <> 'pack' AND l.expired_at IS NULL
+      SELECT l.id FROM lots l WHERE l.workspace_id = ${req.workspaceId} AND NOT lot_outlives_plan(l) AND l.expired_at IS NULL
         AND NOT lot_expired(l, ${req.at}) AND l.remaining > 0`;
     return { forfeited: await retireLots(tx, ctx, { ...req, lotIds: lots.map((l) => l.id), kind: 'forfeit' }) };
   });
@@ -86,7 +86,8 @@ export async function setPacksFrozen(
     const before = await availableAt(tx, req.workspaceId, req.at);
     const lots = await tx<{ id: number; spendable: number }[]>`
       UPDATE lots SET frozen = ${req.frozen}
-      WHERE workspace_id = ${req.workspaceId} AND source = 'pack' AND frozen <> ${req.frozen} AND remaining > 0
+      WHERE workspace_id = ${req.workspaceId} AND lot_outlives_plan(lots) AND frozen <> ${req.frozen} AND remaining > 0
+        AND NOT lot_expired(lots, ${req.at})
       RETURNING id, remaining - held AS spendable`;
     let balance = before;
     const entries: Entry[] = lots.map((lot) => {

@@ -17,6 +17,15 @@ export interface LedgerEntryView {
   balance_after: number;
   at: string;
   operation: string;
+  /** The entry's effect on the available balance: its amount, except a capture's (0: held credits left the balance when held). */
+  balance_change: number;
+  /** Why (an adjustment's reason); null otherwise. */
+  reason: string | null;
+}
+
+/** An entry's effect on the available balance (see LedgerEntryView.balance_change). */
+export function balanceChange(kind: EntryKind, amount: number): number {
+  return kind === 'capture' ? 0 : amount;
 }
 
 const entryId = (id: number) => `le_${id}`;
@@ -31,13 +40,13 @@ function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
 export async function listLedger(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<LedgerEntryView> | null> {
   const afterId = opts.after === undefined ? null : Number(opts.after.replace(/^le_/, ''));
   if (afterId !== null && !Number.isSafeInteger(afterId)) return null;
-  const rows = await sql<{ id: number; kind: EntryKind; lot_id: number; amount: number; balance_after: number; at: Date; operation_key: string }[]>`
-    SELECT id, kind, lot_id, amount, balance_after, at, operation_key FROM ledger_entries
+  const rows = await sql<{ id: number; kind: EntryKind; lot_id: number; amount: number; balance_after: number; at: Date; operation_key: string; reason: string | null }[]>`
+    SELECT id, kind, lot_id, amount, balance_after, at, operation_key, reason FROM ledger_entries
     WHERE workspace_id = ${workspaceId} ${afterId === null ? sql`` : sql`AND id < ${afterId}`}
     ORDER BY id DESC LIMIT ${opts.limit + 1}`;
   return page(rows.map((r) => ({
     id: entryId(r.id), kind: r.kind, lot: formatLotId(r.lot_id), amount: r.amount, balance_after: r.balance_after,
-    at: r.at.toISOString(), operation: r.operation_key,
+    at: r.at.toISOString(), operation: r.operation_key, balance_change: balanceChange(r.kind, r.amount), reason: r.reason,
   })), opts.limit);
 }
 

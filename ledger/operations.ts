@@ -68,7 +68,7 @@ export async function availableAt(tx: Tx | Sql, workspaceId: string, at: Date): 
   return row!.available;
 }
 
-export type EntryKind = 'grant' | 'hold' | 'capture' | 'release' | 'expire' | 'freeze' | 'thaw' | 'forfeit' | 'clawback';
+export type EntryKind = 'grant' | 'hold' | 'capture' | 'release' | 'expire' | 'freeze' | 'thaw' | 'forfeit' | 'clawback' | 'adjust';
 
 export interface Entry {
   workspaceId: string;
@@ -81,6 +81,8 @@ export interface Entry {
   balanceAfter: number;
   at: Date;
   key: string;
+  /** Why, when someone said (an adjustment's reason). */
+  reason?: string;
 }
 
 export async function journal(tx: Tx, entries: Entry[]): Promise<void> {
@@ -88,6 +90,7 @@ export async function journal(tx: Tx, entries: Entry[]): Promise<void> {
   await tx`INSERT INTO ledger_entries ${tx(entries.map((e) => ({
     workspace_id: e.workspaceId, kind: e.kind, lot_id: e.lotId, remaining_delta: e.remainingDelta,
     held_delta: e.heldDelta, amount: e.amount, balance_after: e.balanceAfter, at: e.at, operation_key: e.key,
+    reason: e.reason ?? null,
   })))}`;
 }
 

@@ -28,7 +28,7 @@ type Form = Record<string, string | File | (string | File)[]>;
 const STATUS_LABELS: Record<SubscriptionRow['status'], string> = {
   incomplete: 'Awaiting first payment', active: 'Active', past_due: 'Payment past due', paused: 'Paused', canceled: 'Canceled',
 };
-const LOT_LABELS: Record<LotView['source'], string> = { monthly: 'Monthly credits', upgrade: 'Upgrade credits', pack: 'Credit pack' };
+const LOT_LABELS: Record<LotView['source'], string> = { monthly: 'Monthly credits', upgrade: 'Upgrade credits', pack: 'Credit pack', adjustment: 'Credits from support' };
 const INVOICE_LABELS: Record<InvoiceRow['kind'], string> = {
   subscription: 'Subscription', upgrade: 'Upgrade', interval_switch: 'Billing frequency switch', pack: 'Credit pack',
 };

@@ -7,7 +7,7 @@ import { bearer, problemResponses } from '../schemas.js';
 
 const Lot = z.object({
   id: z.string(),
-  source: z.enum(['monthly', 'upgrade', 'pack']),
+  source: z.enum(['monthly', 'upgrade', 'pack', 'adjustment']),
   granted: z.number().int(),
   remaining: z.number().int(),
   held: z.number().int(),

@@ -6,24 +6,30 @@ import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, problemResponses } from '../schemas.js';
 import { Creation } from './spend.js';
 
-const PageQuery = z.object({
+export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   starting_after: z.string().min(1).max(64).optional(),
 });
-const LedgerEntry = z.object({
-  id: z.string(), kind: z.enum(['grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit', 'clawback']),
+export const LedgerEntry = z.object({
+  id: z.string(), kind: z.enum(['grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit', 'clawback', 'adjust']),
   lot: z.string(), amount: z.number().int(), balance_after: z.number().int(), at: z.string(), operation: z.string(),
+  balance_change: z.number().int().openapi({ description: 'The entry\'s effect on the available balance: `amount`, except for a capture (0: its credits left the available balance when they were held; its `amount` shows them consumed)' }),
+  reason: z.string().nullable().openapi({ description: 'Why: an adjustment\'s reason; null for other entries' }),
 }).openapi('LedgerEntry');
-const pageOf = <T extends z.ZodType>(item: T) =>
+/** How the journal reconciles with GET /v1/credits (said once, in every description of the journal). */
+export const LEDGER_RECONCILES = 'Reconciles: the sum of `balance_change` over all entries (every `amount` except captures\') equals `available` '
+  + 'of GET /v1/credits, once every lot past its expiry has its `expire` entry (written at the expiry instant); a lot stays in `held` '
+  + 'until its hold ends. `balance_after` is the running available balance.';
+export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
-const Notification = z.object({ id: z.string(), kind: z.string(), payload: z.unknown(), at: z.string() }).openapi('Notification');
+export const Notification = z.object({ id: z.string(), kind: z.string(), payload: z.unknown(), at: z.string() }).openapi('Notification');
 
 export function historyRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/ledger', tags: ['credits'], security: bearer,
-      description: 'Every grant, hold, capture, release, expiry, freeze, thaw and forfeit, newest first.',
+      description: `Every grant, hold, capture, release, expiry, freeze, thaw, forfeit, clawback and adjustment, newest first. ${LEDGER_RECONCILES}`,
       request: { query: PageQuery },
       responses: { 200: { description: 'A page of entries', content: { 'application/json': { schema: pageOf(LedgerEntry) } } }, ...problemResponses } }),
     async (c) => {

@@ -88,7 +88,8 @@ export async function setPacksFrozen(
       UPDATE lots SET frozen = ${req.frozen}
       WHERE workspace_id = ${req.workspaceId} AND lot_outlives_plan(lots) AND frozen <> ${req.frozen} AND remaining > 0
         AND NOT lot_expired(lots, ${req.at})
-      RETURNING id, remaining - held AS spendable`;
+      -- A lot a dispute froze (migration 1732400000015) stays out of the balance either way: nothing moves.
+      RETURNING id, CASE WHEN dispute_freeze_key IS NULL THEN remaining - held ELSE 0 END AS spendable`;
     let balance = before;
     const entries: Entry[] = lots.map((lot) => {
       balance += req.frozen ? -lot.spendable : lot.spendable;
@@ -145,7 +146,8 @@ export async function readBalance(sql: Sql, workspaceId: string): Promise<{ bala
     SELECT t.now,
       EXISTS (SELECT 1 FROM creations cr WHERE cr.workspace_id = ${workspaceId} AND cr.status = 'running'
               AND cr.hold_expires_at <= t.now) AS lapsed_holds,
-      l.id, l.source, l.granted, l.remaining, l.held, l.granted_at, l.expires_at, l.frozen,
+      -- Frozen for whatever reason: nothing live (a pack) or a dispute on the invoice that granted it.
+      l.id, l.source, l.granted, l.remaining, l.held, l.granted_at, l.expires_at, (l.frozen OR l.dispute_freeze_key IS NOT NULL) AS frozen,
       lot_expired(l, t.now) AS expired, lot_available(l, t.now) AS available
     FROM t LEFT JOIN lots l ON l.workspace_id = ${workspaceId}
       -- unexpired lots, used-up ones included until they expire (packs while they hold credits); an expired

@@ -7,7 +7,7 @@ import { ApiError, onError, problem } from './errors.js';
 import { idempotency } from './idempotency.js';
 import { rateLimit } from './rate-limit.js';
 import { createLogger, observe } from './observability.js';
-import { billingPages } from './pages/billing.js';
+import { billingPages } from './pages/billing/index.js';
 import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';

@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { getWorkspace, type WorkspaceIdentity } from '../../ledger/workspaces.js';
-import type { StripeProvider } from '../../payments/stripe.js';
+import { openBillingPortal, providerCustomerId } from '../../billing/portal.js';
 import { requireWorkspace } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Problem, problemResponses } from '../schemas.js';
 
 const UrlResponse = z.object({ url: z.string() }).openapi('RedirectUrl');
-
-/** The workspace's Stripe customer, created on first need and remembered. */
-async function customerIdFor(deps: ApiDeps, stripe: StripeProvider, workspace: WorkspaceIdentity): Promise<string> {
-  const known = (await getWorkspace(deps.sql, workspace.id))?.provider_customer_id;
-  if (known) return known;
-  const { customerId } = await stripe.ensureCustomer({ workspaceId: workspace.id, name: workspace.name });
-  await deps.sql`UPDATE workspaces SET provider_customer_id = ${customerId} WHERE id = ${workspace.id}`;
-  return customerId;
-}
 
 export function billingRoutes(deps: ApiDeps) {
   const router = newRouter();
@@ -26,13 +16,7 @@ export function billingRoutes(deps: ApiDeps) {
       description: 'A Billing Portal session (open it in a new tab); it returns to the pricing page.',
       responses: { 200: { description: 'Portal URL', content: { 'application/json': { schema: UrlResponse } } }, ...problemResponses } }),
     async (c) => {
-      const workspace = requireWorkspace(c.get('principal'));
-      if (!deps.stripe) return c.json({ url: `${deps.publicUrl}/sandbox/portal` }, 200);
-      const customerId = await customerIdFor(deps, deps.stripe, workspace);
-      const { url } = await deps.stripe.createPortalSession({
-        customerId, requestId: randomBytes(8).toString('hex'), returnUrl: `${deps.publicUrl}/pricing`,
-      });
-      return c.json({ url }, 200);
+      return c.json(await openBillingPortal(deps, requireWorkspace(c.get('principal'))), 200);
     },
   );
 
@@ -47,7 +31,7 @@ export function billingRoutes(deps: ApiDeps) {
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       if (!deps.stripe) throw new ApiError(409, 'sandbox_mode', 'the sandbox takes test payment method ids: PUT /v1/payment-method');
-      const customerId = await customerIdFor(deps, deps.stripe, workspace);
+      const customerId = await providerCustomerId(deps, deps.stripe, workspace);
       const { url } = await deps.stripe.createSetupSession({
         customerId, workspaceId: workspace.id, requestId: randomBytes(8).toString('hex'),
         successUrl: `${deps.publicUrl}/billing?card=saved`, cancelUrl: `${deps.publicUrl}/billing`,

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
+import { ADMIN_KEY, advanceClock, apiClient, startStack } from '../helpers/stack.js';
 
 /**
  * The customer pages in a real browser: Debian's Chromium, headless, driven by playwright-core, against
@@ -44,12 +44,12 @@ describe('pricing and billing pages in headless Chromium', () => {
     await stack?.stop();
   });
 
-  async function signedIn(): Promise<{ context: BrowserContext; page: Page }> {
+  async function signedIn(as = key): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     const page = await context.newPage();
     await page.goto(`${stack.baseUrl}/billing`);
     await page.waitForURL(/\/billing\/sign-in$/);
-    await page.getByLabel('Workspace key').fill(key);
+    await page.getByLabel('Workspace key').fill(as);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/billing$/);
     return { context, page };
@@ -126,8 +126,9 @@ describe('pricing and billing pages in headless Chromium', () => {
     await expect(expiry.getAttribute('datetime')).resolves.toBe('2026-03-02T00:00:00.000Z');
     await expect(expiry.innerText()).resolves.toBe('2 March 2026');
 
-    // Buy a 100 pack: Max's 20% discount, delivered at once, invoiced with a PDF link.
+    // Buy a 100 pack: Max's 20% discount, confirmed, delivered at once, invoiced with a PDF link.
     await page.getByRole('button', { name: 'Buy 100 credits ($8.00)' }).click();
+    await page.locator('#confirm').click();
     await page.locator('#notice').waitFor();
     await expect(page.locator('#notice').innerText()).resolves.toBe('100 credits were added to your balance ($8.00).');
     await expect(page.locator('#balance-available').innerText()).resolves.toBe('500');
@@ -141,6 +142,8 @@ describe('pricing and billing pages in headless Chromium', () => {
 
     // Schedule a downgrade to Plus: shown with its date; then withdraw it.
     await page.getByRole('button', { name: 'Downgrade to Plus' }).click();
+    await expect(page.locator('#confirm-renewal').innerText()).resolves.toContain('From 31 January 2026 you pay $12.00 a month for Plus');
+    await page.getByRole('button', { name: 'Confirm the downgrade' }).click();
     await page.locator('#scheduled-change').waitFor();
     await expect(page.locator('#notice').innerText()).resolves.toContain('Your plan changes to Plus on 31 January 2026');
     const scheduled = await page.locator('#scheduled-change').innerText();
@@ -167,6 +170,8 @@ describe('pricing and billing pages in headless Chromium', () => {
 
     // Pause for a cycle from the period end, then withdraw the pause.
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await expect(page.locator('#confirm-effect').innerText()).resolves.toContain('From 31 January 2026 until 2 March 2026: no charges');
+    await page.getByRole('button', { name: 'Confirm the pause' }).click();
     await page.locator('#notice').filter({ hasText: 'pauses on 31 January 2026' }).waitFor();
     await page.getByRole('button', { name: 'Withdraw the pause' }).click();
     await page.locator('#notice').filter({ hasText: 'continues' }).waitFor();
@@ -225,10 +230,143 @@ describe('pricing and billing pages in headless Chromium', () => {
 
     expect((await customer.get('/v1/credits')).body.available).toBe(before);
     expect((await customer.get('/v1/invoices')).body.data.length).toBe(invoicesBefore);
-    // The same request with the token from the page goes through (proves the 403s were the checks).
-    const ok = await post(stack.baseUrl, { size: '100', _csrf: token });
+    // The same request with the token from the page goes through (proves the 403s were the checks): its first
+    // step is the confirm view (nothing bought), the second buys at the amount confirmed.
+    const asked = await post(stack.baseUrl, { size: '100', _csrf: token });
+    expect([asked.status, await asked.text()]).toEqual([200, expect.stringContaining('id="amount-due" data-cents="800"')]);
+    expect((await customer.get('/v1/invoices')).body.data.length).toBe(invoicesBefore);
+    const ok = await post(stack.baseUrl, { size: '100', _csrf: token, confirm: '1', expected_amount_due_cents: '800' });
     expect([ok.status, ok.headers.get('location')]).toEqual([303, '/billing']);
     expect((await customer.get('/v1/credits')).body.available).toBe(before + 100);
+    await context.close();
+  });
+
+  /** A workspace of its own on a test clock, subscribed to `plan` monthly at `start`. */
+  async function newCustomer(name: string, plan: string, start: string) {
+    const operator = stack.api(ADMIN_KEY);
+    const clock = (await operator.post('/v1/test-clocks', { frozen_time: start })).body;
+    const workspace = (await operator.post('/v1/workspaces', { name, test_clock_id: clock.id })).body;
+    const api = stack.api(workspace.api_key);
+    expect((await api.put('/v1/payment-method', { payment_method: 'pm_card_visa' })).status).toBe(200);
+    expect((await api.post('/v1/subscription', { plan, interval: 'month' })).body.status).toBe('active');
+    return { key: workspace.api_key as string, api, advance: (to: string) => advanceClock(operator, clock.id, to) };
+  }
+
+  interface Line { description: string; amount_cents: number }
+  const invoicesOf = async (api: ReturnType<typeof apiClient>) =>
+    (await api.get<{ data: { id: string; kind: string; lines: Line[]; total_cents: number; amount_due_cents: number }[] }>('/v1/invoices')).body.data;
+  const cents = async (page: Page) => Number(await page.locator('#amount-due').getAttribute('data-cents'));
+  const lineTexts = (lines: Line[]) => lines.map((l) => `${l.description}\t${(l.amount_cents < 0 ? '-$' : '$') + (Math.abs(l.amount_cents) / 100).toFixed(2)}`);
+
+  it('an upgrade asks first: the confirm view shows the API preview, Cancel changes nothing, Confirm charges exactly that', async () => {
+    const { key: own, api, advance } = await newCustomer('Upgrade Studio', 'plus', '2026-01-01T00:00:00Z');
+    await advance('2026-01-11T00:00:00Z');
+    const preview = (await api.post('/v1/subscription/change/preview', { plan: 'max' })).body;
+    expect(preview).toMatchObject({ kind: 'upgrade', credits_granted: 166, invoice: { amount_due_cents: 1133 } });
+    const { context, page } = await signedIn(own);
+
+    await page.getByRole('button', { name: 'Upgrade to Max' }).click();
+    await page.locator('#confirm-title').waitFor();
+    await expect(page.locator('#confirm-title').innerText()).resolves.toBe('Upgrade to Max');
+    expect(await cents(page)).toBe(preview.invoice.amount_due_cents);
+    await expect(page.locator('#amount-due').innerText()).resolves.toBe('$11.33');
+    expect((await page.locator('#confirm-lines tbody tr').allInnerTexts()).slice(0, preview.invoice.lines.length))
+      .toEqual(lineTexts(preview.invoice.lines));
+    expect(await page.locator('#confirm-credits').innerText()).toBe('166 credits are added to your balance at once; they expire on 2 March 2026.');
+    expect(await page.locator('#confirm-renewal').innerText()).toBe('31 January 2026: $29.00 for a month of Max, with 400 credits a month.');
+    expect(await page.locator('#confirm-form input[name=_csrf]').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-upgrade.png'), fullPage: true });
+
+    // Cancel on the confirm view: back to /billing, nothing charged, still Plus.
+    await page.locator('#confirm-cancel').click();
+    await page.waitForURL(/\/billing$/);
+    await expect(page.locator('#plan-name').innerText()).resolves.toBe('Plus');
+    expect((await invoicesOf(api)).map((i) => i.kind)).toEqual(['subscription']);
+    expect((await api.get('/v1/subscription')).body.plan).toBe('plus');
+
+    // Confirm: charged exactly the amount shown.
+    await page.getByRole('button', { name: 'Upgrade to Max' }).click();
+    await page.getByRole('button', { name: 'Confirm and pay $11.33' }).click();
+    await page.locator('#notice').filter({ hasText: 'You are now on Max' }).waitFor();
+    const upgrade = (await invoicesOf(api)).find((i) => i.kind === 'upgrade')!;
+    expect({ lines: upgrade.lines, total: upgrade.total_cents, due: upgrade.amount_due_cents })
+      .toEqual({ lines: preview.invoice.lines, total: preview.invoice.total_cents, due: preview.invoice.amount_due_cents });
+    expect((await api.get('/v1/subscription')).body.plan).toBe('max');
+    await context.close();
+  });
+
+  it('a pack asks first: price with the plan discount, credits that never expire; Confirm buys it once', async () => {
+    const { key: own, api } = await newCustomer('Pack Studio', 'max', '2026-01-01T00:00:00Z');
+    const { context, page } = await signedIn(own);
+    const before = (await api.get('/v1/credits')).body.available;
+
+    await page.getByRole('button', { name: 'Buy 500 credits ($32.80)' }).click();
+    await expect(page.locator('#confirm-title').innerText()).resolves.toBe('Buy 500 credits');
+    expect(await page.locator('#confirm-lines tbody tr').allInnerTexts())
+      .toEqual(['500 credit pack\t$41.00', 'Max plan pack discount (20%)\t-$8.20', 'Total\t$32.80']);
+    expect(await cents(page)).toBe(3280);
+    expect(await page.locator('#confirm-credits').innerText()).toContain('never expire');
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-pack.png'), fullPage: true });
+    expect((await invoicesOf(api)).filter((i) => i.kind === 'pack')).toEqual([]);
+
+    const fields = await page.locator('#confirm-form input[type=hidden]').evaluateAll(
+      (inputs) => inputs.map((input) => [(input as HTMLInputElement).name, (input as HTMLInputElement).value]),
+    );
+    await page.getByRole('button', { name: 'Confirm and pay $32.80' }).click();
+    await page.locator('#notice').filter({ hasText: '500 credits were added to your balance ($32.80).' }).waitFor();
+    // The same confirm view submitted twice (a double click, a resent form) buys once: its purchase key.
+    await page.evaluate((entries) => {
+      const form = Object.assign(document.createElement('form'), { method: 'post', action: '/billing/packs' });
+      for (const [name, value] of entries) form.append(Object.assign(document.createElement('input'), { type: 'hidden', name, value }));
+      document.body.append(form);
+      form.submit();
+    }, fields);
+    await page.locator('#notice').filter({ hasText: '500 credits were added' }).waitFor();
+    const packs = (await invoicesOf(api)).filter((i) => i.kind === 'pack');
+    expect(packs.map((i) => [i.total_cents, i.amount_due_cents])).toEqual([[3280, 3280]]);
+    expect((await api.get('/v1/credits')).body.available).toBe(before + 500);
+    await context.close();
+  });
+
+  it('an amount that moved between the confirm view and Confirm is not charged: the page shows the new amount (preview_outdated)', async () => {
+    const { key: own, api, advance } = await newCustomer('Outdated Studio', 'plus', '2026-01-01T00:00:00Z');
+    await advance('2026-01-11T00:00:00Z');
+    const { context, page } = await signedIn(own);
+    await page.getByRole('button', { name: 'Upgrade to Generative' }).click();
+    const shown = await cents(page);
+    expect(shown).toBe((await api.post('/v1/subscription/change/preview', { plan: 'generative' })).body.invoice.amount_due_cents);
+
+    await advance('2026-01-12T00:00:00Z'); // a day later the same upgrade costs less
+    const fresh = (await api.post('/v1/subscription/change/preview', { plan: 'generative' })).body.invoice.amount_due_cents;
+    expect(fresh).toBeLessThan(shown);
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/billing/change')), page.locator('#confirm').click()]);
+    expect(response.status()).toBe(409);
+    await page.locator('#notice.error').waitFor();
+    expect(await page.locator('#notice').innerText()).toContain('it is now $' + (fresh / 100).toFixed(2) + '. Nothing was charged.');
+    expect(await cents(page)).toBe(fresh);
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-outdated.png'), fullPage: true });
+    expect((await invoicesOf(api)).map((i) => i.kind)).toEqual(['subscription']);
+    expect((await api.get('/v1/subscription')).body.plan).toBe('plus');
+
+    // Confirming the new amount makes the change at that amount.
+    await page.locator('#confirm').click();
+    await page.locator('#notice').filter({ hasText: 'You are now on Generative' }).waitFor();
+    expect((await invoicesOf(api)).find((i) => i.kind === 'upgrade')!.amount_due_cents).toBe(fresh);
+    await context.close();
+  });
+
+  it('cancel asks first and says what happens; Keep my subscription changes nothing', async () => {
+    const { key: own, api } = await newCustomer('Cancel Studio', 'plus', '2026-01-01T00:00:00Z');
+    const { context, page } = await signedIn(own);
+    await page.getByRole('button', { name: 'Cancel renewals' }).click();
+    expect(await page.locator('#confirm-effect').innerText()).toContain('Nothing is charged. No renewal on 31 January 2026');
+    await page.getByRole('link', { name: 'Keep my subscription' }).click();
+    await page.waitForURL(/\/billing$/);
+    expect((await api.get('/v1/subscription')).body.cancel_at_period_end).toBe(false);
+    await page.getByRole('button', { name: 'Cancel renewals' }).click();
+    await page.locator('#confirm').click();
+    await page.locator('#notice').filter({ hasText: 'Everything stays usable until 31 January 2026' }).waitFor();
+    expect((await api.get('/v1/subscription')).body.cancel_at_period_end).toBe(true);
     await context.close();
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * The customer's pages (SPEC §5, §10): sign-in with the workspace key, and /billing with plan, credits,
+ * creations and invoices. HTTP only: the views are in view.tsx / confirm-view.tsx, the form actions in
+ * actions.ts (calling the billing/ services the v1 API calls), the portal through billing/portal.ts like
+ * POST /v1/billing-portal.
+ */
+import { type Context, Hono } from 'hono';
+import { csrf } from 'hono/csrf';
+import { openBillingPortal } from '../../../billing/portal.js';
+import { Refusal } from '../../../domain/refusals.js';
+import { getBalance } from '../../../ledger/credits.js';
+import { listCreations } from '../../../ledger/history.js';
+import { listInvoices } from '../../../ledger/invoices.js';
+import { expireStaleHolds } from '../../../ledger/spend.js';
+import { currentSubscription } from '../../../ledger/subscriptions.js';
+import { workspaceByKey } from '../../../ledger/workspaces.js';
+import { ApiError } from '../../errors.js';
+import type { ApiDeps } from '../../router.js';
+import { billingSessions } from '../billing-session.js';
+import { type Action, billingActions } from './actions.js';
+import { field } from './form.js';
+import { billingPage, formExpiredPage, portalUnavailablePage, signInPage } from './view.js';
+
+export function billingPages(deps: ApiDeps) {
+  const pages = new Hono();
+  const sessions = billingSessions(deps);
+  const publicOrigin = new URL(deps.publicUrl).origin;
+
+  pages.use('/billing/*', async (c, next) => {
+    await next();
+    c.header('cache-control', 'no-store');
+    c.header('x-frame-options', 'DENY');
+    c.header('content-security-policy', "frame-ancestors 'none'");
+    c.header('referrer-policy', 'same-origin');
+  });
+  // Forms only from this site: the Origin (or Sec-Fetch-Site) must be ours, else 403.
+  pages.use('/billing/*', csrf({ origin: (origin, c) => origin === publicOrigin || origin === new URL(c.req.url).origin }));
+
+  const toSignIn = (c: Context) => c.redirect('/billing/sign-in', 303);
+  const forbidden = (c: Context) => c.html(formExpiredPage(), 403);
+
+  // After signing in, go back to where the customer was headed: the billing page, or the portal.
+  const nextOf = (value: string | undefined) => (value === 'portal' ? 'portal' as const : undefined);
+  const landing = (next: 'portal' | undefined) => (next === 'portal' ? '/billing/portal' : '/billing');
+
+  pages.get('/billing/sign-in', async (c) => {
+    const next = nextOf(c.req.query('next'));
+    if (await sessions.current(c)) return c.redirect(landing(next), 303);
+    return c.html(signInPage({ notice: sessions.takeFlash(c), next }));
+  });
+
+  pages.post('/billing/sign-in', async (c) => {
+    const form = await c.req.parseBody();
+    const key = field(form, 'key')?.trim() ?? '';
+    const next = nextOf(field(form, 'next'));
+    const workspace = key && key.length <= 200 ? await workspaceByKey(deps.sql, key) : undefined;
+    if (!workspace) return c.html(signInPage({ error: 'That key does not open a workspace. Check it and try again.', next }), 401);
+    sessions.signIn(c, key);
+    return c.redirect(landing(next), 303);
+  });
+
+  pages.post('/billing/sign-out', async (c) => {
+    const session = await sessions.current(c);
+    if (session && !sessions.tokenMatches(session, field(await c.req.parseBody(), '_csrf'))) return forbidden(c);
+    sessions.signOut(c);
+    sessions.flash(c, { kind: 'ok', text: 'You are signed out.' });
+    return toSignIn(c);
+  });
+
+  pages.get('/billing', async (c) => {
+    const session = await sessions.current(c);
+    if (!session) return toSignIn(c);
+    const workspaceId = session.workspace.id;
+    await expireStaleHolds(deps.sql, { workspaceId });
+    const [subscription, balance, creations, invoices] = await Promise.all([
+      currentSubscription(deps.sql, workspaceId),
+      getBalance(deps.sql, workspaceId),
+      listCreations(deps.sql, workspaceId, { limit: 20 }),
+      listInvoices(deps.sql, workspaceId),
+    ]);
+    const notice = sessions.takeFlash(c)
+      ?? (c.req.query('card') === 'saved' ? { kind: 'ok' as const, text: 'Your card was saved.' } : undefined);
+    return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, notice }));
+  });
+
+  pages.get('/billing/portal', async (c) => {
+    const session = await sessions.current(c);
+    if (!session) return c.redirect('/billing/sign-in?next=portal', 303);
+    try {
+      const { url } = await openBillingPortal(deps, session.workspace);
+      return c.redirect(url, 303);
+    } catch (error) {
+      console.error(error);
+      return c.html(portalUnavailablePage({ reason: 'Please try again in a moment.' }), 502);
+    }
+  });
+
+  /**
+   * A signed-in form post: checks the session's CSRF token and runs the action. A notice goes back to
+   * /billing (303); a page (a confirm view) is shown in place. A refusal or bad input is a notice, never an error page.
+   */
+  const register = (path: string, run: Action) => {
+    pages.post(path, async (c) => {
+      const session = await sessions.current(c);
+      if (!session) return toSignIn(c);
+      const form = await c.req.parseBody();
+      if (!sessions.tokenMatches(session, field(form, '_csrf'))) return forbidden(c);
+      try {
+        const outcome = await run(session, form);
+        if ('page' in outcome) return c.html(outcome.page, outcome.status);
+        sessions.flash(c, outcome.notice);
+      } catch (error) {
+        if (error instanceof ApiError || error instanceof Refusal) {
+          sessions.flash(c, { kind: 'error', text: `That did not go through: ${error.message}.` });
+        } else {
+          console.error(error);
+          sessions.flash(c, { kind: 'error', text: 'Something went wrong on our side. Reload this page to see where things stand, and try again.' });
+        }
+      }
+      return c.redirect('/billing', 303);
+    });
+  };
+  for (const [path, run] of Object.entries(billingActions(deps))) register(path, run);
+
+  return pages;
+}

@@ -12,6 +12,7 @@ import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiDeps } from './router.js';
+import { adminInvoiceRoutes } from './routes/admin-invoices.js';
 import { alertRoutes } from './routes/alerts.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { billingRoutes } from './routes/billing.js';
@@ -57,6 +58,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   ]) {
     app.route('/', routes(deps));
   }
+  app.route('/', adminInvoiceRoutes(deps)); // refunds, sandbox disputes (SPEC §10)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

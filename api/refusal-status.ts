@@ -14,6 +14,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   insufficient_credits: 402,
 
   no_subscription: 404,
+  invoice_not_found: 404,
   no_upcoming_invoice: 404,
   quote_not_found: 404,
   creation_not_found: 404,
@@ -31,6 +32,11 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   subscription_exists: 409,
   subscription_required: 409,
   preview_unavailable: 409,
+  invoice_not_refundable: 409,
+  refund_exceeds_paid: 409,
+  invoice_disputed: 409,
+  // The provider refused the refund as sent: nothing was given back.
+  provider_refund_failed: 502,
   preview_outdated: 409,
   quote_expired: 409,
   creation_not_running: 409,

@@ -14,6 +14,8 @@ export const REFUSAL_CODES = [
   'payment_declined', 'subscription_exists', 'no_subscription', 'subscription_required', 'preview_unavailable', 'no_upcoming_invoice',
   // previews (SPEC §10): the amount the customer confirmed is no longer the amount due
   'preview_outdated',
+  // refunds and disputes (SPEC §10)
+  'invoice_not_found', 'invoice_not_refundable', 'refund_exceeds_paid', 'invoice_disputed', 'provider_refund_failed',
   // ledger (SPEC §3)
   'quote_not_found', 'quote_expired', 'insufficient_credits', 'creation_not_found', 'creation_not_running',
   // entitlements (SPEC §6)

@@ -1,6 +1,6 @@
 import type { Sql } from './db.js';
 
-export type NotificationKind = 'low_balance' | 'lot_expiring' | 'payment_failed' | 'downgrade_applied';
+export type NotificationKind = 'low_balance' | 'lot_expiring' | 'payment_failed' | 'downgrade_applied' | 'dispute_opened';
 
 /** Records a notification once per dedupe key (delivery as signed webhooks is the alerts issue). */
 export async function recordNotification(

@@ -59,6 +59,26 @@ export interface PaymentWebhookEvent {
   objectStatus: string | null;
   /** A completed setup-mode Checkout session: the SetupIntent that saved the card (absent in older stored events). */
   setupIntentId?: string | null;
+  /** `charge.*` events: the charge's PaymentIntent (to find our invoice when the charge carries no metadata). */
+  paymentIntentId?: string | null;
+  /** `charge.refunded`: cents refunded on the charge so far, in all (every refund, ours and the dashboard's). */
+  amountRefunded?: number | null;
+  /** `charge.dispute.*`: the provider's dispute (`dp_…`), its status and the disputed cents. */
+  dispute?: { id: string; status: string; amountCents: number } | null;
+}
+
+/** A refund of (part of) what the card paid for one of our invoices (SPEC §10). */
+export interface RefundRequest {
+  /** Our invoice (`in_…`), sent as metadata. */
+  invoiceId: string;
+  workspaceId: string;
+  /** The provider's invoice the card paid (Stripe `in_…`); the sandbox's invoices are ours (null). */
+  providerInvoiceId: string | null;
+  /** Cents back to the card: positive, at most what the card paid less earlier refunds. */
+  amountCents: number;
+  /** The credit note's business key: the provider write's idempotency key derives from it. */
+  idempotencyKey: string;
+  reason: string;
 }
 
 export interface PaymentProvider {
@@ -71,4 +91,9 @@ export interface PaymentProvider {
    * Answers `paid` instead when it was paid meanwhile: then it is not ours to void.
    */
   voidInvoice(input: { providerInvoiceId: string; idempotencyKey: string }): Promise<{ status: string | null }>;
+  /**
+   * Refunds `amountCents` of the card payment of an invoice, once per idempotency key (a retry returns the
+   * first refund). The provider then sends `charge.refunded` with the charge's total refunded.
+   */
+  refund(request: RefundRequest): Promise<{ refundId: string }>;
 }

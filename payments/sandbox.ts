@@ -1,15 +1,24 @@
 import type { Sql } from '../ledger/db.js';
 import { ProviderInvalidRequestError, withPermanentFailures } from './provider-errors.js';
+import { randomBytes } from 'node:crypto';
 import { attemptKey, type ChargeOutcome, type ChargeRequest, type PaymentProvider } from './provider.js';
 
 /** Stripe's test payment method ids, with the behaviour Stripe gives them. */
-export const SANDBOX_PAYMENT_METHODS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired'] as const;
+export const SANDBOX_PAYMENT_METHODS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired', 'pm_card_createDispute'] as const;
 export type SandboxPaymentMethod = (typeof SANDBOX_PAYMENT_METHODS)[number];
 
 export interface SandboxProvider extends PaymentProvider {
   /** The customer completed 3-D Secure on the hosted invoice page: the invoice is paid. */
   completeAuthentication(invoice: { id: string; workspace_id: string; subscription_id: string | null }): Promise<void>;
+  /**
+   * Closes a dispute `pm_card_createDispute` opened, as the bank would decide it, and sends
+   * `charge.dispute.closed`. Null when the sandbox has no such dispute. Closing again sends nothing new.
+   */
+  closeDispute(id: string, outcome: 'won' | 'lost'): Promise<{ id: string; status: string; invoiceId: string } | null>;
 }
+
+/** The sandbox's charge of one of our invoices (a card pays each invoice once). */
+const chargeOf = (invoiceId: string) => ({ id: `ch_sbx_${invoiceId}`, payment_intent: `pi_sbx_${invoiceId}` });
 
 type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed' | 'invoice.payment_action_required';
 
@@ -50,6 +59,7 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
     if (request.amountDueCents <= 0) return { status: 'paid', hostedUrl, pdfUrl };
     switch (request.paymentMethod) {
       case 'pm_card_visa':
+      case 'pm_card_createDispute': // pays, then the cardholder disputes the charge (see charge below)
         return { status: 'paid', hostedUrl, pdfUrl };
       case 'pm_card_authenticationRequired':
         return { status: 'requires_action', hostedUrl, pdfUrl };
@@ -58,6 +68,31 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
       default:
         return { status: 'declined', code: 'no_payment_method', hostedUrl, pdfUrl };
     }
+  }
+
+  async function emitObject(type: string, eventId: string, object: Record<string, unknown>) {
+    const payload = { id: eventId, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object } };
+    await sql`INSERT INTO sandbox_outbox (event_id, payload) VALUES (${eventId}, ${sql.json(payload as never)}) ON CONFLICT (event_id) DO NOTHING`;
+  }
+
+  const metadataOf = (invoice: { id: string; workspace_id: string }) => ({ invoice_id: invoice.id, workspace_id: invoice.workspace_id });
+
+  /** Stripe's dispute object, with our invoice's metadata as the sandbox's charges carry it. */
+  function disputeObject(row: { id: string; invoice_id: string; workspace_id: string; amount_cents: number; status: string }) {
+    const charge = chargeOf(row.invoice_id);
+    return { id: row.id, object: 'dispute', amount: Number(row.amount_cents), currency: 'usd', status: row.status, reason: 'fraudulent',
+      charge: charge.id, payment_intent: charge.payment_intent, metadata: metadataOf({ id: row.invoice_id, workspace_id: row.workspace_id }) };
+  }
+
+  /** The cardholder disputes the whole charge, once per invoice (a retried charge opens no second one). */
+  async function openDispute(invoice: { id: string; workspace_id: string }, amountCents: number) {
+    await sql`
+      INSERT INTO sandbox_disputes (id, invoice_id, workspace_id, amount_cents, status)
+      VALUES (${`dp_sbx_${randomBytes(8).toString('hex')}`}, ${invoice.id}, ${invoice.workspace_id}, ${amountCents}, 'needs_response')
+      ON CONFLICT (invoice_id) DO NOTHING`;
+    const [row] = await sql<{ id: string; invoice_id: string; workspace_id: string; amount_cents: number }[]>`
+      SELECT id, invoice_id, workspace_id, amount_cents FROM sandbox_disputes WHERE invoice_id = ${invoice.id}`;
+    await emitObject('charge.dispute.created', `evt_sbx_${row!.id}:created`, disputeObject({ ...row!, status: 'needs_response' }));
   }
 
   const eventType = { paid: 'invoice.paid', declined: 'invoice.payment_failed', requires_action: 'invoice.payment_action_required' } as const;
@@ -71,6 +106,9 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
       // The event id comes from the payment attempt: a retried call queues the same event once.
       await emit(eventType[outcome.status], `evt_sbx_${attemptKey(request)}:${outcome.status}`, invoice,
         outcome.status === 'paid' ? 'paid' : 'open');
+      if (outcome.status === 'paid' && request.paymentMethod === 'pm_card_createDispute' && request.amountDueCents > 0) {
+        await openDispute(invoice, request.amountDueCents);
+      }
       return outcome;
     },
     // The sandbox's own record of a payment is the invoice.paid event it queued.
@@ -86,6 +124,47 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
     },
     async completeAuthentication(invoice) {
       await emit('invoice.paid', `evt_sbx_${invoice.id}:authenticated`, invoice, 'paid');
+    },
+    // Like Stripe: at most what the card paid less earlier refunds, once per idempotency key, then
+    // `charge.refunded` carrying the charge's total refunded so far.
+    async refund(request) {
+      if (!Number.isSafeInteger(request.amountCents) || request.amountCents <= 0) {
+        throw new ProviderInvalidRequestError(`invalid refund amount: ${request.amountCents} (positive whole cents)`, 'amount');
+      }
+      const refunded = await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${`sandbox-charge:${request.invoiceId}`}))`;
+        const [known] = await tx<{ id: string; seq: number }[]>`SELECT id, seq FROM sandbox_refunds WHERE idempotency_key = ${request.idempotencyKey}`;
+        if (known) return known;
+        const [paid] = await tx<{ cents: number | null; refunded: number }[]>`
+          SELECT (SELECT amount_due_cents FROM invoices WHERE id = ${request.invoiceId} AND status = 'paid') AS cents,
+                 (SELECT coalesce(sum(amount_cents), 0) FROM sandbox_refunds WHERE invoice_id = ${request.invoiceId})::bigint AS refunded`;
+        const left = Number(paid!.cents ?? 0) - Number(paid!.refunded);
+        if (request.amountCents > left) {
+          throw new ProviderInvalidRequestError(`refund of ${request.amountCents} exceeds the ${left} cents left on the charge`, 'amount');
+        }
+        const [row] = await tx<{ id: string; seq: number }[]>`
+          INSERT INTO sandbox_refunds (id, idempotency_key, invoice_id, amount_cents, reason)
+          VALUES (${`re_sbx_${randomBytes(12).toString('hex')}`}, ${request.idempotencyKey}, ${request.invoiceId}, ${request.amountCents}, ${request.reason})
+          RETURNING id, seq`;
+        return row!;
+      });
+      const [totals] = await sql<{ refunded: number; paid: number | null }[]>`
+        SELECT (SELECT coalesce(sum(amount_cents), 0) FROM sandbox_refunds WHERE invoice_id = ${request.invoiceId} AND seq <= ${refunded.seq})::bigint AS refunded,
+               (SELECT amount_due_cents FROM invoices WHERE id = ${request.invoiceId}) AS paid`;
+      const [amount, amountRefunded] = [Number(totals!.paid ?? 0), Number(totals!.refunded)];
+      await emitObject('charge.refunded', `evt_sbx_${refunded.id}:refunded`, {
+        ...chargeOf(request.invoiceId), object: 'charge', amount, amount_refunded: amountRefunded, refunded: amountRefunded >= amount,
+        currency: 'usd', status: 'succeeded', metadata: metadataOf({ id: request.invoiceId, workspace_id: request.workspaceId }),
+      });
+      return { refundId: refunded.id };
+    },
+    async closeDispute(id, outcome) {
+      const [row] = await sql<{ id: string; invoice_id: string; workspace_id: string; amount_cents: number; status: string }[]>`
+        UPDATE sandbox_disputes SET status = CASE WHEN status IN ('won', 'lost') THEN status ELSE ${outcome} END
+        WHERE id = ${id} RETURNING id, invoice_id, workspace_id, amount_cents, status`;
+      if (!row) return null;
+      await emitObject('charge.dispute.closed', `evt_sbx_${row.id}:closed`, disputeObject(row));
+      return { id: row.id, status: row.status, invoiceId: row.invoice_id };
     },
   });
 }

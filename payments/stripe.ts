@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
-import { withPermanentFailures } from './provider-errors.js';
+import { ProviderInvalidRequestError, withPermanentFailures } from './provider-errors.js';
 import type { ChargeOutcome, ChargeRequest, PaymentProvider, PaymentWebhookEvent } from './provider.js';
 import { toPaymentEvent, verifyStripeEvent } from './webhooks.js';
 
@@ -59,6 +59,11 @@ export interface StripeProvider extends PaymentProvider {
   createPortalSession(input: { customerId: string; requestId: string; returnUrl?: string }): Promise<{ url: string }>;
   /** Verifies the `Stripe-Signature` header against the raw body (throws if it does not match) and reduces the event. */
   parseWebhook(rawBody: string, signatureHeader: string): PaymentWebhookEvent;
+  /**
+   * Our invoice id (`in_…` of this system) behind a PaymentIntent: Stripe's charges and disputes carry no
+   * metadata of ours, their invoice does. Null when no invoice of ours was paid by it.
+   */
+  ourInvoiceOfPayment(paymentIntentId: string): Promise<string | null>;
 }
 
 /** Our idempotency keys, all derived from the caller's business key or ids (exported for the contract tests). */
@@ -73,6 +78,8 @@ export const stripeKeys = {
   finalize: (key: string) => boundedKey(`${key}:finalize`),
   /** Each payment attempt at one invoice has its own key (a dunning retry is a new attempt). */
   pay: (key: string, attempt = 0) => boundedKey(attempt === 0 ? `${key}:pay` : `${key}:pay:retry:${attempt}`),
+  /** A refund's key derives from its credit note's business key (`<invoice>:refund:<n>`). */
+  refund: (key: string) => boundedKey(`${key}:provider-refund`),
 };
 
 /** Keeps a key readable when it fits; otherwise a readable prefix plus a hash of the whole key. */
@@ -288,6 +295,42 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
         }
         throw error;
       }
+    },
+
+    // The card payment of the Stripe invoice is refunded through its PaymentIntent (since API 2025-03-31 an
+    // invoice names its payments in `invoice_payments`, no longer a charge). The refund carries the credit
+    // note's key in its metadata: a retry after Stripe forgot the idempotency key (24 hours) finds it.
+    async refund({ invoiceId, workspaceId, providerInvoiceId, amountCents, idempotencyKey, reason }) {
+      if (!Number.isSafeInteger(amountCents) || amountCents <= 0) throw new ProviderInvalidRequestError(`invalid refund amount: ${amountCents}`, 'amount');
+      if (!providerInvoiceId) throw new ProviderInvalidRequestError(`invoice ${invoiceId} has no Stripe invoice to refund`, 'invoice');
+      const payments = await stripe.invoicePayments.list({ invoice: providerInvoiceId, status: 'paid', limit: 10 });
+      const paymentIntent = payments.data
+        .map((p) => p.payment.payment_intent)
+        .map((pi) => (typeof pi === 'string' ? pi : pi?.id))
+        .find((pi): pi is string => typeof pi === 'string' && pi !== '');
+      if (!paymentIntent) throw new ProviderInvalidRequestError(`Stripe invoice ${providerInvoiceId} has no card payment to refund`, 'invoice');
+      const earlier = await stripe.refunds.list({ payment_intent: paymentIntent, limit: 100 });
+      const known = earlier.data.find((refund) => refund.metadata?.credit_note_key === idempotencyKey);
+      if (known) return { refundId: known.id };
+      const refund = await stripe.refunds.create(
+        {
+          payment_intent: paymentIntent,
+          amount: amountCents,
+          reason: 'requested_by_customer',
+          metadata: { invoice_id: invoiceId, workspace_id: workspaceId, credit_note_key: idempotencyKey.slice(0, 500), note: reason.slice(0, 500) },
+        },
+        { idempotencyKey: stripeKeys.refund(idempotencyKey) },
+      );
+      return { refundId: refund.id };
+    },
+
+    async ourInvoiceOfPayment(paymentIntentId) {
+      const payments = await stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: paymentIntentId }, limit: 1 });
+      const invoice = payments.data[0]?.invoice;
+      if (!invoice) return null;
+      const full = typeof invoice === 'string' ? await stripe.invoices.retrieve(invoice) : invoice;
+      const ours = 'metadata' in full ? full.metadata?.invoice_id : undefined;
+      return typeof ours === 'string' && ours !== '' ? ours : null;
     },
 
     async createPortalSession({ customerId, requestId, returnUrl }) {

@@ -12,7 +12,9 @@ import { workspaceNow } from '../../ledger/workspaces.js';
 import type { PaymentWebhookEvent } from '../../payments/provider.js';
 import { paymentEventSignal } from '../../workflows/messages.js';
 import type { StripeProvider } from '../../payments/stripe.js';
+import { applyDisputeEvent } from '../../billing/disputes.js';
 import { deliverPack } from '../../billing/packs.js';
+import { applyProviderRefund } from '../../billing/refunds.js';
 import { saveCheckoutCard } from '../../billing/payment-methods.js';
 import { signalIfRunning, workflowIdOf } from '../../billing/subscriptions.js';
 
@@ -37,6 +39,7 @@ export async function storeWebhookEvent(sql: Sql, event: PaymentWebhookEvent): P
  */
 export async function applyPaymentEvent(deps: InboxDeps, event: PaymentWebhookEvent): Promise<void> {
   if (event.type === 'checkout.session.completed') return saveCheckoutCard(deps, event);
+  if (event.type === 'charge.refunded' || event.type.startsWith('charge.dispute.')) return applyChargeEvent(deps, event);
   if (event.type !== 'invoice.paid' || !event.invoiceId) return;
   const invoice = await getInvoice(deps.sql, event.invoiceId);
   if (!invoice || invoice.status !== 'open') return;
@@ -49,6 +52,23 @@ export async function applyPaymentEvent(deps: InboxDeps, event: PaymentWebhookEv
       { eventId: event.id, type: 'invoice.paid', invoiceId: invoice.id });
   }
   await markInvoice(deps.sql, invoice.id, { status: 'paid', paidAt });
+}
+
+/**
+ * A refund or dispute of a charge (SPEC §10): `charge.refunded` adds what Stripe refunded beyond what we
+ * recorded (billing/refunds.ts); `charge.dispute.*` freezes, thaws or credits a lost dispute
+ * (billing/disputes.ts). Stripe's charges and disputes carry no metadata of ours: their invoice is found
+ * through the PaymentIntent. Events about charges that are not ours change nothing.
+ */
+async function applyChargeEvent(deps: InboxDeps, event: PaymentWebhookEvent): Promise<void> {
+  const invoiceId = event.invoiceId
+    ?? (deps.stripe && event.paymentIntentId ? await deps.stripe.ourInvoiceOfPayment(event.paymentIntentId) : null);
+  if (!invoiceId) return;
+  if (event.type === 'charge.refunded') {
+    if (typeof event.amountRefunded === 'number') await applyProviderRefund(deps, { invoiceId, amountRefundedCents: event.amountRefunded });
+    return;
+  }
+  if (event.dispute) await applyDisputeEvent(deps, { id: event.id, created: event.created, invoiceId, dispute: event.dispute });
 }
 
 /**

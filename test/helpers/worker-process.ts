@@ -34,6 +34,7 @@ const payments: PaymentProvider = {
   },
   isInvoicePaid: (invoice) => sandbox.isInvoicePaid(invoice),
   voidInvoice: (input) => sandbox.voidInvoice(input),
+  refund: (input) => sandbox.refund(input),
 };
 const activities = createActivities({ sql, payments });
 const charge = activities.charge;

@@ -19,6 +19,7 @@ describe('permanent provider failures', () => {
     charge: async () => { throw ApplicationFailure.nonRetryable('No such customer', PROVIDER_INVALID_REQUEST, { code: 'resource_missing' }); },
     isInvoicePaid: async () => false,
     voidInvoice: async () => { throw ApplicationFailure.nonRetryable('No such invoice', PROVIDER_INVALID_REQUEST, { code: 'resource_missing' }); },
+    refund: async () => { throw ApplicationFailure.nonRetryable('No such invoice', PROVIDER_INVALID_REQUEST, { code: 'resource_missing' }); },
   };
   beforeAll(async () => {
     db = await freshDatabase();

@@ -241,14 +241,14 @@ describe('pricing and billing pages in headless Chromium', () => {
     await context.close();
   });
 
-  /** A workspace of its own on a test clock, subscribed to `plan` monthly at `start`. */
-  async function newCustomer(name: string, plan: string, start: string) {
+  /** A workspace of its own on a test clock, subscribed to `plan` at `start` (none when null). */
+  async function newCustomer(name: string, plan: string | null, start: string, interval: 'month' | 'year' = 'month') {
     const operator = stack.api(ADMIN_KEY);
     const clock = (await operator.post('/v1/test-clocks', { frozen_time: start })).body;
     const workspace = (await operator.post('/v1/workspaces', { name, test_clock_id: clock.id })).body;
     const api = stack.api(workspace.api_key);
     expect((await api.put('/v1/payment-method', { payment_method: 'pm_card_visa' })).status).toBe(200);
-    expect((await api.post('/v1/subscription', { plan, interval: 'month' })).body.status).toBe('active');
+    if (plan) expect((await api.post('/v1/subscription', { plan, interval })).body.status).toBe('active');
     return { key: workspace.api_key as string, api, advance: (to: string) => advanceClock(operator, clock.id, to) };
   }
 
@@ -367,6 +367,51 @@ describe('pricing and billing pages in headless Chromium', () => {
     await page.locator('#confirm').click();
     await page.locator('#notice').filter({ hasText: 'Everything stays usable until 31 January 2026' }).waitFor();
     expect((await api.get('/v1/subscription')).body.cancel_at_period_end).toBe(true);
+    await context.close();
+  });
+
+  it('a switch to monthly shows the credit it leaves on the account, and the next pack is paid from it', async () => {
+    const { key: own, api, advance } = await newCustomer('Switch Studio', 'max', '2026-01-01T00:00:00Z', 'year');
+    await advance('2026-07-02T00:00:00Z');
+    const preview = (await api.post('/v1/subscription/change/preview', { interval: 'month' })).body;
+    expect(preview.invoice).toMatchObject({ total_cents: -7569, amount_due_cents: 0 });
+    const { context, page } = await signedIn(own);
+
+    await page.getByRole('button', { name: 'Switch to monthly billing ($29.00 a month)' }).click();
+    await expect(page.locator('#confirm-title').innerText()).resolves.toBe('Switch to Max, billed monthly');
+    expect(await cents(page)).toBe(0);
+    expect(await page.locator('#confirm-details').innerText()).toContain('$75.69 is added to your account credit and pays your next invoices.');
+    expect(await page.locator('#confirm-credits').innerText()).toContain(`${preview.credits_granted} credits are added to your balance at once`);
+    expect(await page.locator('#confirm-renewal').innerText()).toContain(': $29.00 for a month of Max, with 400 credits a month.');
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-switch.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Confirm the change' }).click();
+    await page.locator('#notice').filter({ hasText: 'You are now billed monthly' }).waitFor();
+    expect((await invoicesOf(api)).find((i) => i.kind === 'interval_switch')!.total_cents).toBe(-7569);
+
+    // The pack's confirm view applies that credit: nothing due on the card.
+    await page.getByRole('button', { name: 'Buy 100 credits ($8.00)' }).click();
+    expect(await page.locator('#confirm-balance').innerText()).toBe('Paid from account credit\t-$8.00');
+    expect(await cents(page)).toBe(0);
+    await page.getByRole('button', { name: 'Confirm the purchase' }).click();
+    await page.locator('#notice').filter({ hasText: '100 credits were added' }).waitFor();
+    const pack = (await invoicesOf(api)).find((i) => i.kind === 'pack')!;
+    expect([pack.total_cents, pack.amount_due_cents]).toEqual([800, 0]);
+    await context.close();
+  });
+
+  it('subscribing asks first: the price of the first period and the next renewal', async () => {
+    const { key: own, api } = await newCustomer('New Studio', null, '2026-01-01T00:00:00Z');
+    const { context, page } = await signedIn(own);
+    await page.locator('#subscribe-plan').selectOption('max');
+    await page.locator('select[name=interval]').selectOption('year');
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    await expect(page.locator('#confirm-title').innerText()).resolves.toBe('Subscribe to Max');
+    expect(await cents(page)).toBe(20880);
+    expect(await page.locator('#confirm-renewal').innerText()).toBe('1 January 2027: $208.80 for a year of Max.');
+    expect((await api.get('/v1/subscription')).status).toBe(404);
+    await page.getByRole('button', { name: 'Confirm and pay $208.80' }).click();
+    await page.locator('#notice').filter({ hasText: 'Welcome to Max' }).waitFor();
+    expect((await invoicesOf(api)).map((i) => [i.kind, i.total_cents])).toEqual([['subscription', 20880]]);
     await context.close();
   });
 });

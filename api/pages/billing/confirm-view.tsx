@@ -61,7 +61,7 @@ function DueTodayTable(props: { due: DueToday | null }) {
   if (!due) return <p id="amount-due" data-cents="0">Nothing is charged today.</p>;
   return (
     <>
-      <h3>Due today</h3>
+      <h3 style="margin-top: 0">Due today</h3>
       <table id="confirm-lines">
         <tbody>
           {due.lines.map((line) => <tr><td>{line.description}</td><td class="num">{dollars(line.amount_cents)}</td></tr>)}

@@ -370,12 +370,17 @@ describe('pricing and billing pages in headless Chromium', () => {
     await context.close();
   });
 
-  it('a switch to monthly shows the credit it leaves on the account, and the next pack is paid from it', async () => {
+  it('a switch to monthly shows the credit it leaves on the account; a pack confirmed before it is shown again with that credit applied', async () => {
     const { key: own, api, advance } = await newCustomer('Switch Studio', 'max', '2026-01-01T00:00:00Z', 'year');
     await advance('2026-07-02T00:00:00Z');
     const preview = (await api.post('/v1/subscription/change/preview', { interval: 'month' })).body;
     expect(preview.invoice).toMatchObject({ total_cents: -7569, amount_due_cents: 0 });
     const { context, page } = await signedIn(own);
+    // A pack's confirm view opened in another tab before the switch: $8.00 due then.
+    const packTab = await context.newPage();
+    await packTab.goto(`${stack.baseUrl}/billing`);
+    await packTab.getByRole('button', { name: 'Buy 100 credits ($8.00)' }).click();
+    expect(await cents(packTab)).toBe(800);
 
     await page.getByRole('button', { name: 'Switch to monthly billing ($29.00 a month)' }).click();
     await expect(page.locator('#confirm-title').innerText()).resolves.toBe('Switch to Max, billed monthly');
@@ -388,12 +393,16 @@ describe('pricing and billing pages in headless Chromium', () => {
     await page.locator('#notice').filter({ hasText: 'You are now billed monthly' }).waitFor();
     expect((await invoicesOf(api)).find((i) => i.kind === 'interval_switch')!.total_cents).toBe(-7569);
 
-    // The pack's confirm view applies that credit: nothing due on the card.
-    await page.getByRole('button', { name: 'Buy 100 credits ($8.00)' }).click();
-    expect(await page.locator('#confirm-balance').innerText()).toBe('Paid from account credit\t-$8.00');
-    expect(await cents(page)).toBe(0);
-    await page.getByRole('button', { name: 'Confirm the purchase' }).click();
-    await page.locator('#notice').filter({ hasText: '100 credits were added' }).waitFor();
+    // Confirming the pack now: the amount due moved (the credit pays it), so nothing is bought and the
+    // confirm view comes back with the credit applied and nothing due on the card.
+    const [refused] = await Promise.all([packTab.waitForResponse((r) => r.url().endsWith('/billing/packs')), packTab.locator('#confirm').click()]);
+    expect(refused.status()).toBe(409);
+    expect(await packTab.locator('#notice').innerText()).toContain('it is now $0.00. Nothing was charged.');
+    expect(await packTab.locator('#confirm-balance').innerText()).toBe('Paid from account credit\t-$8.00');
+    expect(await cents(packTab)).toBe(0);
+    expect((await invoicesOf(api)).filter((i) => i.kind === 'pack')).toEqual([]);
+    await packTab.getByRole('button', { name: 'Confirm the purchase' }).click();
+    await packTab.locator('#notice').filter({ hasText: '100 credits were added' }).waitFor();
     const pack = (await invoicesOf(api)).find((i) => i.kind === 'pack')!;
     expect([pack.total_cents, pack.amount_due_cents]).toEqual([800, 0]);
     await context.close();

@@ -1,13 +1,14 @@
 /**
  * The ledger side of refunds and disputes (SPEC §10): clawing back the credits a refunded invoice granted,
  * freezing them while it is disputed, thawing them when the dispute is won. Only the lots the invoice granted
- * are touched (domain/billing/invoice-grants.ts), each operation once per business key (onceInLedger), every
+ * are touched (domain/billing/invoice-grants.ts), each operation once per business key (onceLockedFirst), every
  * operation of a workspace serialised by its row lock (so concurrent refunds of one invoice never over-take).
  * Held credits are settled by the spend path when their hold ends (ledger_end, migration 1732400000015).
  */
 import { clawbackTarget, type InvoiceGrantSource, invoiceGrants } from '../domain/billing/invoice-grants.js';
 import type { Sql } from './db.js';
-import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
+import type postgres from 'postgres';
+import { availableAt, type Entry, journal, type LedgerContext, lockWorkspace, noteLowBalance, type Tx } from './operations.js';
 
 /** What one refund did to the credits (SPEC §10 credit note `credits_clawed_back`, `shortfall`). */
 export interface RefundClawback {
@@ -52,7 +53,7 @@ export async function clawBackForRefund(
   req: { key: string; invoiceId: string; refundedCentsTotal: number; at: Date },
 ): Promise<RefundClawback> {
   const invoice = await readInvoice(sql, req.invoiceId);
-  return onceInLedger(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
+  return onceLockedFirst(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
     const ws = invoice.workspace_id;
     const grants = invoiceGrants(invoice);
     const lots = await lotsOfGrants(tx, ws, grants.map((g) => g.key), req.at);
@@ -127,7 +128,7 @@ export async function readRefundClawback(sql: Sql | Tx, key: string): Promise<Re
  */
 export async function freezeForDispute(sql: Sql, req: { key: string; invoiceId: string; at: Date }): Promise<{ lots: number; credits: number }> {
   const invoice = await readInvoice(sql, req.invoiceId);
-  return onceInLedger(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
+  return onceLockedFirst(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
     const lotIds = await lotIdsOfInvoice(tx, invoice);
     if (lotIds.length === 0) return { lots: 0, credits: 0 };
     const changed = await tx<{ id: number; available: number }[]>`
@@ -146,20 +147,51 @@ export async function freezeForDispute(sql: Sql, req: { key: string; invoiceId: 
  * A dispute on invoice `invoiceId` closed won or warning_closed (SPEC §10): what disputes froze of its lots counts
  * again (journaled `thaw` 0/0 with +the part that becomes spendable: a lot that expired meanwhile stays
  * expired, a pack frozen because nothing is live stays frozen). For a lost dispute, claw back first
- * (clawBackForRefund), then thaw what the clawback left. Once per `key`. Throws when the invoice does not exist.
+ * (clawBackForRefund), then thaw what the clawback left. `freezeKey` (the key freezeForDispute ran under):
+ * thaw only what that freeze froze, should another dispute of the invoice have frozen its lots since; without
+ * it, every dispute freeze of the invoice's lots. Once per `key`. Throws when the invoice does not exist.
  */
-export async function thawForDispute(sql: Sql, req: { key: string; invoiceId: string; at: Date }): Promise<{ lots: number; credits: number }> {
+export async function thawForDispute(
+  sql: Sql, req: { key: string; invoiceId: string; at: Date; freezeKey?: string },
+): Promise<{ lots: number; credits: number }> {
   const invoice = await readInvoice(sql, req.invoiceId);
-  return onceInLedger(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
+  return onceLockedFirst(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
     const lotIds = await lotIdsOfInvoice(tx, invoice);
     if (lotIds.length === 0) return { lots: 0, credits: 0 };
     const changed = await tx<{ id: number; available: number }[]>`
       UPDATE lots SET dispute_freeze_key = NULL
-      FROM (SELECT l.id AS lot_id FROM lots l WHERE l.id IN ${tx(lotIds)} AND l.dispute_freeze_key IS NOT NULL ORDER BY l.id FOR UPDATE) old
+      FROM (SELECT l.id AS lot_id FROM lots l WHERE l.id IN ${tx(lotIds)} AND l.dispute_freeze_key IS NOT NULL
+              ${req.freezeKey === undefined ? tx`` : tx`AND l.dispute_freeze_key = ${req.freezeKey}`}
+            ORDER BY l.id FOR UPDATE) old
       WHERE lots.id = old.lot_id
       RETURNING lots.id, lot_available(lots, ${req.at}) AS available`;
     return { lots: changed.length, credits: await journalFreeze(tx, ctx, invoice.workspace_id, changed, 'thaw', req) };
   });
+}
+
+/**
+ * onceInLedger's contract (one run per key, a replay returns the stored result) with the workspace locked
+ * before the key is claimed. onceInLedger claims first: the claim's foreign key takes a KEY SHARE lock on the
+ * workspace row, so two operations of one workspace with different keys (two refunds at once) each held it
+ * and then waited for the other's to take the row FOR UPDATE: a deadlock Postgres breaks by failing one.
+ * Locking first, the second waits before it holds anything, then finds the key claimed or claims its own.
+ */
+async function onceLockedFirst<T extends postgres.JSONValue>(
+  sql: Sql, op: { key: string; workspaceId: string }, apply: (tx: Tx, ctx: LedgerContext) => Promise<T>,
+): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    const ctx = await lockWorkspace(tx, op.workspaceId);
+    const claimed = await tx`
+      INSERT INTO ledger_operations (key, workspace_id, result) VALUES (${op.key}, ${op.workspaceId}, 'null')
+      ON CONFLICT (key) DO NOTHING RETURNING key`;
+    if (claimed.length === 0) {
+      const [prior] = await tx<{ result: T }[]>`SELECT result FROM ledger_operations WHERE key = ${op.key}`;
+      return prior!.result;
+    }
+    const result = await apply(tx, ctx);
+    await tx`UPDATE ledger_operations SET result = ${tx.json(result)} WHERE key = ${op.key}`;
+    return result;
+  })) as T;
 }
 
 async function journalFreeze(

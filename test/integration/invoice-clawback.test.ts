@@ -125,6 +125,22 @@ describe('refund clawback and dispute freezes', () => {
     expect(row).toEqual({ refunded_cents: 670, target: 67 });
   });
 
+  it('many refunds, a dispute and holds of one workspace at once neither deadlock nor over-take', async () => {
+    const { workspaceId } = await clockWorkspace(db.sql, t0);
+    const refunded = await paidPack(db.sql, workspaceId, t0, 500, 4100);
+    const disputed = await paidPack(db.sql, workspaceId, t0, 100, 1000);
+    const totals = [300, 700, 1200, 1900, 2600, 3100, 3800, 4100];
+    const results = await Promise.all([
+      ...totals.map((total, i) => clawBackForRefund(db.sql, { key: `many-${i}`, invoiceId: refunded.invoice.id, refundedCentsTotal: total, at: t0 })),
+      freezeForDispute(db.sql, { key: 'dp_many:freeze', invoiceId: disputed.invoice.id, at: t0 }),
+      ...[1, 2, 3].map(async () => hold(db.sql, workspaceId, 5).catch(() => null)),
+    ]);
+    const clawed = results.slice(0, totals.length) as { clawedBack: number; pending: number; shortfall: number }[];
+    // ceil(500 × 4100 / 4100) = 500 in all, whatever the order: taken now or pending on the holds.
+    expect(clawed.reduce((sum, r) => sum + r.clawedBack + r.pending + r.shortfall, 0)).toBe(500);
+    expect((await lotRow(db.sql, disputed.lotId)).dispute_freeze_key).toBe('dp_many:freeze');
+  });
+
   it('a dispute freezes the unspent, unheld credits; a held part freezes when released; won thaws all, once', async () => {
     const { workspaceId } = await clockWorkspace(db.sql, t0);
     const disputed = await paidPack(db.sql, workspaceId, t0);
@@ -160,6 +176,18 @@ describe('refund clawback and dispute freezes', () => {
     expect((await lotEntries(db.sql, lotId)).slice(-1)).toEqual([{ kind: 'clawback', remaining_delta: -40, held_delta: 0, amount: 0, operation_key: 'dp_2:lost' }]);
     await thawForDispute(db.sql, { key: 'dp_2:thaw', invoiceId: invoice.id, at: t0 });
     expect((await getBalance(db.sql, workspaceId)).available).toBe(60);
+  });
+
+  it('a thaw given its freeze key thaws only what that freeze froze', async () => {
+    const { workspaceId } = await clockWorkspace(db.sql, t0);
+    const { invoice, lotId } = await paidPack(db.sql, workspaceId, t0);
+    await freezeForDispute(db.sql, { key: 'dp_5:freeze', invoiceId: invoice.id, at: t0 });
+    await thawForDispute(db.sql, { key: 'dp_5:won', invoiceId: invoice.id, at: t0, freezeKey: 'dp_5:freeze' });
+    await freezeForDispute(db.sql, { key: 'dp_6:freeze', invoiceId: invoice.id, at: t0 });
+    // A late thaw of the first dispute (another key) leaves the second dispute's freeze alone.
+    expect(await thawForDispute(db.sql, { key: 'dp_5:won:late', invoiceId: invoice.id, at: t0, freezeKey: 'dp_5:freeze' })).toEqual({ lots: 0, credits: 0 });
+    expect(await lotRow(db.sql, lotId)).toMatchObject({ dispute_freeze_key: 'dp_6:freeze' });
+    expect((await getBalance(db.sql, workspaceId)).available).toBe(0);
   });
 
   it('a dispute-frozen lot still expires on its date, and stays expired when thawed', async () => {

@@ -14,12 +14,14 @@ import { lifecycleStateOf } from './lifecycle-state.js';
 
 export async function upcomingInvoiceOf(deps: { sql: Sql; temporal: Client }, workspace: WorkspaceIdentity): Promise<UpcomingInvoice> {
   const state = await lifecycleStateOf(deps, workspace.id);
-  const [balance, open] = await Promise.all([
+  const [balance, open, pending] = await Promise.all([
     customerBalanceCents(deps.sql, workspace.id),
     state.dunning ? getInvoice(deps.sql, state.dunning.invoiceId) : undefined,
+    state.pendingChange ? getInvoice(deps.sql, state.pendingChange.invoiceId) : undefined,
   ]);
   const upcoming = upcomingInvoice(state, {
     customerBalanceCents: balance,
+    pendingChangeBalanceAppliedCents: pending && pending.status === 'open' ? Number(pending.balance_applied_cents ?? 0) : 0,
     ...(open && open.status === 'open'
       ? { openInvoice: { id: open.id, lines: open.lines, total_cents: Number(open.total_cents), amount_due_cents: Number(open.amount_due_cents) } }
       : {}),

@@ -53,5 +53,7 @@ export const firstPaymentSettledUpdate = defineUpdate<SubscriptionView>('firstPa
 export const changePlanUpdate = defineUpdate<ChangeResult, [ChangeRequest]>('changePlan');
 export const withdrawScheduledChangeUpdate = defineUpdate<SubscriptionView>('withdrawScheduledChange');
 export const cancelUpdate = defineUpdate<SubscriptionView>('cancel');
+/** An operator ends the subscription at once (SPEC §10); the first workflow type does not know it. */
+export const cancelNowUpdate = defineUpdate<SubscriptionView>('cancelNow');
 export const resumeUpdate = defineUpdate<SubscriptionView>('resume');
 export const pauseUpdate = defineUpdate<SubscriptionView, [{ cycles: number }]>('pause');

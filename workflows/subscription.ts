@@ -15,7 +15,7 @@ import {
 import { Refusal } from '../domain/refusals.js';
 import { charge, ledger, payments, perform, withLedgerView } from './effects.js';
 import {
-  cancelUpdate, changePlanUpdate, type ChangeResult, clockAdvancedSignal, firstPaymentSettledUpdate, lifecycleStateQuery, pauseUpdate, paymentEventSignal,
+  cancelNowUpdate, cancelUpdate, changePlanUpdate, type ChangeResult, clockAdvancedSignal, firstPaymentSettledUpdate, lifecycleStateQuery, pauseUpdate, paymentEventSignal,
   paymentMethodUpdatedSignal, resumeUpdate, type ShellState, stateQuery, type SubscriptionInput, type SubscriptionView,
   withdrawScheduledChangeUpdate,
 } from './messages.js';
@@ -74,6 +74,7 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
     { validator: (request) => validate({ kind: 'change', request }) });
   setHandler(withdrawScheduledChangeUpdate, () => enqueue<SubscriptionView>({ kind: 'withdraw' }), { validator: () => validate({ kind: 'withdraw' }) });
   setHandler(cancelUpdate, () => enqueue<SubscriptionView>({ kind: 'cancel' }), { validator: () => validate({ kind: 'cancel' }) });
+  setHandler(cancelNowUpdate, () => enqueue<SubscriptionView>({ kind: 'cancel_now' }), { validator: () => validate({ kind: 'cancel_now' }) });
   setHandler(resumeUpdate, () => enqueue<SubscriptionView>({ kind: 'resume' }), { validator: () => validate({ kind: 'resume' }) });
   setHandler(pauseUpdate, ({ cycles }) => enqueue<SubscriptionView>({ kind: 'pause', cycles }),
     { validator: ({ cycles }) => validate({ kind: 'pause', cycles }) });

@@ -19,4 +19,4 @@ export * from './state.js';
 export { type SubscriptionView, viewOf } from './view.js';
 export { startCycle } from './cycle.js';
 export { type ChangePreview, previewChange, type PreviewContext } from './preview.js';
-export { type OpenInvoice, type UpcomingInvoice, upcomingCharge, upcomingInvoice } from './upcoming.js';
+export { type OpenInvoice, type UpcomingContext, type UpcomingInvoice, upcomingCharge, upcomingInvoice } from './upcoming.js';

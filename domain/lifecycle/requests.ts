@@ -16,6 +16,8 @@ export type LifecycleRequest =
   | { kind: 'change'; request: ChangeRequest; ledger?: LedgerView }
   | { kind: 'withdraw' }
   | { kind: 'cancel' }
+  /** An operator's cancel at once (SPEC §10): no refund here; the operator refunds separately if due. */
+  | { kind: 'cancel_now' }
   | { kind: 'resume' }
   | { kind: 'pause'; cycles: number }
   | { kind: 'payment_method_updated' }
@@ -43,6 +45,8 @@ export function onRequest(state: LifecycleState, request: LifecycleRequest, at: 
       return { state: { ...state, scheduledChange: null }, effects: [], reply: view };
     case 'cancel':
       return cancel(state, at);
+    case 'cancel_now':
+      return cancelNow(state, at);
     case 'pause':
       if (!Number.isInteger(request.cycles) || request.cycles < 1 || request.cycles > 3) {
         refuse('invalid_request', 'cycles must be 1, 2 or 3', { field: 'cycles' });
@@ -88,6 +92,17 @@ function cancel(state: LifecycleState, at: number): Step {
   if (state.cancelAtPeriodEnd) refuse('already_canceling', 'the subscription already ends at the period end');
   if (state.status === 'past_due') return endSubscription(state, at, true);
   return { state: { ...state, cancelAtPeriodEnd: true }, effects: [], reply: view };
+}
+
+/**
+ * Cancel now (an operator's action, SPEC §10): ends the subscription at once as at a period end (plan credits
+ * forfeited, packs frozen, unpaid invoices voided), also when it was canceling or pausing. The time already paid
+ * for is not refunded by this: like Stripe's cancel without proration, the operator refunds it if due.
+ */
+function cancelNow(state: LifecycleState, at: number): Step {
+  if (state.incomplete || state.status === 'past_due') return cancel({ ...state, cancelAtPeriodEnd: false }, at);
+  if (state.status === 'canceled' || state.status === 'incomplete') refuse('not_cancelable', `a ${state.status} subscription cannot be canceled`);
+  return { ...endSubscription(state, at, true), reply: view };
 }
 
 /** Resume: withdraws a cancellation or a scheduled pause, ends a pause now (charged), or restarts a canceled subscription (charged). */

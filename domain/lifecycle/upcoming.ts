@@ -63,6 +63,18 @@ export interface OpenInvoice {
   amount_due_cents: number;
 }
 
+/** What the ledger knows that the lifecycle state does not (cents). */
+export interface UpcomingContext {
+  customerBalanceCents: number;
+  /** The past-due renewal's open invoice, while past due. */
+  openInvoice?: OpenInvoice;
+  /**
+   * Balance applied to the invoice of a change waiting for 3-D Secure: it lapses before the next charge if
+   * nobody pays it, and voiding it returns that balance, which the charge then uses.
+   */
+  pendingChangeBalanceAppliedCents?: number;
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -70,7 +82,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * A charge not yet drafted takes the customer balance now (`applyCustomerBalance`, the drafting arithmetic);
  * while past due it is the open invoice as drafted, with the next retry's time.
  */
-export function upcomingInvoice(state: LifecycleState, ctx: { customerBalanceCents: number; openInvoice?: OpenInvoice }): UpcomingInvoice | null {
+export function upcomingInvoice(state: LifecycleState, ctx: UpcomingContext): UpcomingInvoice | null {
   if (state.status === 'past_due' && state.dunning && ctx.openInvoice && !state.cancelAtPeriodEnd) {
     const period = currentPeriod(state);
     const open = ctx.openInvoice;
@@ -89,7 +101,8 @@ export function upcomingInvoice(state: LifecycleState, ctx: { customerBalanceCen
   const { charge, at } = upcoming;
   const covered = charge.coverage.find((c) => c !== null)!;
   const subtotal = charge.lines.reduce((sum, line) => sum + line.amount_cents, 0);
-  const { appliedCents, amountDueCents } = applyCustomerBalance(subtotal, ctx.customerBalanceCents);
+  const returning = state.pendingChange ? ctx.pendingChangeBalanceAppliedCents ?? 0 : 0;
+  const { appliedCents, amountDueCents } = applyCustomerBalance(subtotal, ctx.customerBalanceCents + returning);
   return {
     kind: 'subscription', reason: charge.purpose.kind === 'renewal' ? 'renewal' : 'pause_end', invoice_id: null,
     plan: covered.plan, interval: covered.interval, period_start: iso(covered.from), period_end: iso(covered.to), lines: charge.lines,

@@ -32,6 +32,7 @@ export const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ plan: fc.option(plan, { nil: undefined }), interval: fc.option(interval, { nil: undefined }) }).map((r): Action => ({ kind: 'change', ...r })) },
   { weight: 1, arbitrary: fc.constant<Action>({ kind: 'withdraw' }) },
   { weight: 3, arbitrary: fc.constant<Action>({ kind: 'cancel' }) },
+  { weight: 1, arbitrary: fc.constant<Action>({ kind: 'cancel_now' }) },
   { weight: 2, arbitrary: fc.constant<Action>({ kind: 'resume' }) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 3 }).map((cycles): Action => ({ kind: 'pause', cycles })) },
   { weight: 3, arbitrary: card.map((c): Action => ({ kind: 'card', card: c })) },

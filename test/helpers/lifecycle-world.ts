@@ -77,6 +77,8 @@ export type Action =
   | { kind: 'change'; plan?: string; interval?: Interval }
   | { kind: 'withdraw' }
   | { kind: 'cancel' }
+  /** An operator cancels at once (SPEC §10): the rest of the paid period is forgone (refunded separately, if at all). */
+  | { kind: 'cancel_now' }
   | { kind: 'resume' }
   | { kind: 'pause'; cycles: number }
   | { kind: 'card'; card: Card }
@@ -112,6 +114,8 @@ export class World {
   /** Paid-invoice webhooks not delivered yet. */
   private readonly inFlight: { eventId: string; invoiceId: string; subscriptionId: string }[] = [];
   readonly enjoyed: Enjoyed[] = [];
+  /** Paid time an operator's cancel-now ended early: paid for, not enjoyed, by the operator's decision. */
+  private readonly forgone: Coverage[] = [];
   private subscriptions = 1;
   private nextInvoice = 1;
   /** Plan credits available when the last request came (what a switch is priced with). */
@@ -276,6 +280,15 @@ export class World {
       case 'withdraw': case 'cancel': case 'resume':
         this.request({ kind: action.kind });
         break;
+      case 'cancel_now': {
+        const coveringNow = [...this.invoices.filter((i) => i.status === 'paid').flatMap((i) => i.coverage), ...this.forgone]
+          .filter((c): c is Coverage => c !== null && c.from <= this.now && this.now < c.to);
+        this.request({ kind: 'cancel_now' });
+        // Ended now (not settled into a cancel at the period end by a payment that raced it): whatever was paid
+        // from now on is written off, so the time after now counts as paid for nothing.
+        if (this.state.status === 'canceled') for (const c of coveringNow) this.forgone.push({ ...c, from: this.now, sign: c.sign === 1 ? -1 : 1 });
+        break;
+      }
       case 'pause':
         this.request({ kind: 'pause', cycles: action.cycles });
         break;
@@ -511,8 +524,9 @@ export class World {
     check(view.next_due_at === (next === null ? null : iso(next)), 'view and schedule disagree on next_due_at');
     // While a payment's webhook is on its way the world knows more than the schedule: no promise then.
     const open = s.dunning ? this.invoices.find((i) => i.id === s.dunning!.invoiceId) : undefined;
+    const pendingInvoice = s.pendingChange ? this.invoices.find((i) => i.id === s.pendingChange!.invoiceId && i.status === 'open') : undefined;
     const upcoming = upcomingInvoice(s, {
-      customerBalanceCents: this.balance,
+      customerBalanceCents: this.balance, pendingChangeBalanceAppliedCents: pendingInvoice?.applied ?? 0,
       ...(open ? { openInvoice: { id: open.id, lines: open.lines, total_cents: open.total, amount_due_cents: Math.max(open.total, 0) - open.applied } } : {}),
     });
     // GET /v1/invoices/upcoming: there exactly when a charge is scheduled (or a past-due invoice waits), at next_due_at.
@@ -529,7 +543,10 @@ export class World {
   /** The expensive invariants over the whole history: money matches the plan enjoyed, credits never created. */
   checkHistory(): void {
     const paid = this.invoices.filter((i) => i.status === 'paid');
-    const segments = paid.flatMap((i) => i.coverage).filter((c): c is Coverage => c !== null);
+    // Paid time an operator's cancel-now ended is written off (not enjoyed, not refunded by the cancel): it
+    // counts as unpaid from then on, so a restart within it pays it again, and nothing else may.
+    const paidSegments = paid.flatMap((i) => i.coverage).filter((c): c is Coverage => c !== null);
+    const segments = [...paidSegments, ...this.forgone];
     const points = new Set<number>([this.now]);
     for (const c of segments) points.add(c.from).add(c.to);
     for (const e of this.enjoyed) points.add(e.from);
@@ -554,7 +571,7 @@ export class World {
     // switch's deduction may round at most one credit per switch the customer's way).
     const granted = this.lots.filter((l) => l.source !== 'pack').reduce((sum, l) => sum + l.credits - l.clawed, 0);
     // Refresh lots come at the start of each refresh month: only months already started count.
-    const entitled = segments.reduce((sum, c) => sum + c.sign * planById(c.plan).monthlyCredits * refreshIntervalsIn(c, this.now), 0);
+    const entitled = paidSegments.reduce((sum, c) => sum + c.sign * planById(c.plan).monthlyCredits * refreshIntervalsIn(c, this.now), 0);
     const switches = paid.filter((i) => i.kind === 'interval_switch').length;
     const bought = paid.reduce((sum, i) => sum + i.creditsBought, 0);
     check(granted <= entitled + bought + switches + 1e-6, `granted ${granted} plan credits, paid for ${entitled.toFixed(2)} + ${bought} bought (+${switches} rounding)`);

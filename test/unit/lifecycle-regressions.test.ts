@@ -129,4 +129,30 @@ describe('lifecycle regressions (pure core)', () => {
       ['2043-01-01T05:00:00.000Z', new Date(at('2043-01-31T00:00:00Z') + 30 * DAY).toISOString()],
     ]);
   });
+
+  it('found: the upcoming invoice counts the balance a waiting switch holds, which returns when the switch lapses unpaid', () => {
+    const world = play(new World({ plan: 'plus', interval: 'year', start: at('2026-01-01T00:00:00Z'), card: 'visa' }), [
+      [null, { kind: 'card', card: '3ds' }],
+      [null, { kind: 'change', interval: 'month' }], // −7569-like credit: a balance
+      [null, { kind: 'change', plan: 'generative', interval: 'year' }], // waits for 3-D Secure, holding that balance
+    ]);
+    expect(world.state.pendingChange).not.toBeNull();
+    // Passes only if the renewal after the lapse applies the returned balance exactly as shown before it.
+    world.apply({ kind: 'advance_to_period_end', offsetMs: 60_000 });
+    expect(world.state.pendingChange).toBeNull();
+    world.checkHistory();
+  });
+
+  it('found: an operator\'s cancel-now ends at once; a restart the same day is a new cycle charged in full (the forgone time is the operator\'s to refund)', () => {
+    const world = play(new World({ plan: 'plus', interval: 'month', start: at('2026-01-01T00:00:00Z'), card: 'visa' }), [
+      ['2026-01-10T00:00:00Z', { kind: 'cancel_now' }],
+    ]);
+    expect([world.state.status, world.lots.filter((l) => l.source !== 'pack').every((l) => l.retired !== null)]).toEqual(['canceled', true]);
+    world.apply({ kind: 'resume' });
+    expect(world.state.status).toBe('active');
+    expect(charges(world)).toEqual([['2026-01-01', 'subscription', 1200, 'paid'], ['2026-01-10', 'subscription', 1200, 'paid']]);
+    world.apply({ kind: 'cancel_now' });
+    world.apply({ kind: 'resubscribe', plan: 'plus', interval: 'month' });
+    world.checkHistory();
+  });
 });

@@ -4,14 +4,14 @@
  * note for the disputed amount without a provider refund (the bank already returned the money), clawed back
  * like a refund, and what is left thaws. A dispute does not change the subscription.
  *
- * Every event locks the dispute's row and then makes its effects idempotent under keys of the dispute, so
+ * Every event takes the dispute's lock and then makes its effects idempotent under keys of the dispute, so
  * one effect per dispute and outcome whatever the number, order or concurrency of events: a `closed` before
  * its `created` closes the row, and the late `created` then freezes nothing.
  */
 import { lostDisputeCents } from '../domain/billing/refunds.js';
 import { creditNoteByKey, insertCreditNote, lockInvoice, refundedSoFar } from '../ledger/credit-notes.js';
 import type { Sql } from '../ledger/db.js';
-import { type DisputeRow, recordDisputeEvent } from '../ledger/disputes.js';
+import { type DisputeRow, lockDispute, recordDisputeEvent } from '../ledger/disputes.js';
 import { freezeForDispute, thawForDispute } from '../ledger/invoice-clawback.js';
 import { getInvoice } from '../ledger/invoices.js';
 import { recordNotification } from '../ledger/notifications.js';
@@ -45,13 +45,15 @@ export async function applyDisputeEvent(deps: { sql: Sql }, event: DisputeEvent)
     throw new Error(`invoice ${invoice.id} is not paid and delivered here yet: the dispute ${event.dispute.id} waits`);
   }
   return sql.begin(async (tx) => {
+    await lockDispute(tx, event.dispute.id);
     const at = await workspaceNow(sql, invoice.workspace_id);
-    const dispute = await recordDisputeEvent(tx, {
+    const dispute = await recordDisputeEvent(sql, {
       id: event.id, created: event.created, disputeId: event.dispute.id, status: event.dispute.status,
       amountCents: event.dispute.amountCents, invoiceId: invoice.id, workspaceId: invoice.workspace_id, at,
     });
-    // Effects run on other connections while this transaction holds the dispute's row: the next event of
-    // the same dispute waits until they are done. Each is keyed, so a retry after a crash redoes none.
+    // The row and the effects are written on other connections while this transaction holds the dispute's
+    // lock: the next event of the same dispute waits until they are done. Each effect is keyed and follows
+    // from the row as recorded, so the retry of an event that crashed midway completes them, doing none twice.
     if (dispute.outcome === null) {
       await freezeForDispute(sql, { key: disputeKeys.freeze(dispute.id), invoiceId: invoice.id, at });
       await recordNotification(sql, {

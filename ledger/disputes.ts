@@ -1,7 +1,7 @@
 /**
- * Disputes (SPEC §10) as the provider reports them, one row per dispute. Every event of a dispute locks its
- * row (recordDisputeEvent), so the effects decided from the row happen once whatever the number, order or
- * concurrency of events; a closed dispute stays closed.
+ * Disputes (SPEC §10) as the provider reports them, one row per dispute. Every event of a dispute runs under
+ * the dispute's lock (lockDispute), so the effects decided from the row happen once whatever the number,
+ * order or concurrency of events; a closed dispute stays closed.
  */
 import type { Sql } from './db.js';
 import type { Tx } from './operations.js';
@@ -28,12 +28,21 @@ export interface DisputeRow {
 }
 
 /**
- * Records one event of a dispute and returns its row, locked for the rest of the transaction. The first
+ * Takes the dispute's lock for the rest of the transaction `tx`: a transaction-level advisory lock, not a row
+ * lock, because the effects run on other connections and lock the invoice and the workspace themselves (a
+ * row of `disputes` would hold a key-share lock on its invoice, which they update).
+ */
+export async function lockDispute(tx: Tx, disputeId: string): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(hashtext(${`dispute:${disputeId}`}))`;
+}
+
+/**
+ * Records one event of a dispute (the caller holds lockDispute) and returns its row, committed. The first
  * event creates the row; a closing status closes it (once: later events change nothing); an open status
  * replaces an older open status only (by the provider's event time).
  */
 export async function recordDisputeEvent(
-  tx: Tx,
+  tx: Sql,
   event: { id: string; created: number; disputeId: string; status: string; amountCents: number; invoiceId: string; workspaceId: string; at: Date },
 ): Promise<DisputeRow> {
   const outcome = outcomeOf(event.status);
@@ -42,7 +51,7 @@ export async function recordDisputeEvent(
     VALUES (${event.disputeId}, ${event.invoiceId}, ${event.workspaceId}, ${event.status}, ${event.amountCents}, ${event.at},
             ${outcome ? event.at : null}, ${outcome}, ${event.id}, ${event.created})
     ON CONFLICT (id) DO NOTHING`;
-  const [row] = await tx<DisputeRow[]>`SELECT * FROM disputes WHERE id = ${event.disputeId} FOR UPDATE`;
+  const [row] = await tx<DisputeRow[]>`SELECT * FROM disputes WHERE id = ${event.disputeId}`;
   if (row!.outcome !== null || row!.last_event_id === event.id) return row!;
   if (outcome) {
     const [closed] = await tx<DisputeRow[]>`

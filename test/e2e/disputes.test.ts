@@ -108,6 +108,7 @@ describe('disputes', () => {
     const { customer, workspaceId } = await subscribed();
     const { invoiceId, lot } = await buyPack(customer, 'pm_card_createDispute');
     const dispute = (await eventually(() => invoiceOf(customer, invoiceId), (i) => i.dispute !== null)).dispute!;
+    expect(await notifications(workspaceId)).toHaveLength(1);
     const closed = await operator().post(`/v1/admin/sandbox/disputes/${dispute.id}/close`, { outcome: 'lost' });
     expect(closed.body.status).toBe('lost');
     const invoice = await eventually(() => invoiceOf(customer, invoiceId), (i) => i.dispute?.status === 'lost' && i.credit_notes.length === 1);

@@ -7,7 +7,7 @@
 import { type Interval, planById } from '../catalog.js';
 import type { SubscriptionView } from './view.js';
 
-type Offered = Pick<SubscriptionView, 'status' | 'cancel_at_period_end' | 'pause'> & { pending_upgrade: unknown };
+type Offered = Pick<SubscriptionView, 'status' | 'cancel_at_period_end' | 'pause'> & { pending_upgrade: unknown; incomplete_payment: unknown };
 
 /** What resume does in this state: withdraw a cancellation or a scheduled pause (free), or start a charged period. */
 export type ResumeOffer = 'withdraw_cancel' | 'resume_now' | 'withdraw_pause' | 'restart';
@@ -16,6 +16,7 @@ export interface Offers {
   /** Plan and interval changes (active, not canceling, no change waiting for 3-D Secure). */
   change: boolean;
   pause: boolean;
+  /** Cancel renewals; not offered while a first payment is unpaid (its invoice is paid, or lapses, instead). */
   cancel: boolean;
   resume: ResumeOffer | null;
 }
@@ -25,7 +26,7 @@ export function offersFor(sub: Offered): Offers {
   const resume: ResumeOffer | null = sub.cancel_at_period_end ? 'withdraw_cancel'
     : sub.status === 'paused' ? 'resume_now'
       : sub.pause ? 'withdraw_pause'
-        : sub.status === 'canceled' ? 'restart' : null;
+        : sub.status === 'canceled' && !sub.incomplete_payment ? 'restart' : null;
   return {
     change,
     pause: change && !sub.pause,

@@ -42,8 +42,9 @@ interface GrantedLot {
  * credits in all, N the credits the invoice granted (a yearly period invoice: 12 × the monthly credits), T its
  * total; this call takes the difference with what earlier refunds of the invoice asked. Of that share: unspent,
  * unheld credits of the invoice's lots are taken now (latest to expire first, frozen or not: journaled
- * `clawback` −c/0 under `key`, amount −c, or 0 from a lot that does not count towards the balance); held credits are left pending (taken when released, shortfall when captured);
- * the rest, up to what was spent from these lots, is shortfall; credits that expired, were forfeited or are not
+ * `clawback` −c/0 under `key`, amount −c, or 0 from a lot that does not count towards the balance); held
+ * credits are left pending (taken when released, shortfall when captured); the rest, up to what was spent
+ * from these lots, is shortfall; credits that expired, were forfeited or are not
  * granted yet (later refreshes of a yearly invoice) are neither. R is the refunded total (cents): a smaller R
  * than one already applied (concurrent refunds applied out of order) takes nothing more. Once per `key`.
  * Throws when the invoice does not exist.

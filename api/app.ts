@@ -26,6 +26,8 @@ import { subscriptionRoutes } from './routes/subscription.js';
 import { spendRoutes } from './routes/spend.js';
 import { testClockRoutes } from './routes/test-clocks.js';
 import { workspaceRoutes } from './routes/workspaces.js';
+import { billingSessionRoutes } from './routes/billing-sessions.js';
+import { billingSessionLinkPages } from './pages/billing-session-link.js';
 
 /** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
 export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv> {
@@ -41,6 +43,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());
   app.route('/', billingPages(deps));
+  app.route('/', billingSessionLinkPages(deps)); // a billing session's single-use URL (SPEC §10)
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   const auth = authenticate(deps.sql, deps.adminApiKey, apiKeys);
@@ -59,6 +62,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
     app.route('/', routes(deps));
   }
   app.route('/', adminInvoiceRoutes(deps)); // refunds, sandbox disputes (SPEC §10)
+  app.route('/', billingSessionRoutes(deps)); // single-use /billing sign-in URLs (SPEC §10)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

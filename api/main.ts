@@ -3,7 +3,8 @@ import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
-import { loadConfig } from '../runtime/config.js';
+import { saveSellerSettings } from '../ledger/seller.js';
+import { loadConfig, sellerOf } from '../runtime/config.js';
 import { surviveDatabaseRestarts } from '../runtime/survive-postgres-restart.js';
 import { temporalConnectionOptions } from '../runtime/temporal-connection.js';
 import { createApp } from './app.js';
@@ -14,6 +15,9 @@ surviveDatabaseRestarts();
 const config = loadConfig();
 if (!config.ADMIN_API_KEY) throw new Error('ADMIN_API_KEY is required (at least 16 characters)');
 const sql = createSql(config.DATABASE_URL);
+// The seller on invoices and the prefix of their numbers: stored for every process that finalizes invoices.
+const seller = sellerOf(config);
+await saveSellerSettings(sql, seller);
 const connection = await Connection.connect(temporalConnectionOptions(config));
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 // The sandbox signs its own events; without SANDBOX_WEBHOOK_SECRET a secret is made for this process.
@@ -21,7 +25,7 @@ const payments = createPayments(config, sql, () => randomBytes(24).toString('hex
 const app = createApp({
   sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, publicUrl: config.PUBLIC_URL,
   payments: payments.provider, webhookSecret: payments.webhookSecret, sandbox: payments.sandbox, stripe: payments.stripe,
-  logger: createLogger(config.LOG_LEVEL),
+  logger: createLogger(config.LOG_LEVEL), seller,
 });
 const stopWebhookLoops = startWebhookLoops({
   sql, temporal, payments: payments.provider, stripe: payments.stripe,

@@ -6,6 +6,7 @@ import type { PaymentProvider } from '../payments/provider.js';
 import type { SandboxProvider } from '../payments/sandbox.js';
 import type { StripeProvider } from '../payments/stripe.js';
 import type { ApiKeyCache } from './api-key-cache.js';
+import type { SellerIdentity } from '../runtime/config.js';
 import type { AuthEnv } from './auth.js';
 import { fromZod, problem } from './errors.js';
 
@@ -29,6 +30,8 @@ export interface ApiDeps {
   spendRateLimit?: { perSecond: number; burst: number };
   /** Which workspace each API key belongs to, remembered briefly (one per API process). */
   apiKeys: ApiKeyCache;
+  /** Who issues the invoices (SELLER_* configuration); runtime/config.ts's DEFAULT_SELLER when absent. */
+  seller?: SellerIdentity;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { applyCustomerBalance } from '../domain/billing/customer-balance.js';
 import type { Sql } from './db.js';
+import type { InvoiceSeller } from './seller.js';
 
 export type InvoiceKind = 'subscription' | 'upgrade' | 'interval_switch' | 'pack';
 export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void';
@@ -31,6 +32,14 @@ export interface InvoiceRow {
   metadata: Record<string, unknown>;
   created_at: Date;
   paid_at: Date | null;
+  /**
+   * The human number (PREFIX-YEAR-NNNNNN, sequential per prefix and year of created_at), set in the
+   * transaction that finalizes the invoice (draft → open or paid; migration 0016's trigger). Null on a draft
+   * and on a draft voided before finalization; a finalized invoice that is voided keeps its number.
+   */
+  number: string | null;
+  /** The seller as it was at finalization; null until then. */
+  seller: InvoiceSeller | null;
 }
 
 export interface NewInvoice {
@@ -78,6 +87,16 @@ export async function customerBalanceCents(sql: Sql, workspaceId: string): Promi
 
 export async function getInvoice(sql: Sql, id: string): Promise<InvoiceRow | undefined> {
   const [row] = await sql<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${id}`;
+  return row;
+}
+
+/**
+ * One invoice as its reader may see it: any invoice for the operator (workspaceId null), only its own for a
+ * workspace; drafts are nobody's to see (they are not issued yet). Undefined otherwise (a 404).
+ */
+export async function readableInvoice(sql: Sql, id: string, workspaceId: string | null): Promise<InvoiceRow | undefined> {
+  const [row] = await sql<InvoiceRow[]>`
+    SELECT * FROM invoices WHERE id = ${id} AND status <> 'draft' AND (${workspaceId}::text IS NULL OR workspace_id = ${workspaceId})`;
   return row;
 }
 

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type Metadata, type MetadataPatch, mergeMetadata, metadataProblem } from '../domain/workspace-metadata.js';
+import { Refusal } from '../domain/refusals.js';
 import type { Sql } from './db.js';
 import type { Tx } from './operations.js';
 
@@ -26,18 +28,101 @@ export interface WorkspaceRow {
 /** What never changes about a workspace once created: safe to remember (see api/api-key-cache.ts). */
 export type WorkspaceIdentity = Pick<WorkspaceRow, 'id' | 'name' | 'test_clock_id'>;
 
-/** Creates a workspace and its first API key; the key is returned once and only its hash is kept. */
+/** A workspace as the API shows it (SPEC §10): its identity, the studio's external id and metadata. */
+export interface WorkspaceDetails {
+  id: string;
+  name: string;
+  test_clock_id: string | null;
+  /** The studio's own id for this customer; unique among workspaces when set. */
+  external_id: string | null;
+  metadata: Metadata;
+  created_at: Date;
+}
+
+const EXTERNAL_ID_INDEX = 'workspaces_by_external_id';
+
+function isExternalIdTaken(error: unknown): boolean {
+  const e = error as { code?: string; constraint_name?: string };
+  return e?.code === '23505' && e.constraint_name === EXTERNAL_ID_INDEX;
+}
+
+function externalIdTaken(externalId: string): Refusal {
+  return new Refusal('external_id_taken', `another workspace has the external_id ${JSON.stringify(externalId)}`, { external_id: externalId });
+}
+
+/**
+ * Creates a workspace and its first API key; the key is returned once and only its hash is kept.
+ * Throws Refusal `external_id_taken` when another workspace has `externalId` (nothing is created).
+ * `metadata` must be within domain/workspace-metadata.ts's limits (the API checks).
+ */
 export async function createWorkspace(
   sql: Sql,
-  input: { name: string; testClockId: string | null },
+  input: { name: string; testClockId: string | null; externalId?: string | null; metadata?: Metadata },
 ): Promise<{ id: string; apiKey: string }> {
   const id = newId('ws');
   let apiKey = '';
-  await sql.begin(async (tx) => {
-    await tx`INSERT INTO workspaces (id, name, test_clock_id) VALUES (${id}, ${input.name}, ${input.testClockId})`;
-    apiKey = (await insertApiKey(tx, id)).apiKey;
-  });
+  const metadata = mergeMetadata({}, input.metadata ?? {});
+  try {
+    await sql.begin(async (tx) => {
+      await tx`INSERT INTO workspaces (id, name, test_clock_id, external_id, metadata)
+               VALUES (${id}, ${input.name}, ${input.testClockId}, ${input.externalId ?? null}, ${tx.json(metadata)})`;
+      apiKey = (await insertApiKey(tx, id)).apiKey;
+    });
+  } catch (error) {
+    if (isExternalIdTaken(error)) throw externalIdTaken(input.externalId!);
+    throw error;
+  }
   return { id, apiKey };
+}
+
+export async function workspaceDetails(sql: Sql, id: string): Promise<WorkspaceDetails | undefined> {
+  const [row] = await sql<WorkspaceDetails[]>`
+    SELECT id, name, test_clock_id, external_id, metadata, created_at FROM workspaces WHERE id = ${id}`;
+  return row;
+}
+
+/** The workspace the studio knows by `externalId` (SPEC §10: operators look workspaces up by either id). */
+export async function workspaceByExternalId(sql: Sql, externalId: string): Promise<WorkspaceDetails | undefined> {
+  const [row] = await sql<WorkspaceDetails[]>`
+    SELECT id, name, test_clock_id, external_id, metadata, created_at FROM workspaces WHERE external_id = ${externalId}`;
+  return row;
+}
+
+export type WorkspaceUpdate =
+  | { status: 'updated'; workspace: WorkspaceDetails }
+  | { status: 'not_found' }
+  /** The merged metadata is over the limits (e.g. more than 50 keys): nothing changed. */
+  | { status: 'invalid_metadata'; reason: string };
+
+/**
+ * Sets a workspace's external_id (null clears it) and patches its metadata (a string sets a key, null or ''
+ * removes it), under a row lock so concurrent patches merge. All or nothing: throws Refusal
+ * `external_id_taken` when another workspace has that external_id. The name never changes (API key caches
+ * remember it).
+ */
+export async function updateWorkspace(
+  sql: Sql,
+  id: string,
+  update: { externalId?: string | null; metadata?: MetadataPatch },
+): Promise<WorkspaceUpdate> {
+  try {
+    return await sql.begin(async (tx): Promise<WorkspaceUpdate> => {
+      const [current] = await tx<WorkspaceDetails[]>`
+        SELECT id, name, test_clock_id, external_id, metadata, created_at FROM workspaces WHERE id = ${id} FOR UPDATE`;
+      if (!current) return { status: 'not_found' };
+      const metadata = update.metadata ? mergeMetadata(current.metadata, update.metadata) : current.metadata;
+      const reason = metadataProblem(metadata);
+      if (reason) return { status: 'invalid_metadata', reason };
+      const externalId = update.externalId === undefined ? current.external_id : update.externalId;
+      const [row] = await tx<WorkspaceDetails[]>`
+        UPDATE workspaces SET external_id = ${externalId}, metadata = ${tx.json(metadata)} WHERE id = ${id}
+        RETURNING id, name, test_clock_id, external_id, metadata, created_at`;
+      return { status: 'updated', workspace: row! };
+    });
+  } catch (error) {
+    if (isExternalIdTaken(error)) throw externalIdTaken(update.externalId!);
+    throw error;
+  }
 }
 
 export async function insertApiKey(sql: Sql | Tx, workspaceId: string): Promise<{ id: string; apiKey: string }> {
@@ -70,6 +155,30 @@ export async function workspaceByKey(sql: Sql, apiKey: string): Promise<Workspac
   const [row] = await sql<WorkspaceRow[]>`
     SELECT w.id, w.name, w.test_clock_id, w.payment_method, w.provider_customer_id FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
     WHERE k.key_hash = ${hashKey(apiKey)} AND k.revoked_at IS NULL`;
+  return row;
+}
+
+/** The workspace an API key opens and the key's id (a browser signed in with it ends when it is revoked). */
+export async function workspaceAndKeyIdByKey(sql: Sql, apiKey: string): Promise<{ workspace: WorkspaceRow; keyId: string } | undefined> {
+  const [row] = await sql<(WorkspaceRow & { key_id: string })[]>`
+    SELECT w.id, w.name, w.test_clock_id, w.payment_method, w.provider_customer_id, k.id AS key_id
+    FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+    WHERE k.key_hash = ${hashKey(apiKey)} AND k.revoked_at IS NULL`;
+  if (!row) return undefined;
+  const { key_id: keyId, ...workspace } = row;
+  return { workspace, keyId };
+}
+
+/**
+ * The workspace of a browser session, or undefined when the session no longer holds: signed in with an API
+ * key (`key_…`) that has since been revoked. A session from a billing session URL (`bps_…`) holds until it expires.
+ */
+export async function workspaceOfSession(sql: Sql, workspaceId: string, signedInWith: string): Promise<WorkspaceRow | undefined> {
+  const [row] = await sql<WorkspaceRow[]>`
+    SELECT w.id, w.name, w.test_clock_id, w.payment_method, w.provider_customer_id FROM workspaces w
+    WHERE w.id = ${workspaceId}
+      AND (${signedInWith} NOT LIKE 'key\_%'
+           OR EXISTS (SELECT 1 FROM api_keys k WHERE k.id = ${signedInWith} AND k.workspace_id = w.id AND k.revoked_at IS NULL))`;
   return row;
 }
 

@@ -1,5 +1,6 @@
 import PDFDocument from 'pdfkit';
 import type { InvoiceRow } from '../ledger/invoices.js';
+import type { InvoiceSeller } from '../ledger/seller.js';
 
 function dollars(cents: number): string {
   const sign = cents < 0 ? '-' : '';
@@ -7,21 +8,43 @@ function dollars(cents: number): string {
   return `${sign}$${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
-/** The invoice as a PDF (pdfkit): its lines, subtotal, tax, total, balance applied and amount due. */
-export function renderInvoicePdf(invoice: InvoiceRow, workspaceName: string): Promise<Buffer> {
+const day = (at: Date) => at.toISOString().slice(0, 10);
+
+/** Who the invoice is from and to, as the PDF shows them. */
+export interface InvoiceParties {
+  seller: InvoiceSeller;
+  customer: { name: string; externalId: string | null };
+}
+
+/**
+ * The invoice as a PDF (pdfkit), a document a finance team can file (SPEC §5, §10): the seller's name,
+ * address and tax id, the invoice number beside its id, the customer, the lines, subtotal, tax, total and
+ * balance applied; then "Paid <date>" on a paid invoice, "Amount due" on an open one, "Void" on a void one.
+ * Dates are UTC days.
+ */
+export function renderInvoicePdf(invoice: InvoiceRow, parties: InvoiceParties): Promise<Buffer> {
+  const title = `Invoice ${invoice.number ?? invoice.id}`;
   return new Promise((resolve, reject) => {
-    const doc = new PDFDocument({ size: 'A4', margin: 56, info: { Title: `Invoice ${invoice.id}` } });
+    const doc = new PDFDocument({ size: 'A4', margin: 56, info: { Title: title, Author: parties.seller.name } });
     const chunks: Buffer[] = [];
     doc.on('data', (chunk: Buffer) => chunks.push(chunk));
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
 
-    doc.fontSize(20).text('Invoice', { continued: false });
-    doc.moveDown(0.5).fontSize(10).fillColor('#555')
-      .text(`Number: ${invoice.id}`)
-      .text(`Billed to: ${workspaceName}`)
-      .text(`Date: ${invoice.created_at.toISOString().slice(0, 10)}`)
-      .text(`Status: ${invoice.status}`);
+    const top = doc.y;
+    doc.fontSize(20).font('Helvetica-Bold').text('Invoice', 56, top, { width: 240 });
+    // The seller, top right, as on any filed invoice.
+    doc.fontSize(10).font('Helvetica-Bold').text(parties.seller.name, 300, top, { width: 240, align: 'right' });
+    doc.font('Helvetica').fillColor('#333');
+    for (const line of parties.seller.address.split('\n')) doc.text(line, { width: 240, align: 'right' });
+    doc.text(`Tax ID: ${parties.seller.tax_id}`, { width: 240, align: 'right' });
+
+    doc.moveDown(1.5).fontSize(10).fillColor('#333');
+    const left = (text: string) => doc.text(text, 56, doc.y, { width: 480 });
+    left(`Invoice number: ${invoice.number ?? 'not issued (draft)'}`);
+    left(`Invoice id: ${invoice.id}`);
+    left(`Date of issue: ${day(invoice.created_at)}`);
+    left(`Billed to: ${parties.customer.name}${parties.customer.externalId ? ` (${parties.customer.externalId})` : ''}`);
     doc.moveDown().fillColor('#000').fontSize(11);
     const row = (label: string, amount: string, bold = false) => {
       const y = doc.y;
@@ -35,8 +58,10 @@ export function renderInvoicePdf(invoice: InvoiceRow, workspaceName: string): Pr
     row('Tax', dollars(invoice.tax_cents));
     row('Total', dollars(invoice.total_cents), true);
     if (invoice.balance_applied_cents > 0) row('Applied customer balance', dollars(-invoice.balance_applied_cents));
-    row('Amount due', dollars(invoice.amount_due_cents), true);
-    doc.moveDown().font('Helvetica').fontSize(9).fillColor('#555').text('Prices in USD. Card payments are processed by Stripe.');
+    if (invoice.status === 'paid') row(`Paid ${day(invoice.paid_at ?? invoice.created_at)}`, dollars(invoice.amount_due_cents), true);
+    else if (invoice.status === 'void') row('Void: nothing to pay', dollars(0), true);
+    else row('Amount due', dollars(invoice.amount_due_cents), true);
+    doc.moveDown().font('Helvetica').fontSize(9).fillColor('#555').text('Prices in USD. Card payments are processed by Stripe.', 56, doc.y);
     doc.end();
   });
 }

@@ -19,6 +19,12 @@ const schema = z.object({
   STRIPE_API_BASE: z.string().url().optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Who issues the invoices (PDF, hosted page), and the prefix of their numbers (PREFIX-YEAR-NNNNNN).
+  // SELLER_ADDRESS: lines separated by newlines or a literal \n.
+  SELLER_NAME: z.string().trim().min(1).max(200).default('Credit Engine Studio, Inc.'),
+  SELLER_ADDRESS: z.string().trim().min(1).max(500).default('548 Market Street\nSan Francisco, CA 94104\nUnited States'),
+  SELLER_TAX_ID: z.string().trim().min(1).max(100).default('US EIN 00-0000000'),
+  INVOICE_NUMBER_PREFIX: z.string().regex(/^[A-Z0-9]{1,12}$/, '1 to 12 capital letters or digits').default('CE'),
 });
 
 export type Config = z.infer<typeof schema> & { PUBLIC_URL: string };
@@ -31,3 +37,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return { ...parsed.data, PUBLIC_URL: parsed.data.PUBLIC_URL ?? `http://localhost:${parsed.data.PORT}` };
 }
+
+/** The seller on every invoice (SPEC §10, issue 12), from SELLER_* and INVOICE_NUMBER_PREFIX. */
+export interface SellerIdentity {
+  name: string;
+  /** Lines of the postal address. */
+  address: string[];
+  taxId: string;
+  invoiceNumberPrefix: string;
+}
+
+export function sellerOf(config: Pick<Config, 'SELLER_NAME' | 'SELLER_ADDRESS' | 'SELLER_TAX_ID' | 'INVOICE_NUMBER_PREFIX'>): SellerIdentity {
+  return {
+    name: config.SELLER_NAME,
+    address: config.SELLER_ADDRESS.split(/\n|\\n/).map((line) => line.trim()).filter(Boolean),
+    taxId: config.SELLER_TAX_ID,
+    invoiceNumberPrefix: config.INVOICE_NUMBER_PREFIX,
+  };
+}
+
+/** The seller when nothing is configured (the defaults above; the same as migration 0016's row). */
+export const DEFAULT_SELLER: SellerIdentity = sellerOf(schema.pick({
+  SELLER_NAME: true, SELLER_ADDRESS: true, SELLER_TAX_ID: true, INVOICE_NUMBER_PREFIX: true,
+}).parse({}));

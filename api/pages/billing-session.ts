@@ -1,24 +1,29 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { consumeBillingSession } from '../../ledger/billing-sessions.js';
+import {
+  deleteBrowserSession, findBrowserSession, insertBrowserSession, type PrincipalKind,
+} from '../../ledger/browser-sessions.js';
 import type { Sql } from '../../ledger/db.js';
-import { type WorkspaceRow, workspaceByKey } from '../../ledger/workspaces.js';
+import { type WorkspaceRow, workspaceAndKeyIdByKey, workspaceOfSession } from '../../ledger/workspaces.js';
 
 /**
- * Browser sessions of the billing page. Signing in stores the workspace API key, behind a random
- * per-session nonce, in an httpOnly SameSite=Lax cookie scoped to /billing. Every form carries a
- * CSRF token: the HMAC of that cookie value under a server secret, so it changes with each sign-in
- * and cannot be forged without the (httpOnly) cookie.
+ * Browser sessions of the pages (SPEC §10: /billing, and /admin with the same cookie and CSRF scheme).
+ * The cookie (httpOnly, SameSite=Lax, scoped to the pages' path) holds 256 random bits; Postgres keeps only
+ * their SHA-256, with the principal (kind + id), what signed it in, the expiry (real time) and a per-session
+ * CSRF secret. No API key is ever kept in the browser or the table. Every form carries a CSRF token: the
+ * HMAC of the cookie value under the session's secret, so it changes with each sign-in and cannot be made
+ * without the (httpOnly) cookie. Signing out deletes the row: a copied cookie stops working at once.
  */
-export const SESSION_COOKIE = 'billing_session';
-const NOTICE_COOKIE = 'billing_notice';
-const COOKIE_PATH = '/billing';
-const SESSION_SECONDS = 8 * 60 * 60;
-
-export interface BillingSession {
-  key: string;
-  workspace: WorkspaceRow;
+export interface BrowserSession {
+  principal: { kind: PrincipalKind; id: string };
+  /** API key id (`key_…`), billing session id (`bps_…`) or operator key id. */
+  signedInWith: string;
   csrfToken: string;
+  /** Where the pages' "back" link leads (a billing session's return_url), if anywhere. */
+  returnUrl: string | null;
+  expiresAt: Date;
 }
 
 export interface Notice {
@@ -27,38 +32,63 @@ export interface Notice {
   link?: { href: string; label: string };
 }
 
-export function billingSessions(deps: { sql: Sql; adminApiKey: string; publicUrl: string }) {
-  // Derived from the operator key (a secret every API instance shares), so tokens survive restarts and
-  // hold across instances; the label keeps it distinct from any other use of that key.
-  const secret = createHmac('sha256', deps.adminApiKey).update('billing-pages/csrf/v1').digest();
-  const secure = new URL(deps.publicUrl).protocol === 'https:';
-  const cookieOptions = { path: COOKIE_PATH, httpOnly: true, secure, sameSite: 'Lax' as const };
+export interface BrowserSessionOptions {
+  kind: PrincipalKind;
+  /** e.g. `billing_session` on `/billing`, `admin_session` on `/admin`. */
+  cookieName: string;
+  cookiePath: string;
+  /** How long a sign-in lasts, in ms of real time (default 8 hours). */
+  ttlMs?: number;
+}
 
-  const tokenOf = (cookieValue: string) => createHmac('sha256', secret).update(cookieValue).digest('base64url');
+const EIGHT_HOURS_MS = 8 * 60 * 60_000;
+
+/** The generic scheme: sign a principal in and out, read the session, check form tokens, one-shot notices. */
+export function browserSessions(deps: { sql: Sql; publicUrl: string }, options: BrowserSessionOptions) {
+  const secure = new URL(deps.publicUrl).protocol === 'https:';
+  const cookieOptions = { path: options.cookiePath, httpOnly: true, secure, sameSite: 'Lax' as const };
+  const noticeCookie = `${options.cookieName}_notice`;
+  const ttlMs = options.ttlMs ?? EIGHT_HOURS_MS;
+  const tokenOf = (csrfSecret: string, cookieValue: string) => createHmac('sha256', csrfSecret).update(cookieValue).digest('base64url');
 
   return {
-    signIn(c: Context, key: string): void {
-      const value = `${randomBytes(16).toString('base64url')}.${key}`;
-      setCookie(c, SESSION_COOKIE, value, { ...cookieOptions, maxAge: SESSION_SECONDS });
+    /**
+     * Signs the browser in as `principalId` (replacing any session it had: no fixation). `signedInWith`
+     * names the credential; `ttlMs` overrides the default lifetime.
+     */
+    async signIn(c: Context, input: { principalId: string; signedInWith: string; returnUrl?: string | null; ttlMs?: number }): Promise<void> {
+      const previous = getCookie(c, options.cookieName);
+      if (previous) await deleteBrowserSession(deps.sql, previous);
+      const cookieValue = randomBytes(32).toString('base64url');
+      const lifetime = input.ttlMs ?? ttlMs;
+      await insertBrowserSession(deps.sql, {
+        cookieValue, kind: options.kind, principalId: input.principalId, signedInWith: input.signedInWith,
+        csrfSecret: randomBytes(32).toString('base64url'), returnUrl: input.returnUrl ?? null, ttlMs: lifetime,
+      });
+      setCookie(c, options.cookieName, cookieValue, { ...cookieOptions, maxAge: Math.floor(lifetime / 1000) });
     },
 
-    signOut(c: Context): void {
-      deleteCookie(c, SESSION_COOKIE, cookieOptions);
+    /** Ends the session: the cookie is cleared at once, the row deleted. */
+    async signOut(c: Context): Promise<void> {
+      const value = getCookie(c, options.cookieName);
+      deleteCookie(c, options.cookieName, cookieOptions);
+      if (value) await deleteBrowserSession(deps.sql, value);
     },
 
-    /** The signed-in workspace, or undefined (no cookie, or a key that no longer resolves). */
-    async current(c: Context): Promise<BillingSession | undefined> {
-      const value = getCookie(c, SESSION_COOKIE);
-      const dot = value?.indexOf('.') ?? -1;
-      if (!value || dot < 1) return undefined;
-      const key = value.slice(dot + 1);
-      if (!key) return undefined;
-      const workspace = await workspaceByKey(deps.sql, key);
-      return workspace ? { key, workspace, csrfToken: tokenOf(value) } : undefined;
+    /** The signed-in session, or undefined (no cookie, unknown, expired, or another kind's). */
+    async current(c: Context): Promise<BrowserSession | undefined> {
+      const value = getCookie(c, options.cookieName);
+      if (!value || value.length > 100) return undefined;
+      const row = await findBrowserSession(deps.sql, value, options.kind);
+      if (!row) return undefined;
+      return {
+        principal: { kind: row.principal_kind, id: row.principal_id }, signedInWith: row.signed_in_with,
+        csrfToken: tokenOf(row.csrf_secret, value), returnUrl: row.return_url, expiresAt: row.expires_at,
+      };
     },
 
     /** Whether a submitted form token is this session's (constant-time comparison). */
-    tokenMatches(session: BillingSession, submitted: unknown): boolean {
+    tokenMatches(session: { csrfToken: string }, submitted: unknown): boolean {
       if (typeof submitted !== 'string') return false;
       const [a, b] = [Buffer.from(submitted), Buffer.from(session.csrfToken)];
       return a.length === b.length && timingSafeEqual(a, b);
@@ -66,19 +96,70 @@ export function billingSessions(deps: { sql: Sql; adminApiKey: string; publicUrl
 
     /** A one-line notice for the next page view (set on a redirect, shown once). */
     flash(c: Context, notice: Notice): void {
-      setCookie(c, NOTICE_COOKIE, JSON.stringify(notice), { ...cookieOptions, maxAge: 60 });
+      setCookie(c, noticeCookie, JSON.stringify(notice), { ...cookieOptions, maxAge: 60 });
     },
 
     takeFlash(c: Context): Notice | undefined {
-      const raw = getCookie(c, NOTICE_COOKIE);
+      const raw = getCookie(c, noticeCookie);
       if (raw === undefined) return undefined;
-      deleteCookie(c, NOTICE_COOKIE, cookieOptions);
+      deleteCookie(c, noticeCookie, cookieOptions);
       try {
         const notice = JSON.parse(raw) as Notice;
         return typeof notice.text === 'string' && (notice.kind === 'ok' || notice.kind === 'error') ? notice : undefined;
       } catch {
         return undefined;
       }
+    },
+  };
+}
+
+export const SESSION_COOKIE = 'billing_session';
+const BILLING_PATH = '/billing';
+/** A sign-in through a billing session URL lasts an hour (the studio's app makes a new URL when needed). */
+const BILLING_SESSION_SIGN_IN_MS = 60 * 60_000;
+
+/** A /billing session: the signed-in workspace. */
+export interface BillingSession extends BrowserSession {
+  workspace: WorkspaceRow;
+}
+
+/**
+ * The /billing pages' sessions: a workspace signs in with its API key (the key is checked, then forgotten:
+ * only its id is kept, and revoking the key ends the session) or with a billing session's single-use URL.
+ */
+export function billingSessions(deps: { sql: Sql; publicUrl: string }) {
+  const sessions = browserSessions(deps, { kind: 'workspace', cookieName: SESSION_COOKIE, cookiePath: BILLING_PATH });
+  // Not the generic signIn: a workspace signs in only through a credential checked here.
+  const { signOut, tokenMatches, flash, takeFlash } = sessions;
+  return {
+    signOut, tokenMatches, flash, takeFlash,
+
+    /** Signs in with a workspace API key; undefined (nobody signed in) when the key opens no workspace. */
+    async signInWithKey(c: Context, key: string): Promise<WorkspaceRow | undefined> {
+      const found = key && key.length <= 200 ? await workspaceAndKeyIdByKey(deps.sql, key) : undefined;
+      if (!found) return undefined;
+      await sessions.signIn(c, { principalId: found.workspace.id, signedInWith: found.keyId });
+      return found.workspace;
+    },
+
+    /**
+     * Signs in with a billing session URL's token (SPEC §10): once; a used, expired or unknown token signs
+     * nobody in and says why.
+     */
+    async signInWithToken(c: Context, token: string): Promise<{ status: 'signed_in'; workspaceId: string } | { status: 'unknown' | 'used' | 'expired' }> {
+      const consumed = await consumeBillingSession(deps.sql, token);
+      if (consumed.status !== 'consumed') return consumed;
+      const { session } = consumed;
+      await sessions.signIn(c, { principalId: session.workspace_id, signedInWith: session.id, returnUrl: session.return_url, ttlMs: BILLING_SESSION_SIGN_IN_MS });
+      return { status: 'signed_in', workspaceId: session.workspace_id };
+    },
+
+    /** The signed-in workspace, or undefined (no session, or one whose API key was revoked). */
+    async current(c: Context): Promise<BillingSession | undefined> {
+      const session = await sessions.current(c);
+      if (!session) return undefined;
+      const workspace = await workspaceOfSession(deps.sql, session.principal.id, session.signedInWith);
+      return workspace ? { ...session, workspace } : undefined;
     },
   };
 }

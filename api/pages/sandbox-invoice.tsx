@@ -1,44 +1,139 @@
 import { Hono } from 'hono';
 import { getInvoice, type InvoiceRow } from '../../ledger/invoices.js';
-import { getWorkspace } from '../../ledger/workspaces.js';
+import { type InvoiceSeller, sellerOfInvoice } from '../../ledger/seller.js';
+import { workspaceDetails, workspaceNow } from '../../ledger/workspaces.js';
 import { renderInvoicePdf } from '../../payments/invoice-pdf.js';
+import { DEFAULT_SELLER } from '../../runtime/config.js';
 import type { ApiDeps } from '../router.js';
 import { SitePage as Page } from './site.js';
 import { dollars } from './pricing.js';
 
-function InvoiceTable(props: { invoice: InvoiceRow }) {
-  const { invoice } = props;
+/** The hosted page's own layout: readable from 390 px wide (a phone) up; long ids wrap instead of overflowing. */
+const css = `
+  .invoice-head h1 { margin-bottom: .3rem; overflow-wrap: anywhere; }
+  .invoice-head p { margin: 0 0 .2rem; }
+  .ids { overflow-wrap: anywhere; }
+  .parties { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1rem 1.5rem; margin: 1.5rem 0; }
+  .parties h2 { font-size: .85rem; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 0 0 .3rem; padding: 0; border: 0; }
+  .parties address { font-style: normal; line-height: 1.5; overflow-wrap: anywhere; }
+  table.invoice td:last-child, table.invoice th:last-child { text-align: right; white-space: nowrap; }
+  table.invoice td:first-child { overflow-wrap: anywhere; }
+  tr.settlement th { font-size: 1.05rem; }
+  .paid-stamp { color: var(--accent); }
+  @media (max-width: 30rem) {
+    main { padding: 1rem 1rem 3rem; }
+    .parties { grid-template-columns: 1fr; }
+    table.invoice th, table.invoice td { padding: .45rem .3rem; }
+  }
+`;
+
+const day = (at: Date) => at.toISOString().slice(0, 10);
+
+/** What the customer sees of the invoice's state: the provider's word counts as soon as it has paid. */
+interface Shown {
+  invoice: InvoiceRow;
+  status: 'paid' | 'open' | 'void' | 'draft';
+  paidAt: Date | null;
+}
+
+function Settlement(props: { shown: Shown }) {
+  const { invoice, status, paidAt } = props.shown;
+  if (status === 'paid') {
+    return <tr class="settlement" id="settlement"><th class="paid-stamp">Paid {day(paidAt ?? invoice.created_at)}</th><th>{dollars(invoice.amount_due_cents)}</th></tr>;
+  }
+  if (status === 'void') return <tr class="settlement" id="settlement"><th>Void: nothing to pay</th><th>{dollars(0)}</th></tr>;
+  return <tr class="settlement" id="settlement"><th>Amount due</th><th>{dollars(invoice.amount_due_cents)}</th></tr>;
+}
+
+function InvoiceTable(props: { shown: Shown }) {
+  const { invoice } = props.shown;
   return (
-    <table>
-      {invoice.lines.map((line) => <tr><td>{line.description}</td><td>{dollars(line.amount_cents)}</td></tr>)}
-      <tr><th>Total</th><th>{dollars(invoice.total_cents)}</th></tr>
-      {invoice.balance_applied_cents > 0 ? <tr><td>Paid from your balance</td><td>{dollars(-invoice.balance_applied_cents)}</td></tr> : ''}
-      <tr><th>Amount due</th><th>{dollars(invoice.amount_due_cents)}</th></tr>
+    <table class="invoice">
+      <thead><tr><th>Description</th><th>Amount</th></tr></thead>
+      <tbody>
+        {invoice.lines.map((line) => <tr><td>{line.description}</td><td>{dollars(line.amount_cents)}</td></tr>)}
+        <tr><td>Subtotal</td><td>{dollars(invoice.subtotal_cents)}</td></tr>
+        <tr><td>Tax</td><td>{dollars(invoice.tax_cents)}</td></tr>
+        <tr><th>Total</th><th>{dollars(invoice.total_cents)}</th></tr>
+        {invoice.balance_applied_cents > 0 ? <tr><td>Paid from your balance</td><td>{dollars(-invoice.balance_applied_cents)}</td></tr> : ''}
+        <Settlement shown={props.shown} />
+      </tbody>
     </table>
   );
 }
 
+function Parties(props: { seller: InvoiceSeller; customer: { name: string; externalId: string | null } }) {
+  return (
+    <div class="parties">
+      <section id="seller">
+        <h2>From</h2>
+        <address>
+          <strong>{props.seller.name}</strong>
+          {props.seller.address.split('\n').map((line) => <><br />{line}</>)}
+          <br />Tax ID: {props.seller.tax_id}
+        </address>
+      </section>
+      <section id="customer">
+        <h2>Billed to</h2>
+        <address>
+          <strong>{props.customer.name}</strong>
+          {props.customer.externalId ? <><br /><span class="muted">{props.customer.externalId}</span></> : ''}
+        </address>
+      </section>
+    </div>
+  );
+}
+
 /**
- * The sandbox's hosted invoice page (what Stripe's hosted_invoice_url is in production): shows the
- * invoice and, while a payment waits for 3-D Secure, lets the customer complete it.
+ * The sandbox's hosted invoice page (what Stripe's hosted_invoice_url is in production): the invoice as a
+ * finance team files it (seller, number, customer, lines, "Paid <date>" or "Amount due") and, while a
+ * payment waits for 3-D Secure, the button that completes it. Like Stripe's page it shows the provider's
+ * state: once the customer has authenticated, a reload shows Paid even before the invoice.paid webhook has
+ * reached our invoice mirror.
  */
 export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDeps['sandbox']> }) {
   const pages = new Hono();
+  const configured = deps.seller ?? DEFAULT_SELLER;
+
+  async function partiesOf(invoice: InvoiceRow) {
+    const workspace = await workspaceDetails(deps.sql, invoice.workspace_id);
+    return {
+      seller: sellerOfInvoice(invoice, configured),
+      customer: { name: workspace?.name ?? invoice.workspace_id, externalId: workspace?.external_id ?? null },
+    };
+  }
+
+  async function shownOf(invoice: InvoiceRow): Promise<Shown> {
+    if (invoice.status === 'open' && (await deps.sandbox.isInvoicePaid({ id: invoice.id, providerInvoiceId: invoice.provider_invoice_id }))) {
+      return { invoice, status: 'paid', paidAt: await workspaceNow(deps.sql, invoice.workspace_id) };
+    }
+    return { invoice, status: invoice.status, paidAt: invoice.paid_at };
+  }
+
   pages.get('/sandbox/invoices/:id', async (c) => {
     const invoice = await getInvoice(deps.sql, c.req.param('id'));
     if (!invoice) return c.html(<Page title="Invoice not found"><h1>Invoice not found</h1></Page>, 404);
-    const waiting = invoice.status === 'open' && invoice.last_payment_error === 'authentication_required';
+    const [shown, parties] = await Promise.all([shownOf(invoice), partiesOf(invoice)]);
+    const waiting = shown.status === 'open' && invoice.last_payment_error === 'authentication_required';
+    const label = invoice.number ?? invoice.id;
+    c.header('cache-control', 'no-store');
     return c.html(
-      <Page title={`Invoice ${invoice.id}`}>
-        <h1>Invoice {invoice.id}</h1>
-        <p class="muted">Sandbox payment page. Status: <strong id="status">{invoice.status}</strong></p>
-        <InvoiceTable invoice={invoice} />
+      <Page title={`Invoice ${label}`}>
+        <style>{css}</style>
+        <div class="invoice-head">
+          <h1>Invoice <span id="number">{label}</span></h1>
+          <p class="muted ids">Invoice id <span id="invoice-id">{invoice.id}</span> · Issued {day(invoice.created_at)}</p>
+          <p class="muted">Sandbox payment page. Status: <strong id="status">{shown.status}</strong></p>
+        </div>
+        <Parties seller={parties.seller} customer={parties.customer} />
+        <InvoiceTable shown={shown} />
         {waiting ? (
           <form method="post" action={`/sandbox/invoices/${invoice.id}/authenticate`}>
             <p>Your bank asks you to confirm this payment (3-D Secure).</p>
-            <button type="submit" id="authenticate">Complete authentication</button>
+            <button type="submit" id="authenticate" class="primary">Complete authentication</button>
           </form>
         ) : ''}
+        <p><a id="pdf" href={`/sandbox/invoices/${invoice.id}/pdf`}>Download the PDF</a></p>
       </Page>,
     );
   });
@@ -46,10 +141,11 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
   pages.get('/sandbox/invoices/:id/pdf', async (c) => {
     const invoice = await getInvoice(deps.sql, c.req.param('id'));
     if (!invoice) return c.text('invoice not found', 404);
-    const workspace = await getWorkspace(deps.sql, invoice.workspace_id);
-    const pdf = await renderInvoicePdf(invoice, workspace?.name ?? invoice.workspace_id);
+    const shown = await shownOf(invoice);
+    const pdf = await renderInvoicePdf({ ...invoice, status: shown.status, paid_at: shown.paidAt }, await partiesOf(invoice));
     return c.body(new Uint8Array(pdf), 200, {
-      'content-type': 'application/pdf', 'content-disposition': `inline; filename="${invoice.id}.pdf"`,
+      'content-type': 'application/pdf', 'content-disposition': `inline; filename="${invoice.number ?? invoice.id}.pdf"`,
+      'cache-control': 'no-store',
     });
   });
   // Stands in for Stripe's Billing Portal: opened in a new tab, it leads back to the pricing page.

@@ -1,11 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listInvoices, type InvoiceRow } from '../../ledger/invoices.js';
+import { listInvoices, readableInvoice, type InvoiceRow } from '../../ledger/invoices.js';
+import { notFound } from '../errors.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, problemResponses } from '../schemas.js';
+import { bearer, Problem, problemResponses } from '../schemas.js';
+
+const notFoundResponse = { description: 'No such invoice (or not this workspace\'s)', content: { 'application/problem+json': { schema: Problem } } };
 
 export const Invoice = z.object({
   id: z.string(),
+  number: z.string().nullable().openapi({ description: 'Human number, sequential per seller and year (e.g. CE-2026-000123), given when the invoice is finalized; null only on an invoice voided before it was', example: 'CE-2026-000123' }),
   kind: z.enum(['subscription', 'upgrade', 'interval_switch', 'pack']),
   status: z.enum(['paid', 'open', 'void']),
   lines: z.array(z.object({ description: z.string(), amount_cents: z.number().int() })),
@@ -16,14 +20,15 @@ export const Invoice = z.object({
   hosted_url: z.string().nullable(),
   pdf_url: z.string().nullable(),
   created_at: z.string(),
+  paid_at: z.string().nullable(),
 }).openapi('Invoice');
 
 export function presentInvoice(row: InvoiceRow): z.infer<typeof Invoice> {
   return {
-    id: row.id, kind: row.kind, status: row.status as 'paid' | 'open' | 'void', lines: row.lines,
+    id: row.id, number: row.number, kind: row.kind, status: row.status as 'paid' | 'open' | 'void', lines: row.lines,
     subtotal_cents: row.subtotal_cents, tax_cents: row.tax_cents, total_cents: row.total_cents,
     amount_due_cents: row.amount_due_cents, hosted_url: row.hosted_url, pdf_url: row.pdf_url,
-    created_at: row.created_at.toISOString(),
+    created_at: row.created_at.toISOString(), paid_at: row.paid_at?.toISOString() ?? null,
   };
 }
 
@@ -34,7 +39,20 @@ export function invoiceRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Invoices, newest first', content: { 'application/json': { schema: z.object({ data: z.array(Invoice) }) } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json({ data: (await listInvoices(deps.sql, workspace.id)).map(presentInvoice) }, 200);
+      return c.json({ data: (await listInvoices(deps.sql, workspace.id)).map((row) => presentInvoice(row)) }, 200);
+    },
+  );
+  // Registered after the fixed paths under /v1/invoices/ (e.g. /upcoming), which it would otherwise shadow.
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/invoices/{id}', tags: ['billing'], security: bearer,
+      description: 'One invoice: a workspace reads only its own (another\'s is 404); the operator reads any.',
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: { 200: { description: 'The invoice', content: { 'application/json': { schema: Invoice } } }, 404: notFoundResponse, ...problemResponses } }),
+    async (c) => {
+      const principal = c.get('principal');
+      const row = await readableInvoice(deps.sql, c.req.valid('param').id, principal.kind === 'workspace' ? principal.workspace.id : null);
+      if (!row) throw notFound('invoice');
+      return c.json(presentInvoice(row), 200);
     },
   );
   return router;

@@ -1,35 +1,120 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { METADATA_LIMITS, metadataProblem } from '../../domain/workspace-metadata.js';
 import { getTestClock } from '../../ledger/test-clocks.js';
-import { createWorkspace } from '../../ledger/workspaces.js';
+import {
+  createWorkspace, updateWorkspace, workspaceByExternalId, workspaceDetails, type WorkspaceDetails,
+} from '../../ledger/workspaces.js';
 import { SANDBOX_PAYMENT_METHODS } from '../../payments/sandbox.js';
 import { requireOperator, requireWorkspace } from '../auth.js';
-import { invalid } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { savePaymentMethod } from '../../billing/payment-methods.js';
-import { bearer, problemResponses } from '../schemas.js';
+import { bearer, json, Problem, problemResponses } from '../schemas.js';
+
+// Printable text: no control characters (an external id is shown and searched, never parsed).
+const ExternalId = z.string().min(1).max(255).regex(/^[^\p{Cc}]+$/u, 'no control characters')
+  .openapi({ description: 'The studio\'s own id for this customer; unique among workspaces', example: 'user_8412' });
+const withinLimits = (metadata: Record<string, string | null>, ctx: z.RefinementCtx) => {
+  const reason = metadataProblem(metadata);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+};
+const metadataDescription = `String → string, like Stripe's: at most ${METADATA_LIMITS.keys} keys, keys of 1 to ${METADATA_LIMITS.keyLength} characters, values of at most ${METADATA_LIMITS.valueLength}`;
+const Metadata = z.record(z.string(), z.string()).superRefine(withinLimits).openapi({ description: metadataDescription, example: { plan_source: 'web' } });
+const MetadataPatch = z.record(z.string(), z.string().nullable()).superRefine(withinLimits)
+  .openapi({ description: `${metadataDescription}. Merged into the workspace's: a string sets a key, null or "" removes it` });
 
 const NewWorkspace = z.object({
   name: z.string().trim().min(1).max(200),
   test_clock_id: z.string().min(1).max(64).optional(),
+  external_id: ExternalId.optional(),
+  metadata: Metadata.optional(),
 }).strict();
-const CreatedWorkspace = z.object({ id: z.string(), api_key: z.string() }).openapi('CreatedWorkspace');
+const WorkspacePatch = z.object({
+  external_id: ExternalId.nullable().optional().openapi({ description: 'null clears it' }),
+  metadata: MetadataPatch.optional(),
+}).strict();
+const Workspace = z.object({
+  id: z.string(), name: z.string(), test_clock_id: z.string().nullable(), external_id: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()), created_at: z.string(),
+}).openapi('Workspace');
+const CreatedWorkspace = Workspace.extend({ api_key: z.string() }).openapi('CreatedWorkspace');
 const PaymentMethodBody = z.object({ payment_method: z.enum(SANDBOX_PAYMENT_METHODS) }).strict();
+const IdParam = z.object({ id: z.string().min(1).max(64) });
+const noWorkspace = { description: 'No such workspace (or not this key\'s)', content: { 'application/problem+json': { schema: Problem } } };
+const externalIdTaken = { description: '`external_id_taken`: another workspace has this external_id; nothing changed', content: { 'application/problem+json': { schema: Problem } } };
 
+function presentWorkspace(row: WorkspaceDetails): z.infer<typeof Workspace> {
+  return {
+    id: row.id, name: row.name, test_clock_id: row.test_clock_id, external_id: row.external_id,
+    metadata: row.metadata, created_at: row.created_at.toISOString(),
+  };
+}
+
+/**
+ * Workspaces (SPEC §8, §10): the operator creates them (with the studio's external_id and metadata),
+ * updates external_id and metadata, and finds one by id or external_id; a workspace key reads its own.
+ */
 export function workspaceRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
     createRoute({ method: 'post', path: '/v1/workspaces', tags: ['workspaces'], security: bearer,
+      description: 'Operator. Creates a workspace and its first API key.',
       request: { body: { content: { 'application/json': { schema: NewWorkspace } }, required: true } },
-      responses: { 201: { description: 'Created; the API key is shown only once', content: { 'application/json': { schema: CreatedWorkspace } } }, ...problemResponses } }),
+      responses: { 201: { description: 'Created; the API key is shown only once', ...json(CreatedWorkspace) }, 409: externalIdTaken, ...problemResponses } }),
     async (c) => {
       requireOperator(c.get('principal'));
       const body = c.req.valid('json');
       if (body.test_clock_id && !(await getTestClock(deps.sql, body.test_clock_id))) {
         throw invalid('test_clock_id', 'no test clock has this id');
       }
-      const created = await createWorkspace(deps.sql, { name: body.name, testClockId: body.test_clock_id ?? null });
-      return c.json({ id: created.id, api_key: created.apiKey }, 201);
+      const created = await createWorkspace(deps.sql, {
+        name: body.name, testClockId: body.test_clock_id ?? null, externalId: body.external_id ?? null, metadata: body.metadata ?? {},
+      });
+      const workspace = (await workspaceDetails(deps.sql, created.id))!;
+      return c.json({ ...presentWorkspace(workspace), api_key: created.apiKey }, 201);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/workspaces', tags: ['workspaces'], security: bearer,
+      description: 'Operator. The workspace with this external_id, as a list of zero or one.',
+      request: { query: z.object({ external_id: ExternalId }) },
+      responses: { 200: { description: 'Matching workspaces', ...json(z.object({ data: z.array(Workspace) })) }, ...problemResponses } }),
+    async (c) => {
+      requireOperator(c.get('principal'));
+      const found = await workspaceByExternalId(deps.sql, c.req.valid('query').external_id);
+      return c.json({ data: found ? [presentWorkspace(found)] : [] }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/workspaces/{id}', tags: ['workspaces'], security: bearer,
+      description: 'The operator reads any workspace; a workspace key reads only its own (another is 404).',
+      request: { params: IdParam },
+      responses: { 200: { description: 'The workspace', ...json(Workspace) }, 404: noWorkspace, ...problemResponses } }),
+    async (c) => {
+      const principal = c.get('principal');
+      const { id } = c.req.valid('param');
+      if (principal.kind === 'workspace' && principal.workspace.id !== id) throw notFound('workspace');
+      const workspace = await workspaceDetails(deps.sql, id);
+      if (!workspace) throw notFound('workspace');
+      return c.json(presentWorkspace(workspace), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'patch', path: '/v1/workspaces/{id}', tags: ['workspaces'], security: bearer,
+      description: 'Operator. Sets external_id and merges metadata; all or nothing. The name does not change.',
+      request: { params: IdParam, body: { content: { 'application/json': { schema: WorkspacePatch } }, required: true } },
+      responses: { 200: { description: 'The workspace', ...json(Workspace) }, 404: noWorkspace, 409: externalIdTaken, ...problemResponses } }),
+    async (c) => {
+      requireOperator(c.get('principal'));
+      const body = c.req.valid('json');
+      const result = await updateWorkspace(deps.sql, c.req.valid('param').id, { externalId: body.external_id, metadata: body.metadata });
+      if (result.status === 'not_found') throw notFound('workspace');
+      if (result.status === 'invalid_metadata') throw invalid('metadata', result.reason);
+      return c.json(presentWorkspace(result.workspace), 200);
     },
   );
 

@@ -92,7 +92,7 @@ describe('sandbox payments through the webhook endpoint', () => {
     expect(text).toMatch(/500 credit pack\s+\$41\.00/);
     expect(text).toMatch(/Max plan pack discount \(20%\)\s+-\$8\.20/);
     expect(text).toMatch(/Total\s+\$32\.80/);
-    expect(text).toMatch(/Amount due\s+\$32\.80/);
+    expect(text).toMatch(/Paid \d{4}-\d{2}-\d{2}\s+\$32\.80/); // paid: the date instead of "Amount due" (SPEC §10)
   });
 
   it('repairs a missed webhook: reconciliation finds the invoice paid at the provider', async () => {

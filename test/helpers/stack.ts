@@ -9,6 +9,8 @@ import { freePort } from '../../dev/ports.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
 import { startDevServer } from '../../dev/temporal-dev-server.js';
 import { freshDatabase } from './database.js';
+import { saveSellerSettings } from '../../ledger/seller.js';
+import type { SellerIdentity } from '../../runtime/config.js';
 import { eventually, startTestWorker } from './temporal.js';
 
 export const ADMIN_KEY = 'test-operator-key-0123456789';
@@ -22,6 +24,8 @@ export interface StackOptions {
   temporalDbFile?: boolean;
   /** Per-workspace spend limit of the API (its default otherwise). */
   spendRateLimit?: { perSecond: number; burst: number };
+  /** The seller on invoices (SELLER_* configuration): stored as the API does at start. */
+  seller?: SellerIdentity;
 }
 
 /**
@@ -43,8 +47,9 @@ export async function startStack(options: StackOptions = {}) {
   const payments = createSandboxProvider({ publicUrl: `http://127.0.0.1:${apiPort}`, sql: db.sql });
   const app = createApp({
     sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments, webhookSecret: WEBHOOK_SECRET, sandbox: payments,
-    publicUrl: `http://127.0.0.1:${apiPort}`, spendRateLimit: options.spendRateLimit,
+    publicUrl: `http://127.0.0.1:${apiPort}`, spendRateLimit: options.spendRateLimit, seller: options.seller,
   });
+  if (options.seller) await saveSellerSettings(db.sql, options.seller);
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
   const stopWebhookLoops = startWebhookLoops({

@@ -316,6 +316,80 @@ describe('Stripe provider against stripe-mock', () => {
     expect(sent(proxy.requests)).toEqual([{ method: 'POST', path: '/v1/invoices/in_stripe_9/void', idempotencyKey: 'in_ours_01:void', params: {} }]);
   });
 
+  describe('refunds (SPEC §10)', () => {
+    const refundRequest = { invoiceId: 'in_ours_01', workspaceId: 'ws_01', providerInvoiceId: 'in_stripe_9', amountCents: 500,
+      idempotencyKey: 'in_ours_01:refund:1', reason: 'the pack did not work' };
+    /** The invoice's payment, as Stripe lists it (stripe-mock's fixture names no PaymentIntent). */
+    const paidByIntent = (request: { method: string; path: string }) => (request.method === 'GET' && request.path === '/v1/invoice_payments'
+      ? { status: 200, body: { object: 'list', url: '/v1/invoice_payments', has_more: false,
+        data: [{ id: 'inpay_1', object: 'invoice_payment', invoice: 'in_stripe_9', status: 'paid', amount_paid: 1000,
+          payment: { type: 'payment_intent', payment_intent: 'pi_contract' } }] } }
+      : undefined);
+
+    it('refunds the card payment of the Stripe invoice through its PaymentIntent, keyed by the credit note\'s business key', async () => {
+      proxy.script = paidByIntent;
+      const first = await provider.refund(refundRequest);
+      expect(first.refundId).toMatch(/^re_/);
+      const again = await provider.refund(refundRequest); // a retry sends the same write with the same key
+      expect(again.refundId).toMatch(/^re_/);
+      // Only the invoice's payments are scripted: stripe-mock validated the refunds list and both refunds (200).
+      expect(proxy.requests.filter((r) => r.path.startsWith('/v1/refunds')).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const writes = sent(posts());
+      expect(writes).toHaveLength(2);
+      expect(writes[1]).toEqual(writes[0]);
+      expect(writes[0]).toEqual({
+        method: 'POST', path: '/v1/refunds', idempotencyKey: 'in_ours_01:refund:1:provider-refund',
+        params: { payment_intent: 'pi_contract', amount: '500', reason: 'requested_by_customer', 'metadata[invoice_id]': 'in_ours_01',
+          'metadata[workspace_id]': 'ws_01', 'metadata[credit_note_key]': 'in_ours_01:refund:1', 'metadata[note]': 'the pack did not work' },
+      });
+      const reads = proxy.requests.filter((r) => r.method === 'GET').map((r) => [r.path, r.params]);
+      expect(reads.slice(0, 2)).toEqual([
+        ['/v1/invoice_payments', { invoice: 'in_stripe_9', status: 'paid', limit: '10' }],
+        ['/v1/refunds', { payment_intent: 'pi_contract', limit: '100' }],
+      ]);
+    });
+
+    it('finds a refund it already made by the credit note key in its metadata (Stripe forgets idempotency keys after a day)', async () => {
+      proxy.script = (request) => paidByIntent(request) ?? (request.method === 'GET' && request.path === '/v1/refunds'
+        ? { status: 200, body: { object: 'list', url: '/v1/refunds', has_more: false, data: [
+          { id: 're_other', object: 'refund', amount: 100, metadata: { credit_note_key: 'in_ours_01:refund:0' } },
+          { id: 're_made_before', object: 'refund', amount: 500, metadata: { credit_note_key: 'in_ours_01:refund:1' } }] } }
+        : undefined);
+      expect(await provider.refund(refundRequest)).toEqual({ refundId: 're_made_before' });
+      expect(posts()).toEqual([]);
+    });
+
+    it('fails permanently (provider_invalid_request) without a Stripe invoice, or when Stripe refuses the amount', async () => {
+      await expect(provider.refund({ ...refundRequest, providerInvoiceId: null })).rejects.toMatchObject({ type: PROVIDER_INVALID_REQUEST, nonRetryable: true });
+      expect(proxy.requests).toEqual([]);
+      proxy.script = (request) => paidByIntent(request) ?? (request.method === 'POST'
+        ? { status: 400, body: { error: { type: 'invalid_request_error', code: 'charge_exceeds_source_limit', message: 'Refund amount exceeds the charge.' } } }
+        : undefined);
+      await expect(provider.refund(refundRequest)).rejects.toMatchObject({ type: PROVIDER_INVALID_REQUEST, nonRetryable: true });
+    });
+
+    it('finds our invoice behind a PaymentIntent (Stripe\'s charges and disputes carry no metadata of ours)', async () => {
+      proxy.script = (request) => {
+        if (request.path === '/v1/invoice_payments') {
+          return { status: 200, body: { object: 'list', url: '/v1/invoice_payments', has_more: false,
+            data: [{ id: 'inpay_1', object: 'invoice_payment', invoice: 'in_stripe_9', status: 'paid', payment: { type: 'payment_intent', payment_intent: 'pi_contract' } }] } };
+        }
+        if (request.path === '/v1/invoices/in_stripe_9') return { status: 200, body: { id: 'in_stripe_9', object: 'invoice', status: 'paid', metadata: { invoice_id: 'in_ours_01' } } };
+        return undefined;
+      };
+      expect(await provider.ourInvoiceOfPayment('pi_contract')).toBe('in_ours_01');
+      expect(proxy.requests.map((r) => [r.path, r.params])).toEqual([
+        ['/v1/invoice_payments', { 'payment[type]': 'payment_intent', 'payment[payment_intent]': 'pi_contract', limit: '1' }],
+        ['/v1/invoices/in_stripe_9', {}],
+      ]);
+    });
+
+    it('looks up invoice payments by PaymentIntent as stripe-mock validates it (its fixture names no invoice of ours: null)', async () => {
+      expect(await provider.ourInvoiceOfPayment('pi_contract')).toBeNull();
+      expect(proxy.requests.map((r) => [r.method, r.path.split('/')[2], r.status])).toEqual([['GET', 'invoice_payments', 200], ['GET', 'invoices', 200]]);
+    });
+  });
+
   it('credits the customer balance as a negative balance transaction', async () => {
     const { transactionId } = await provider.creditCustomerBalance({
       customerId: 'cus_contract',
@@ -394,6 +468,24 @@ describe('Stripe provider against stripe-mock', () => {
         objectStatus: 'paid',
         setupIntentId: null,
       });
+    });
+
+    it('maps charge.refunded (the charge\'s total refunded) and dispute events (id, status, amount), with the PaymentIntent', () => {
+      const charge = { id: 'ch_1', object: 'charge', amount: 1000, amount_refunded: 300, status: 'succeeded', payment_intent: 'pi_1', metadata: {} };
+      const refunded = JSON.stringify({ ...invoicePaid, id: 'evt_refunded', type: 'charge.refunded', data: { object: charge } });
+      expect(provider.parseWebhook(refunded, sign(refunded))).toEqual({
+        id: 'evt_refunded', type: 'charge.refunded', created: invoicePaid.created, invoiceId: null, workspaceId: null, subscriptionId: null,
+        objectStatus: 'succeeded', setupIntentId: null, paymentIntentId: 'pi_1', amountRefunded: 300,
+      });
+      const dispute = { id: 'dp_1', object: 'dispute', amount: 1000, status: 'lost', charge: 'ch_1', payment_intent: { id: 'pi_1', object: 'payment_intent' },
+        metadata: { invoice_id: 'in_ours_01', workspace_id: 'ws_01' } };
+      const closed = JSON.stringify({ ...invoicePaid, id: 'evt_closed', type: 'charge.dispute.closed', data: { object: dispute } });
+      expect(provider.parseWebhook(closed, sign(closed))).toMatchObject({
+        type: 'charge.dispute.closed', invoiceId: 'in_ours_01', workspaceId: 'ws_01', paymentIntentId: 'pi_1', dispute: { id: 'dp_1', status: 'lost', amountCents: 1000 },
+      });
+      // A dispute without a usable amount is no dispute to act on.
+      const broken = JSON.stringify({ ...invoicePaid, id: 'evt_broken', type: 'charge.dispute.created', data: { object: { ...dispute, amount: -5 } } });
+      expect(provider.parseWebhook(broken, sign(broken)).dispute).toBeNull();
     });
 
     it('maps an event about an object without our metadata to nulls', () => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listInvoices, readableInvoice, type InvoiceRow } from '../../ledger/invoices.js';
 import { notFound } from '../errors.js';
+import { CreditNote, type InvoiceRefundView, refundViewsOf } from './admin-invoices.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Problem, problemResponses } from '../schemas.js';
@@ -21,14 +22,17 @@ export const Invoice = z.object({
   pdf_url: z.string().nullable(),
   created_at: z.string(),
   paid_at: z.string().nullable(),
+  credit_notes: z.array(CreditNote).openapi({ description: 'Refunds and lost disputes of this invoice, oldest first (SPEC §10)' }),
+  dispute: z.object({ id: z.string(), status: z.string() }).nullable().openapi({ description: 'The latest dispute (chargeback) of its payment, with the provider\'s status' }),
 }).openapi('Invoice');
 
-export function presentInvoice(row: InvoiceRow): z.infer<typeof Invoice> {
+export function presentInvoice(row: InvoiceRow, refunds: InvoiceRefundView = { credit_notes: [], dispute: null }): z.infer<typeof Invoice> {
   return {
     id: row.id, number: row.number, kind: row.kind, status: row.status as 'paid' | 'open' | 'void', lines: row.lines,
     subtotal_cents: row.subtotal_cents, tax_cents: row.tax_cents, total_cents: row.total_cents,
     amount_due_cents: row.amount_due_cents, hosted_url: row.hosted_url, pdf_url: row.pdf_url,
     created_at: row.created_at.toISOString(), paid_at: row.paid_at?.toISOString() ?? null,
+    ...refunds,
   };
 }
 
@@ -39,7 +43,9 @@ export function invoiceRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Invoices, newest first', content: { 'application/json': { schema: z.object({ data: z.array(Invoice) }) } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json({ data: (await listInvoices(deps.sql, workspace.id)).map((row) => presentInvoice(row)) }, 200);
+      const rows = await listInvoices(deps.sql, workspace.id);
+      const refunds = await refundViewsOf(deps.sql, rows.map((row) => row.id));
+      return c.json({ data: rows.map((row) => presentInvoice(row, refunds(row.id))) }, 200);
     },
   );
   // Registered after the fixed paths under /v1/invoices/ (e.g. /upcoming), which it would otherwise shadow.
@@ -52,7 +58,7 @@ export function invoiceRoutes(deps: ApiDeps) {
       const principal = c.get('principal');
       const row = await readableInvoice(deps.sql, c.req.valid('param').id, principal.kind === 'workspace' ? principal.workspace.id : null);
       if (!row) throw notFound('invoice');
-      return c.json(presentInvoice(row), 200);
+      return c.json(presentInvoice(row, (await refundViewsOf(deps.sql, [row.id]))(row.id)), 200);
     },
   );
   return router;

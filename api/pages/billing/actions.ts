@@ -24,10 +24,10 @@ import type { BillingSession, Notice } from '../billing-session.js';
 import { dollars } from '../pricing.js';
 import { readableDate } from '../site.js';
 import {
-  confirmCancelPage, confirmChangePage, confirmPackPage, confirmPausePage, confirmPeriodPage, type DueToday,
+  confirmCancelPage, confirmChangePage, confirmPackPage, confirmPausePage, confirmPeriodPage, confirmUnpricedChangePage, type DueToday,
 } from './confirm-view.js';
 import {
-  confirmed, cyclesField, expectedAmountField, type Form, intervalField, invalidForm, packSizeField, planField, purchaseKeyField,
+  confirmed, cyclesField, expectedAmountField, field, type Form, intervalField, invalidForm, packSizeField, planField, purchaseKeyField,
 } from './form.js';
 import { cadence, plural } from './format.js';
 
@@ -108,8 +108,16 @@ export function billingActions(deps: ApiDeps): Record<string, Action> {
       const request = { ...(plan ? { plan } : {}), ...(interval ? { interval } : {}) };
       const confirmView = async (preview: ChangePreview, notice?: Notice) =>
         confirmChangePage({ session, sub: await liveSubscription(workspace), request, preview, ...(notice ? { notice } : {}) });
-      if (!confirmed(form)) return show(await confirmView(await previewSubscriptionChange(deps, workspace, request)));
-      const expected = expectedAmountField(form);
+      if (!confirmed(form)) {
+        const preview = await previewSubscriptionChange(deps, workspace, request).catch((error: unknown) => {
+          if (error instanceof Refusal && error.code === 'preview_unavailable') return undefined;
+          throw error;
+        });
+        if (preview) return show(await confirmView(preview));
+        // A subscription of the first workflow type cannot be previewed: confirm with the catalog prices only.
+        return show(confirmUnpricedChangePage({ session, sub: await liveSubscription(workspace), request }));
+      }
+      const expected = field(form, 'unpriced') === '1' ? undefined : expectedAmountField(form);
       const outcome = await changeSubscriptionAsConfirmed(deps, workspace, request, expected).then(
         (change) => ({ change }),
         (error: unknown) => ({ outdated: freshPreview<ChangePreview>(error) ?? rethrow(error) }),

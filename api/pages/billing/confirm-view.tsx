@@ -9,6 +9,7 @@ import type { PackPreview } from '../../../billing/packs.js';
 import { periodBounds } from '../../../domain/calendar.js';
 import { type Interval, type Plan, planById, priceCents } from '../../../domain/catalog.js';
 import type { ChangePreview } from '../../../domain/lifecycle/index.js';
+import { changeKindOf } from '../../../domain/lifecycle/offers.js';
 import { pauseEnd } from '../../../domain/lifecycle/schedule.js';
 import type { InvoiceLine } from '../../../domain/proration.js';
 import type { SubscriptionRow } from '../../../ledger/subscriptions.js';
@@ -131,6 +132,31 @@ export function confirmChangePage(props: {
         {preview.kind === 'downgrade'
           ? <>From <When at={renewal} /> you pay {price} a {per(interval)} for {target.name}, with {plural(target.monthlyCredits, 'credit')} a month.</>
           : <><When at={renewal} />: {price} for a {per(interval)} of {target.name}, with {plural(target.monthlyCredits, 'credit')} a month.</>}
+      </p>
+    </ConfirmPage>
+  );
+}
+
+/**
+ * Confirm a change of a subscription that predates previews (the first workflow type): the catalog prices
+ * and what the change does in words; the exact prorated amount is on the invoice.
+ */
+export function confirmUnpricedChangePage(props: { session: BillingSession; sub: SubscriptionRow; request: { plan?: string; interval?: Interval } }) {
+  const { session, sub, request } = props;
+  const target = planById(request.plan ?? sub.plan);
+  const interval = request.interval ?? sub.interval;
+  const kind = changeKindOf(sub, { plan: target.id, interval });
+  return (
+    <ConfirmPage
+      session={session} title={CHANGE_TITLES[kind](target, interval)} action="/billing/change"
+      fields={{ ...(request.plan ? { plan: request.plan } : {}), ...(request.interval ? { interval: request.interval } : {}), unpriced: '1' }}
+      confirmLabel={kind === 'downgrade' ? 'Confirm the downgrade' : 'Confirm and pay'}
+    >
+      <p id="confirm-effect">
+        {kind === 'downgrade'
+          ? <>Nothing is charged today. From <When at={sub.current_period_end} /> you pay {dollars(priceCents(target, interval))} a {per(interval)} for {target.name}.</>
+          : <>{target.name} costs {dollars(priceCents(target, interval))} a {per(interval)}. The unused part of this period is credited and the
+            rest is charged now; this subscription is too old for an exact preview, so the amount is shown on the invoice.</>}
       </p>
     </ConfirmPage>
   );

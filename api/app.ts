@@ -28,6 +28,8 @@ import { testClockRoutes } from './routes/test-clocks.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { billingSessionRoutes } from './routes/billing-sessions.js';
 import { billingSessionLinkPages } from './pages/billing-session-link.js';
+import { auditLog } from './audit.js';
+import { adminRoutes } from './routes/admin.js';
 
 /** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
 export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv> {
@@ -55,6 +57,8 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.use('/v1/credits/estimate', spendLimit);
   app.use('/v1/creations/*', spendLimit); // matches /v1/creations itself too: one token per request
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : idempotent(c, next)));
+  // Inside Idempotency-Key: a replayed answer is no new action. Every route below, whoever adds it, is audited.
+  app.use('/v1/*', auditLog(deps.sql));
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
     billingRoutes, apiKeyRoutes, customModelRoutes, alertRoutes,
@@ -64,7 +68,11 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.route('/', adminInvoiceRoutes(deps)); // refunds, sandbox disputes (SPEC §10)
   app.route('/', billingSessionRoutes(deps)); // single-use /billing sign-in URLs (SPEC §10)
 
+  for (const routes of adminRoutes) app.route('/', routes(deps)); // operator views, adjustments, keys, audit (SPEC §10)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'operatorKey', {
+    type: 'http', scheme: 'bearer', description: 'An operator key: ADMIN_API_KEY or one made by POST /v1/admin/operator-keys',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -42,4 +42,6 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   creation_not_running: 409,
   custom_model_limit: 409,
   external_id_taken: 409,
+  nothing_to_retry: 409,
+  root_key_not_revocable: 409,
 };

@@ -24,6 +24,8 @@ export const problemResponses = {
 } as const;
 
 export const bearer = [{ bearerAuth: [] }];
+/** Operator routes (/v1/admin/*): an operator key (ADMIN_API_KEY or one from POST /v1/admin/operator-keys); a workspace key is a 403. */
+export const operatorBearer = [{ operatorKey: [] }];
 
 /** `content` of a JSON request body or response, for createRoute. */
 export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });

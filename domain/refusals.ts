@@ -22,6 +22,8 @@ export const REFUSAL_CODES = [
   'custom_model_limit', 'custom_model_not_found',
   // workspaces (SPEC §10): another workspace already has this external_id
   'external_id_taken',
+  // operator tools (SPEC §10): a retry with no unpaid renewal or first invoice; ADMIN_API_KEY cannot be revoked
+  'nothing_to_retry', 'root_key_not_revocable',
 ] as const;
 
 export type RefusalCode = (typeof REFUSAL_CODES)[number];

@@ -104,34 +104,15 @@ export function adjustmentKey(id: string): string {
 /**
  * Journals the expiry of adjustment lots whose expires_at has come (the workflow expires only the lots it
  * granted; an adjustment's expiry has no timer). A lot past its expiry already counts for nothing in the
- * balance (lot_expired); this writes its `expire` entry once (the key expireLot uses, `lot:<id>:expire`).
- * A frozen lot's expiry is journaled with amount 0: its freeze already took it out of the available balance.
+ * balance (lot_expired); this writes its `expire` entry once, through expireLot (key `lot:<id>:expire`; a
+ * frozen lot's entry has amount 0: its freeze already took it out of the available balance).
  * Returns the number of lots expired.
  */
 export async function expireDueAdjustments(sql: Sql, workspaceId: string): Promise<number> {
-  const due = await sql<{ id: number; expires_at: Date; frozen: boolean }[]>`
-    SELECT l.id, l.expires_at, l.frozen FROM lots l
+  const due = await sql<{ id: number; expires_at: Date }[]>`
+    SELECT l.id, l.expires_at FROM lots l
     WHERE l.workspace_id = ${workspaceId} AND l.source = 'adjustment' AND l.expired_at IS NULL AND l.remaining > 0
       AND lot_expired(l, workspace_now(${workspaceId}))`;
-  for (const lot of due) {
-    if (!lot.frozen) {
-      await expireLot(sql, { workspaceId, lotId: lot.id, at: lot.expires_at });
-      continue;
-    }
-    await onceInLedger(sql, { key: `lot:${lot.id}:expire`, workspaceId }, async (tx) => {
-      const [row] = await tx<{ unheld: number }[]>`
-        UPDATE lots SET remaining = held, expired_at = ${lot.expires_at}
-        FROM (SELECT remaining - held AS unheld FROM lots WHERE id = ${lot.id} FOR UPDATE) old
-        WHERE lots.id = ${lot.id} RETURNING old.unheld`;
-      const unheld = row?.unheld ?? 0;
-      if (unheld > 0) {
-        await journal(tx, [{
-          workspaceId, kind: 'expire', lotId: lot.id, remainingDelta: -unheld, heldDelta: 0, amount: 0,
-          balanceAfter: await availableAt(tx, workspaceId, lot.expires_at), at: lot.expires_at, key: `lot:${lot.id}:expire`,
-        }]);
-      }
-      return { expired: unheld };
-    });
-  }
+  for (const lot of due) await expireLot(sql, { workspaceId, lotId: lot.id, at: lot.expires_at });
   return due.length;
 }

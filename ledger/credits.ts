@@ -20,10 +20,14 @@ export async function grantLot(sql: Sql, req: GrantRequest): Promise<{ lotId: nu
       INSERT INTO lots (workspace_id, source, granted, remaining, granted_at, expires_at, frozen)
       VALUES (${req.workspaceId}, ${req.source}, ${req.amount}, ${req.amount}, ${req.grantedAt}, ${req.expiresAt}, ${frozen})
       RETURNING id`;
-    await journal(tx, [{
+    const after = await availableAt(tx, req.workspaceId, req.grantedAt);
+    const grant: Entry = {
       workspaceId: req.workspaceId, kind: 'grant', lotId: lot!.id, remainingDelta: req.amount, heldDelta: 0, amount: req.amount,
-      balanceAfter: await availableAt(tx, req.workspaceId, req.grantedAt), at: req.grantedAt, key: req.key,
-    }]);
+      balanceAfter: frozen ? after + req.amount : after, at: req.grantedAt, key: req.key,
+    };
+    // A frozen grant is journaled as the grant and its freeze, so the journal's amounts keep adding up to the
+    // available balance (the thaw adds it back).
+    await journal(tx, frozen ? [grant, { ...grant, kind: 'freeze', remainingDelta: 0, amount: -req.amount, balanceAfter: after }] : [grant]);
     return { lotId: lot!.id };
   });
 }
@@ -41,15 +45,18 @@ async function retireLots(
 ): Promise<number> {
   if (req.lotIds.length === 0) return 0;
   const before = await availableAt(tx, req.workspaceId, new Date(req.at.getTime() - 1));
-  const lots = await tx<{ id: number; unheld: number }[]>`
+  // `counted`: what the lot added to the available balance just before (0 while frozen, whose freeze already
+  // took it out): the entry's amount, so the journal's amounts keep adding up to the available balance.
+  const lots = await tx<{ id: number; unheld: number; counted: number }[]>`
     UPDATE lots SET remaining = held, expired_at = ${req.at},
       expires_at = CASE WHEN ${req.kind} = 'forfeit' THEN least(expires_at, ${req.at}) ELSE expires_at END
-    FROM (SELECT id AS lot_id, remaining - held AS unheld FROM lots WHERE id IN ${tx(req.lotIds)} FOR UPDATE) old
+    FROM (SELECT id AS lot_id, remaining - held AS unheld, lot_available(lots, ${new Date(req.at.getTime() - 1)}) AS counted
+          FROM lots WHERE id IN ${tx(req.lotIds)} FOR UPDATE) old
     WHERE lots.id = old.lot_id AND lots.workspace_id = ${req.workspaceId}
-    RETURNING lots.id, old.unheld`;
+    RETURNING lots.id, old.unheld, old.counted`;
   const after = await availableAt(tx, req.workspaceId, req.at);
   await journal(tx, lots.filter((lot) => lot.unheld > 0).map((lot) => ({
-    workspaceId: req.workspaceId, kind: req.kind, lotId: lot.id, remainingDelta: -lot.unheld, heldDelta: 0, amount: -lot.unheld,
+    workspaceId: req.workspaceId, kind: req.kind, lotId: lot.id, remainingDelta: -lot.unheld, heldDelta: 0, amount: -lot.counted,
     balanceAfter: after, at: req.at, key: req.key,
   })));
   // Keyed by the instant: lots retiring at the same moment in separate operations alert once.

@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { getBalance, readBalance } from '../../ledger/credits.js';
-import { expireStaleHolds } from '../../ledger/spend.js';
+import { currentBalance } from '../../billing/balance.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, problemResponses } from '../schemas.js';
@@ -15,7 +14,7 @@ const Lot = z.object({
   expires_at: z.string().nullable(),
   frozen: z.boolean(),
 }).openapi('Lot');
-const Balance = z.object({
+export const Balance = z.object({
   available: z.number().int(),
   held: z.number().int(),
   as_of: z.string(),
@@ -30,11 +29,7 @@ export function creditRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Balance', content: { 'application/json': { schema: Balance } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      const { balance, lapsedHolds } = await readBalance(deps.sql, workspace.id);
-      if (!lapsedHolds) return c.json(balance, 200);
-      // Abandoned holds (over an hour old) the sweep has not reached yet: release them, then read again.
-      await expireStaleHolds(deps.sql, { workspaceId: workspace.id });
-      return c.json(await getBalance(deps.sql, workspace.id), 200);
+      return c.json(await currentBalance(deps.sql, workspace.id), 200);
     },
   );
   return router;

@@ -19,8 +19,8 @@ const ConfirmedChangeBody = ChangeBody.extend({
   expected_amount_due_cents: z.number().int().min(0).optional()
     .openapi({ description: 'The amount due the customer confirmed (from the preview): if it differs now, 409 preview_outdated with the fresh preview, nothing charged' }),
 }).strict();
-const PauseBody = z.object({ cycles: z.number().int().min(1).max(3) }).strict();
-const Subscription = z.object({
+export const PauseBody = z.object({ cycles: z.number().int().min(1).max(3) }).strict();
+export const Subscription = z.object({
   id: z.string(),
   status: z.enum(['incomplete', 'active', 'past_due', 'paused', 'canceled']),
   plan: z.string(),
@@ -72,7 +72,7 @@ const refusals = {
   409: { description: 'Not allowed in the subscription\'s current state', content: { 'application/problem+json': { schema: Problem } } },
 } as const;
 
-function fromRow(row: SubscriptionRow): z.infer<typeof Subscription> {
+export function fromRow(row: SubscriptionRow): z.infer<typeof Subscription> {
   return {
     id: row.id, status: row.status, plan: row.plan, interval: row.interval,
     current_period_start: row.current_period_start.toISOString(), current_period_end: row.current_period_end.toISOString(),

@@ -13,7 +13,6 @@ import { listCreations } from '../../../ledger/history.js';
 import { listInvoices } from '../../../ledger/invoices.js';
 import { expireStaleHolds } from '../../../ledger/spend.js';
 import { currentSubscription } from '../../../ledger/subscriptions.js';
-import { workspaceByKey } from '../../../ledger/workspaces.js';
 import { ApiError } from '../../errors.js';
 import type { ApiDeps } from '../../router.js';
 import { billingSessions } from '../billing-session.js';
@@ -53,16 +52,15 @@ export function billingPages(deps: ApiDeps) {
     const form = await c.req.parseBody();
     const key = field(form, 'key')?.trim() ?? '';
     const next = nextOf(field(form, 'next'));
-    const workspace = key && key.length <= 200 ? await workspaceByKey(deps.sql, key) : undefined;
+    const workspace = await sessions.signInWithKey(c, key);
     if (!workspace) return c.html(signInPage({ error: 'That key does not open a workspace. Check it and try again.', next }), 401);
-    sessions.signIn(c, key);
     return c.redirect(landing(next), 303);
   });
 
   pages.post('/billing/sign-out', async (c) => {
     const session = await sessions.current(c);
     if (session && !sessions.tokenMatches(session, field(await c.req.parseBody(), '_csrf'))) return forbidden(c);
-    sessions.signOut(c);
+    await sessions.signOut(c);
     sessions.flash(c, { kind: 'ok', text: 'You are signed out.' });
     return toSignIn(c);
   });

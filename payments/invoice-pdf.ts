@@ -1,4 +1,5 @@
 import PDFDocument from 'pdfkit';
+import type { CreditNoteRow } from '../ledger/credit-notes.js';
 import type { InvoiceRow } from '../ledger/invoices.js';
 import type { InvoiceSeller } from '../ledger/seller.js';
 
@@ -22,7 +23,7 @@ export interface InvoiceParties {
  * balance applied; then "Paid <date>" on a paid invoice, "Amount due" on an open one, "Void" on a void one.
  * Dates are UTC days.
  */
-export function renderInvoicePdf(invoice: InvoiceRow, parties: InvoiceParties): Promise<Buffer> {
+export function renderInvoicePdf(invoice: InvoiceRow, parties: InvoiceParties, creditNotes: CreditNoteRow[] = []): Promise<Buffer> {
   const title = `Invoice ${invoice.number ?? invoice.id}`;
   return new Promise((resolve, reject) => {
     const doc = new PDFDocument({ size: 'A4', margin: 56, info: { Title: title, Author: parties.seller.name } });
@@ -61,6 +62,20 @@ export function renderInvoicePdf(invoice: InvoiceRow, parties: InvoiceParties): 
     if (invoice.status === 'paid') row(`Paid ${day(invoice.paid_at ?? invoice.created_at)}`, dollars(invoice.amount_due_cents), true);
     else if (invoice.status === 'void') row('Void: nothing to pay', dollars(0), true);
     else row('Amount due', dollars(invoice.amount_due_cents), true);
+    // SPEC §10: the invoice's credit notes (refunds, lost disputes), each with where the money went and the credits taken back.
+    if (creditNotes.length > 0) {
+      doc.moveDown(0.8).font('Helvetica-Bold');
+      left('Credit notes');
+      doc.moveDown(0.3);
+      for (const note of creditNotes) {
+        row(`${note.id} (${day(note.created_at)})`, dollars(-Number(note.amount_cents)));
+        doc.fontSize(9).fillColor('#555');
+        left(`${note.reason}: to the card ${dollars(Number(note.refunded_to_card_cents))}, to the customer balance `
+          + `${dollars(Number(note.credited_to_balance_cents))}; credits clawed back ${note.credits_clawed_back}, shortfall ${note.shortfall}`);
+        doc.moveDown(0.3).fontSize(11).fillColor('#000');
+      }
+      row('Refunded in all', dollars(-creditNotes.reduce((sum, note) => sum + Number(note.amount_cents), 0)), true);
+    }
     doc.moveDown().font('Helvetica').fontSize(9).fillColor('#555').text('Prices in USD. Card payments are processed by Stripe.', 56, doc.y);
     doc.end();
   });

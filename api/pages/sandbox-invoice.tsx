@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { creditNotesOf } from '../../ledger/credit-notes.js';
 import { getInvoice, type InvoiceRow } from '../../ledger/invoices.js';
 import { type InvoiceSeller, sellerOfInvoice } from '../../ledger/seller.js';
 import { workspaceDetails, workspaceNow } from '../../ledger/workspaces.js';
@@ -142,7 +143,8 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
     const invoice = await getInvoice(deps.sql, c.req.param('id'));
     if (!invoice) return c.text('invoice not found', 404);
     const shown = await shownOf(invoice);
-    const pdf = await renderInvoicePdf({ ...invoice, status: shown.status, paid_at: shown.paidAt }, await partiesOf(invoice));
+    const creditNotes = (await creditNotesOf(deps.sql, [invoice.id])).get(invoice.id) ?? [];
+    const pdf = await renderInvoicePdf({ ...invoice, status: shown.status, paid_at: shown.paidAt }, await partiesOf(invoice), creditNotes);
     return c.body(new Uint8Array(pdf), 200, {
       'content-type': 'application/pdf', 'content-disposition': `inline; filename="${invoice.number ?? invoice.id}.pdf"`,
       'cache-control': 'no-store',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signStripePayload } from '../../payments/webhooks.js';
 import { ADMIN_KEY, advanceClock, startStack, WEBHOOK_SECRET } from '../helpers/stack.js';
@@ -125,6 +126,12 @@ describe('refunds and credit notes', () => {
     const ledger = (await customer.get('/v1/ledger?limit=10')).body.data as { kind: string; amount: number }[];
     expect(ledger.filter((e) => e.kind === 'clawback').map((e) => e.amount)).toEqual([-100]);
     expect((await operator().get(`/v1/invoices/${invoice.id}`)).body.credit_notes).toEqual([refunded.body]);
+    // The PDF lists the credit note (read back with poppler's pdftotext).
+    const pdf = await fetch((await operator().get(`/v1/invoices/${invoice.id}`)).body.pdf_url);
+    const text = execFileSync('pdftotext', ['-layout', '-', '-'], { input: Buffer.from(await pdf.arrayBuffer()) }).toString();
+    expect(text).toMatch(new RegExp(`Credit notes\\s+${refunded.body.id} \\(2026-01-01\\)\\s+-\\$10\\.00`));
+    expect(text).toMatch(/bought by mistake: to the card \$10\.00, to the customer balance \$0\.00; credits clawed back 100, shortfall 0/);
+    expect(text).toMatch(/Refunded in all\s+-\$10\.00/);
 
     // Nothing is left to refund: 409 refund_exceeds_paid, nothing changed.
     const before = await footprint(workspaceId);

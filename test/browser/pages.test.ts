@@ -423,4 +423,17 @@ describe('pricing and billing pages in headless Chromium', () => {
     expect((await invoicesOf(api)).map((i) => [i.kind, i.total_cents])).toEqual([['subscription', 20880]]);
     await context.close();
   });
+
+  it('a billing session URL signs the browser in and the page links back to the app that sent it', async () => {
+    const { api } = await newCustomer('Linked Studio', 'plus', '2026-01-01T00:00:00Z');
+    const made = await api.post('/v1/billing-sessions', { return_url: 'https://studio.example/settings' });
+    expect(made.status).toBe(201);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(made.body.url);
+    await page.waitForURL(/\/billing$/);
+    await expect(page.locator('#workspace-name').innerText()).resolves.toBe('Linked Studio');
+    expect(await page.locator('#return-url').getAttribute('href')).toBe('https://studio.example/settings');
+    await context.close();
+  });
 });

@@ -37,6 +37,8 @@ export function billingPage(view: BillingPageData) {
     <SitePage title="Billing" current="billing" signOut={<SignOut session={view.session} />}>
       <h1>Billing</h1>
       <p class="lede">Workspace <strong id="workspace-name">{view.session.workspace.name}</strong>. All dates are in UTC.</p>
+      {/* Signed in through a billing session URL: the app that sent the customer here said where to go back. */}
+      {view.session.returnUrl ? <p><a id="return-url" href={view.session.returnUrl}>← Back to your app</a></p> : ''}
       {view.notice ? <NoticeBanner notice={view.notice} /> : ''}
       <h2 id="plan">Your plan</h2>
       <PlanSection session={view.session} subscription={view.subscription} />

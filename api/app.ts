@@ -8,6 +8,7 @@ import { idempotency } from './idempotency.js';
 import { rateLimit } from './rate-limit.js';
 import { createLogger, observe } from './observability.js';
 import { billingPages } from './pages/billing/index.js';
+import { adminPages } from './pages/admin/index.js';
 import { pricingPage } from './pages/pricing.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -46,6 +47,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.route('/', pricingPage());
   app.route('/', billingPages(deps));
   app.route('/', billingSessionLinkPages(deps)); // a billing session's single-use URL (SPEC §10)
+  app.route('/', adminPages(deps)); // the operator console /admin (SPEC §10)
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   const auth = authenticate(deps.sql, deps.adminApiKey, apiKeys);

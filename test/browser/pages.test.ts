@@ -405,6 +405,12 @@ describe('pricing and billing pages in headless Chromium', () => {
     await packTab.locator('#notice').filter({ hasText: '100 credits were added' }).waitFor();
     const pack = (await invoicesOf(api)).find((i) => i.kind === 'pack')!;
     expect([pack.total_cents, pack.amount_due_cents]).toEqual([800, 0]);
+
+    // The next renewal on /billing is the upcoming invoice: paid from the credit that is left.
+    const upcoming = (await api.get('/v1/invoices/upcoming')).body;
+    expect(upcoming).toMatchObject({ reason: 'renewal', total_cents: 2900, balance_applied_cents: 2900, amount_due_cents: 0 });
+    expect(Number(await packTab.locator('#upcoming-amount').getAttribute('data-cents'))).toBe(0);
+    expect(await packTab.locator('#next-renewal').innerText()).toContain('$0.00 ($29.00, of which $29.00 from your account credit) before tax for Max');
     await context.close();
   });
 

@@ -7,18 +7,23 @@
 import { type Context, Hono } from 'hono';
 import { csrf } from 'hono/csrf';
 import { openBillingPortal } from '../../../billing/portal.js';
+import { upcomingInvoiceOf } from '../../../billing/upcoming.js';
+import type { UpcomingInvoice } from '../../../domain/lifecycle/index.js';
 import { Refusal } from '../../../domain/refusals.js';
 import { getBalance } from '../../../ledger/credits.js';
 import { listCreations } from '../../../ledger/history.js';
 import { listInvoices } from '../../../ledger/invoices.js';
 import { expireStaleHolds } from '../../../ledger/spend.js';
 import { currentSubscription } from '../../../ledger/subscriptions.js';
+import type { WorkspaceIdentity } from '../../../ledger/workspaces.js';
 import { ApiError } from '../../errors.js';
 import type { ApiDeps } from '../../router.js';
 import { billingSessions } from '../billing-session.js';
 import { type Action, billingActions } from './actions.js';
 import { field } from './form.js';
 import { billingPage, formExpiredPage, portalUnavailablePage, signInPage } from './view.js';
+
+const UPCOMING_WAIT_MS = 3000;
 
 export function billingPages(deps: ApiDeps) {
   const pages = new Hono();
@@ -36,6 +41,20 @@ export function billingPages(deps: ApiDeps) {
   pages.use('/billing/*', csrf({ origin: (origin, c) => origin === publicOrigin || origin === new URL(c.req.url).origin }));
 
   const toSignIn = (c: Context) => c.redirect('/billing/sign-in', 303);
+
+  /**
+   * The next scheduled charge (GET /v1/invoices/upcoming's answer) for the page's "Next renewal", or
+   * undefined when there is none or it cannot be read now: the page then says it from the catalog, and
+   * loads even while Temporal is slow (bounded wait).
+   */
+  const upcomingForPage = async (workspace: WorkspaceIdentity): Promise<UpcomingInvoice | undefined> => {
+    try {
+      return await deps.temporal.connection.withDeadline(Date.now() + UPCOMING_WAIT_MS, () => upcomingInvoiceOf(deps, workspace));
+    } catch (error) {
+      if (!(error instanceof Refusal)) console.error(error);
+      return undefined;
+    }
+  };
   const forbidden = (c: Context) => c.html(formExpiredPage(), 403);
 
   // After signing in, go back to where the customer was headed: the billing page, or the portal.
@@ -70,15 +89,16 @@ export function billingPages(deps: ApiDeps) {
     if (!session) return toSignIn(c);
     const workspaceId = session.workspace.id;
     await expireStaleHolds(deps.sql, { workspaceId });
-    const [subscription, balance, creations, invoices] = await Promise.all([
+    const [subscription, balance, creations, invoices, upcoming] = await Promise.all([
       currentSubscription(deps.sql, workspaceId),
       getBalance(deps.sql, workspaceId),
       listCreations(deps.sql, workspaceId, { limit: 20 }),
       listInvoices(deps.sql, workspaceId),
+      upcomingForPage(session.workspace),
     ]);
     const notice = sessions.takeFlash(c)
       ?? (c.req.query('card') === 'saved' ? { kind: 'ok' as const, text: 'Your card was saved.' } : undefined);
-    return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, notice }));
+    return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice }));
   });
 
   pages.get('/billing/portal', async (c) => {

@@ -1,6 +1,7 @@
 /** The "Your plan" part of /billing: the subscription's facts and the controls it allows. No I/O. */
 import { INTERVALS, type Interval, type Plan, PLANS, planById, priceCents } from '../../../domain/catalog.js';
 import { changeKindOf, offersFor, type ResumeOffer } from '../../../domain/lifecycle/offers.js';
+import type { UpcomingInvoice } from '../../../domain/lifecycle/index.js';
 import type { SubscriptionRow } from '../../../ledger/subscriptions.js';
 import type { BillingSession } from '../billing-session.js';
 import { dollars } from '../pricing.js';
@@ -8,8 +9,8 @@ import { When } from '../site.js';
 import { ActionForm } from './components.js';
 import { cadence, per, plural, STATUS_LABELS } from './format.js';
 
-export function PlanSection(props: { session: BillingSession; subscription: SubscriptionRow | undefined }) {
-  const { session, subscription: sub } = props;
+export function PlanSection(props: { session: BillingSession; subscription: SubscriptionRow | undefined; upcoming: UpcomingInvoice | undefined }) {
+  const { session, subscription: sub, upcoming } = props;
   if (!sub) return <NoSubscription session={session} />;
   const plan = planById(sub.plan);
   const live = sub.status !== 'canceled';
@@ -27,7 +28,7 @@ export function PlanSection(props: { session: BillingSession; subscription: Subs
           <dt>{live ? 'Current period' : 'Last period'}</dt>
           <dd><When at={sub.current_period_start} /> to <When at={sub.current_period_end} /></dd>
           <dt>Next renewal</dt>
-          <dd id="next-renewal"><NextRenewal sub={sub} plan={next} /></dd>
+          <dd id="next-renewal">{upcoming ? <UpcomingCharge sub={sub} upcoming={upcoming} /> : <NextRenewal sub={sub} plan={next} />}</dd>
           {sub.scheduled_change ? (
             <>
               <dt>Scheduled change</dt>
@@ -62,7 +63,36 @@ export function PlanSection(props: { session: BillingSession; subscription: Subs
   );
 }
 
-/** The next charge the schedule makes by itself, in words (SPEC §4: renewal, pause end, dunning retry). */
+/**
+ * The next charge the schedule makes by itself, as GET /v1/invoices/upcoming computes it (SPEC §10): when,
+ * the amount due after the account credit, for which plan (a scheduled downgrade's price), and its credits.
+ */
+function UpcomingCharge(props: { sub: SubscriptionRow; upcoming: UpcomingInvoice }) {
+  const { sub, upcoming } = props;
+  const plan = planById(upcoming.plan);
+  const amount = (
+    <>
+      <span id="upcoming-amount" data-cents={String(upcoming.amount_due_cents)}>{dollars(upcoming.amount_due_cents)}</span>
+      {upcoming.balance_applied_cents > 0 ? <> ({dollars(upcoming.total_cents)}, of which {dollars(upcoming.balance_applied_cents)} from your account credit)</> : ''}
+    </>
+  );
+  const when = upcoming.next_attempt_at ? <When at={upcoming.next_attempt_at} /> : undefined;
+  switch (upcoming.reason) {
+    case 'dunning_retry':
+      return when ? <>Payment retry on {when}, {amount}.</> : <>Past due: {amount} is paid as soon as you update your payment method.</>;
+    case 'pause_end':
+      return (
+        <>
+          {sub.status === 'paused' ? 'Paused' : <>Pauses on <When at={sub.pause?.starts_at ?? sub.current_period_end} /> for {plural(sub.pause?.cycles ?? 1, 'cycle')}: no charge and no new credits</>}
+          {' '}until {when ?? <When at={upcoming.period_start} />}, then {amount} for a new period of {plan.name}.
+        </>
+      );
+    case 'renewal':
+      return <>{when}, {amount} before tax for {plan.name}, with {plural(plan.monthlyCredits, 'new credit')}.</>;
+  }
+}
+
+/** The next charge in words from the catalog, when the upcoming invoice cannot be read (SPEC §4). */
 function NextRenewal(props: { sub: SubscriptionRow; plan: Plan }) {
   const { sub, plan } = props;
   if (sub.status === 'canceled') return <>None: the subscription has ended.</>;

@@ -2,6 +2,7 @@
  * The billing pages' whole views: /billing itself, sign-in, and the error pages. Plain functions of the data
  * they show (no I/O), called by the router (index.ts).
  */
+import type { UpcomingInvoice } from '../../../domain/lifecycle/index.js';
 import type { BalanceView } from '../../../ledger/credits.js';
 import type { InvoiceRow } from '../../../ledger/invoices.js';
 import type { CreationView } from '../../../ledger/spend.js';
@@ -19,6 +20,8 @@ export interface BillingPageData {
   balance: BalanceView;
   creations: CreationView[];
   invoices: InvoiceRow[];
+  /** The next scheduled charge (SPEC §10 upcoming invoice), when there is one and it could be read. */
+  upcoming: UpcomingInvoice | undefined;
   notice: Notice | undefined;
 }
 
@@ -41,7 +44,7 @@ export function billingPage(view: BillingPageData) {
       {view.session.returnUrl ? <p><a id="return-url" href={view.session.returnUrl}>← Back to your app</a></p> : ''}
       {view.notice ? <NoticeBanner notice={view.notice} /> : ''}
       <h2 id="plan">Your plan</h2>
-      <PlanSection session={view.session} subscription={view.subscription} />
+      <PlanSection session={view.session} subscription={view.subscription} upcoming={view.upcoming} />
       <CreditsSection session={view.session} balance={view.balance} subscription={view.subscription} />
       <CreationsSection creations={view.creations} />
       <InvoicesSection invoices={view.invoices} />

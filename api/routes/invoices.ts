@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listInvoices, readableInvoice, type InvoiceRow } from '../../ledger/invoices.js';
+import { upcomingInvoiceOf } from '../../billing/upcoming.js';
 import { notFound } from '../errors.js';
 import { CreditNote, type InvoiceRefundView, refundViewsOf } from './admin-invoices.js';
 import { requireWorkspace } from '../auth.js';
@@ -26,6 +27,25 @@ export const Invoice = z.object({
   dispute: z.object({ id: z.string(), status: z.string() }).nullable().openapi({ description: 'The latest dispute (chargeback) of its payment, with the provider\'s status' }),
 }).openapi('Invoice');
 
+const InvoiceLine = z.object({ description: z.string(), amount_cents: z.number().int() });
+
+export const UpcomingInvoice = z.object({
+  kind: z.literal('subscription'),
+  reason: z.enum(['renewal', 'pause_end', 'dunning_retry']),
+  invoice_id: z.string().nullable().openapi({ description: 'The open invoice a retry pays again (past due); null when not yet drafted' }),
+  plan: z.string(),
+  interval: z.enum(['month', 'year']),
+  period_start: z.string(),
+  period_end: z.string(),
+  lines: z.array(InvoiceLine),
+  subtotal_cents: z.number().int(),
+  tax_cents: z.number().int(),
+  total_cents: z.number().int(),
+  balance_applied_cents: z.number().int(),
+  amount_due_cents: z.number().int(),
+  next_attempt_at: z.string().nullable().openapi({ description: 'When the charge is attempted; null while past due after the last scheduled retry' }),
+}).openapi('UpcomingInvoice');
+
 export function presentInvoice(row: InvoiceRow, refunds: InvoiceRefundView = { credit_notes: [], dispute: null }): z.infer<typeof Invoice> {
   return {
     id: row.id, number: row.number, kind: row.kind, status: row.status as 'paid' | 'open' | 'void', lines: row.lines,
@@ -47,6 +67,15 @@ export function invoiceRoutes(deps: ApiDeps) {
       const refunds = await refundViewsOf(deps.sql, rows.map((row) => row.id));
       return c.json({ data: rows.map((row) => presentInvoice(row, refunds(row.id))) }, 200);
     },
+  );
+  router.openapi(
+    createRoute({ method: 'get', path: '/v1/invoices/upcoming', tags: ['billing'], security: bearer,
+      description: 'The next scheduled charge (SPEC §10): the renewal (at the scheduled downgrade\'s price when one is scheduled), '
+        + 'the charge at a pause\'s end, or while past due the open invoice with `next_attempt_at`. '
+        + '`balance_applied_cents` = min(customer balance, total) for a charge not yet drafted; 404 `no_upcoming_invoice` when '
+        + 'canceling, canceled or incomplete. Computed by the functions that will make the charge; changes nothing.',
+      responses: { 200: { description: 'The upcoming invoice', content: { 'application/json': { schema: UpcomingInvoice } } }, 404: notFoundResponse, ...problemResponses } }),
+    async (c) => c.json(await upcomingInvoiceOf(deps, requireWorkspace(c.get('principal'))), 200),
   );
   // Registered after the fixed paths under /v1/invoices/ (e.g. /upcoming), which it would otherwise shadow.
   router.openapi(

@@ -12,7 +12,7 @@ import { savePaymentMethod } from '../../billing/payment-methods.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
 // Printable text: no control characters (an external id is shown and searched, never parsed).
-const ExternalId = z.string().min(1).max(255).regex(/^[^\p{Cc}]+$/u, 'no control characters')
+const ExternalId = z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
   .openapi({ description: 'The studio\'s own id for this customer; unique among workspaces', example: 'user_8412' });
 const withinLimits = (metadata: Record<string, string | null>, ctx: z.RefinementCtx) => {
   const reason = metadataProblem(metadata);

@@ -10,7 +10,7 @@
 import { refundableCents, splitRefund, unrecordedProviderRefund } from '../domain/billing/refunds.js';
 import { refuse, Refusal } from '../domain/refusals.js';
 import {
-  type CreditNoteRow, creditNoteByKey, dropPendingCreditNote, insertCreditNote, issueCreditNote, lockInvoice,
+  clawbackKeyOf, type CreditNoteRow, creditNoteByKey, dropPendingCreditNote, insertCreditNote, issueCreditNote, lockInvoice,
   pendingRefundLike, refundedSoFar, refundedThrough, setProviderRefund,
 } from '../ledger/credit-notes.js';
 import type { Sql } from '../ledger/db.js';
@@ -132,7 +132,7 @@ export async function completeCreditNote(deps: { sql: Sql; payments?: PaymentPro
     });
   }
   const clawback = await clawBackForRefund(sql, {
-    key: `${note.business_key}:clawback`, invoiceId: note.invoice_id,
+    key: clawbackKeyOf(note), invoiceId: note.invoice_id,
     refundedCentsTotal: await refundedThrough(sql, note.invoice_id, note.seq), at: await workspaceNow(sql, note.workspace_id),
   });
   return issueCreditNote(sql, note.id, clawback);

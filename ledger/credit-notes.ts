@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RefundedSoFar } from '../domain/billing/refunds.js';
 import type { Sql } from './db.js';
+import { readRefundClawback } from './invoice-clawback.js';
 import type { InvoiceRow } from './invoices.js';
 import type { Tx } from './operations.js';
 
@@ -43,6 +44,9 @@ export interface NewCreditNote {
   source: CreditNoteSource;
   createdAt: Date;
 }
+
+/** The operation key of a credit note's clawback (ledger_operations, its journal entries). */
+export const clawbackKeyOf = (note: Pick<CreditNoteRow, 'business_key'>) => `${note.business_key}:clawback`;
 
 /** Locks a paid (or any) invoice's row for the rest of the transaction: refunds of one invoice run one at a time. */
 export async function lockInvoice(tx: Tx, invoiceId: string): Promise<InvoiceRow | undefined> {
@@ -113,12 +117,19 @@ export async function issueCreditNote(
   return row!;
 }
 
-/** The issued notes of some invoices, oldest first, by invoice. */
+/**
+ * The issued notes of some invoices, oldest first, by invoice. A note whose clawback found credits held shows
+ * them as they settled since (taken when released, shortfall when captured: readRefundClawback).
+ */
 export async function creditNotesOf(sql: Sql, invoiceIds: string[]): Promise<Map<string, CreditNoteRow[]>> {
   const byInvoice = new Map<string, CreditNoteRow[]>();
   if (invoiceIds.length === 0) return byInvoice;
   const rows = await sql<CreditNoteRow[]>`
     SELECT * FROM credit_notes WHERE invoice_id IN ${sql(invoiceIds)} AND status = 'issued' ORDER BY seq`;
-  for (const row of rows) byInvoice.set(row.invoice_id, [...(byInvoice.get(row.invoice_id) ?? []), row]);
+  for (const row of rows) {
+    const settled = row.credits_pending > 0 ? await readRefundClawback(sql, clawbackKeyOf(row)) : undefined;
+    const note = settled ? { ...row, credits_clawed_back: settled.clawedBack, credits_pending: settled.pending, shortfall: settled.shortfall } : row;
+    byInvoice.set(row.invoice_id, [...(byInvoice.get(row.invoice_id) ?? []), note]);
+  }
   return byInvoice;
 }

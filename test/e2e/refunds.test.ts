@@ -159,6 +159,24 @@ describe('refunds and credit notes', () => {
     expect((await invoiceOf(customer, invoice.id)).credit_notes.map((n) => n.amount_cents)).toEqual([500, 500]);
   });
 
+  it('takes held credits when their hold is released: the credit note shows them pending, then clawed back', async () => {
+    const { customer } = await subscribed('plus');
+    const { invoice, lot } = await buyPack(customer);
+    await spend(customer, 150 + 40); // 60 of the pack left
+    const quote = await customer.post('/v1/credits/estimate', { model: 'imagen-3', resolution: 'high', count: 10 });
+    const held = await customer.post('/v1/creations', { quote_id: quote.body.quote_id });
+    expect(held.body).toMatchObject({ status: 'running', held: 30 });
+
+    const refunded = await refund(invoice.id, { reason: 'while creating' });
+    expect(refunded.body).toMatchObject({ amount_cents: 1000, credits_clawed_back: 30, credits_pending: 30, shortfall: 40 });
+    expect(await lotOf(customer, lot)).toMatchObject({ remaining: 30, held: 30 });
+    // The creation fails: its 30 credits are released, and taken by the refund at once.
+    expect((await customer.post(`/v1/creations/${held.body.id}/fail`)).status).toBe(200);
+    expect(await lotOf(customer, lot)).toMatchObject({ remaining: 0, held: 0 });
+    expect((await invoiceOf(customer, invoice.id)).credit_notes[0]).toMatchObject({ credits_clawed_back: 60, credits_pending: 0, shortfall: 40 });
+    expect((await customer.get('/v1/credits')).body.available).toBe(0);
+  });
+
   it('333 + 333 + 334 cents of a 1000-cent pack of 100 credits take 34, 33 and 33 credits; then nothing is left', async () => {
     const { customer, workspaceId } = await subscribed('plus');
     const { invoice, lot } = await buyPack(customer);

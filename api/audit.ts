@@ -23,18 +23,22 @@ export function auditLog(sql: Sql) {
     const principal = c.get('principal');
     if (principal?.kind !== 'operator' || ['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) return next();
     const at = new Date();
-    const request = redact(parseJson(await c.req.text()));
+    const request = storable(redact(parseJson(await c.req.text())));
     await next();
-    const response = c.res.headers.get('content-type')?.includes('json') ? parseJson(await c.res.clone().text()) : null;
     const status = c.res.status;
-    const record: AuditRecord = {
-      operatorKeyId: principal.keyId, at, method: c.req.method, path: c.req.path, request, status,
-      outcome: status < 300 ? 'ok' : stringField(response, 'code') ?? `http_${status}`,
-      ...(await concerned(sql, c.req.method, c.req.path, request, response)),
+    let record: AuditRecord = {
+      operatorKeyId: principal.keyId, at, method: c.req.method, path: storable(c.req.path) as string, request, status,
+      outcome: `http_${status}`, workspaceId: null, target: null,
     };
     try {
+      const response = c.res.headers.get('content-type')?.includes('json') ? parseJson(await c.res.clone().text()) : null;
+      record = {
+        ...record, outcome: status < 300 ? 'ok' : stringField(response, 'code') ?? `http_${status}`,
+        ...storable(await concerned(sql, c.req.method, c.req.path, request, response)) as Pick<AuditRecord, 'workspaceId' | 'target'>,
+      };
       await recordAudit(sql, record);
     } catch (error) {
+      // The action happened (its answer is already made); the answer stands, and the loss is loud.
       console.error('AUDIT LOG WRITE FAILED: an operator action is not in the audit log', JSON.stringify(record), error);
     }
   });
@@ -45,16 +49,37 @@ async function concerned(sql: Sql, method: string, path: string, request: unknow
   const segments = path.split('/').filter(Boolean);
   const after = (collection: string) => {
     const i = segments.indexOf(collection);
-    return i >= 0 && segments[i + 1] ? decodeURIComponent(segments[i + 1]!) : null;
+    return i >= 0 && segments[i + 1] ? decoded(segments[i + 1]!) : null;
   };
   const targetIndex = segments.findIndex((s, i) => COLLECTIONS.has(s) && segments[i + 1] !== undefined);
-  let target = targetIndex >= 0 ? decodeURIComponent(segments[targetIndex + 1]!) : null;
+  let target = targetIndex >= 0 ? decoded(segments[targetIndex + 1]!) : null;
   let workspaceId = after('workspaces') ?? stringField(request, 'workspace_id');
   if (!workspaceId && after('invoices')) workspaceId = await workspaceOfInvoice(sql, after('invoices')!).catch(() => null);
   // A creation (POST /v1/workspaces, /v1/test-clocks, operator keys): the created object's id.
   if (!target && method === 'POST') target = stringField(response, 'id');
   if (!workspaceId && method === 'POST' && path === '/v1/workspaces') workspaceId = stringField(response, 'id');
   return { workspaceId, target };
+}
+
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // not valid percent-encoding: kept as sent
+  }
+}
+
+/**
+ * What Postgres can store in text and jsonb: NUL and lone surrogates (which a request may carry, and which
+ * jsonb refuses) become U+FFFD, in keys and values.
+ */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd').split(String.fromCharCode(0)).join('\ufffd');
+  }
+  if (Array.isArray(value)) return value.map(storable);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
 }
 
 function parseJson(text: string): unknown {

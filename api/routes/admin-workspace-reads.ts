@@ -12,6 +12,7 @@ import { json, operatorBearer } from '../schemas.js';
 import { Balance } from './credits.js';
 import { LEDGER_RECONCILES, LedgerEntry, Notification, PageQuery, pageOf } from './history.js';
 import { Invoice, presentInvoice } from './invoices.js';
+import { refundViewsOf } from './admin-invoices.js';
 import { Creation } from './spend.js';
 import { WorkspaceParams, workspaceProblems } from './admin-workspaces.js';
 
@@ -78,7 +79,9 @@ export function adminWorkspaceReadRoutes(deps: ApiDeps) {
 
   router.openapi(route('/invoices', 'GET /v1/invoices of the workspace (operator).', z.object({ data: z.array(Invoice) }), undefined), async (c) => {
     const id = await existing(deps.sql, c.req.valid('param').id);
-    return c.json({ data: (await listInvoices(deps.sql, id)).map((row) => presentInvoice(row)) }, 200);
+    const rows = await listInvoices(deps.sql, id);
+    const refunds = await refundViewsOf(deps.sql, rows.map((row) => row.id));
+    return c.json({ data: rows.map((row) => presentInvoice(row, refunds(row.id))) }, 200);
   });
 
   router.openapi(route('/creations', 'GET /v1/creations of the workspace (operator).', pageOf(Creation), PageQuery), async (c) => {

@@ -222,6 +222,18 @@ describe('operator tools', () => {
     const second = (await operator().get(`/v1/admin/audit?workspace_id=${workspaceId}&limit=2&cursor=${first.next_cursor}`)).body;
     expect([...first.data, ...second.data].map((e: { id: string }) => e.id)).toEqual(page.data.slice(0, 4).map((e: { id: string }) => e.id));
     expect((await operator().get('/v1/admin/audit?cursor=nope')).status).toBe(400);
+
+    // Whatever a request carries is recorded: NUL and lone surrogates (which jsonb refuses) as U+FFFD, a path
+    // that is not valid percent-encoding as sent.
+    const odd = await operator().post(`/v1/admin/workspaces/${workspaceId}/credit-adjustments`, { credits: 1, reason: 'nul \u0000 and \ud800', '\udc00': 1 });
+    expect(odd.status).toBe(400);
+    const malformed = await operator().post('/v1/admin/workspaces/%FF%FE/credit-adjustments', { credits: 1, reason: 'x' });
+    expect(malformed.status).toBe(404);
+    const latest = (await operator().get('/v1/admin/audit?limit=2')).body.data;
+    expect(latest.map((e: { path: string; outcome: string }) => [e.path, e.outcome])).toEqual([
+      ['/v1/admin/workspaces/%FF%FE/credit-adjustments', 'not_found'], [`/v1/admin/workspaces/${workspaceId}/credit-adjustments`, 'invalid_request'],
+    ]);
+    expect(latest[1].request).toEqual({ credits: 1, reason: 'nul \ufffd and \ufffd', '\ufffd': 1 });
   });
 
   it('searches workspaces and shows one as its owner sees it; reads everything the workspace reads', async () => {
@@ -248,6 +260,10 @@ describe('operator tools', () => {
     expect(view.body.customer_balance_cents).toBe(0);
     expect((await operator().get('/v1/admin/workspaces/ws_missing')).status).toBe(404);
 
+    // A refunded pack: the operator's read of the invoices shows its credit note as the customer's does.
+    const pack = await customer.post('/v1/credit-packs', { size: 100 });
+    expect(pack.status).toBe(201);
+    expect((await operator().post(`/v1/admin/invoices/${pack.body.invoice.id}/refund`, { amount_cents: 100, reason: 'partial' })).status).toBe(201);
     for (const read of ['credits', 'ledger', 'invoices', 'creations', 'notifications']) {
       const mine = await customer.get(`/v1/${read}`);
       const theirs = await operator().get(`/v1/admin/workspaces/${workspaceId}/${read}`);

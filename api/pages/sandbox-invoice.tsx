@@ -14,6 +14,7 @@ const css = `
   .invoice-head h1 { margin-bottom: .3rem; overflow-wrap: anywhere; }
   .invoice-head p { margin: 0 0 .2rem; }
   .ids { overflow-wrap: anywhere; }
+  .nowrap { white-space: nowrap; }
   .parties { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1rem 1.5rem; margin: 1.5rem 0; }
   .parties h2 { font-size: .85rem; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 0 0 .3rem; padding: 0; border: 0; }
   .parties address { font-style: normal; line-height: 1.5; overflow-wrap: anywhere; }
@@ -123,7 +124,7 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
         <style>{css}</style>
         <div class="invoice-head">
           <h1>Invoice <span id="number">{label}</span></h1>
-          <p class="muted ids">Invoice id <span id="invoice-id">{invoice.id}</span> · Issued {day(invoice.created_at)}</p>
+          <p class="muted ids">Invoice id <span id="invoice-id">{invoice.id}</span> · <span class="nowrap">Issued {day(invoice.created_at)}</span></p>
           <p class="muted">Sandbox payment page. Status: <strong id="status">{shown.status}</strong></p>
         </div>
         <Parties seller={parties.seller} customer={parties.customer} />

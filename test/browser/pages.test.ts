@@ -442,4 +442,24 @@ describe('pricing and billing pages in headless Chromium', () => {
     expect(await page.locator('#return-url').getAttribute('href')).toBe('https://studio.example/settings');
     await context.close();
   });
+
+  it('the hosted invoice page reads on a 390 px phone: number beside the id, seller, Paid with its date, nothing wider than the screen', async () => {
+    const invoices: { kind: string; number: string; hosted_url: string; amount_due_cents: number; created_at: string }[] = (await customer.get('/v1/invoices')).body.data;
+    const paid = invoices.find((i) => i.kind === 'subscription' && i.created_at === '2026-01-01T00:00:00.000Z')!;
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    // (The test worker's provider writes a placeholder host into hosted_url; the page is the API's.)
+    await page.goto(`${stack.baseUrl}${new URL(paid.hosted_url).pathname}`);
+    await expect(page.locator('#number').innerText()).resolves.toBe(paid.number);
+    expect(paid.number).toMatch(/^CE-2026-\d{6}$/);
+    await expect(page.locator('#invoice-id').innerText()).resolves.toMatch(/^in_/);
+    await expect(page.locator('#settlement').innerText()).resolves.toMatch(new RegExp(`^Paid 2026-01-01\\s+\\$${(paid.amount_due_cents / 100).toFixed(2).replace('.', '\\.')}$`));
+    expect(await page.locator('#seller').innerText()).toContain('Tax ID:');
+    // Readable at 390 px: nothing wider than the screen (no sideways scrolling), the parties stacked.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const [seller, customerBox] = [await page.locator('#seller').boundingBox(), await page.locator('#customer').boundingBox()];
+    expect(customerBox!.y).toBeGreaterThan(seller!.y);
+    await page.screenshot({ path: join(ARTIFACTS, 'hosted-invoice-390.png'), fullPage: true });
+    await context.close();
+  });
 });

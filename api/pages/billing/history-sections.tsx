@@ -47,6 +47,7 @@ export function InvoicesSection(props: { invoices: InvoiceRow[] }) {
                 <td><When at={invoice.created_at} /></td>
                 <td>
                   {INVOICE_LABELS[invoice.kind]}
+                  {invoice.number ? <> <span class="muted invoice-number" title={invoice.id}>{invoice.number}</span></> : ''}
                   {invoice.lines.map((line) => <div class="muted">{line.description}: {dollars(line.amount_cents)}</div>)}
                   {invoice.balance_applied_cents > 0 ? <div class="muted">Paid from account credit: {dollars(-invoice.balance_applied_cents)}</div> : ''}
                 </td>

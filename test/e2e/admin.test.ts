@@ -242,6 +242,9 @@ describe('operator tools', () => {
     expect(byName.map((w: { id: string }) => w.id)).toEqual([workspaceId]);
     expect(byName[0]).toMatchObject({ name: 'Searchable Studio Lumen', subscription: { status: 'active', plan: 'plus', interval: 'month' } });
     expect((await operator().get(`/v1/admin/workspaces?q=${workspaceId}`)).body.data.map((w: { id: string }) => w.id)).toEqual([workspaceId]);
+    const external = await operator().post('/v1/workspaces', { name: 'Known by the studio', external_id: `studio-user-${workspaceId}` });
+    expect((await operator().get(`/v1/admin/workspaces?q=studio-user-${workspaceId}`)).body.data.map((w: { id: string; external_id: string }) => [w.id, w.external_id]))
+      .toEqual([[external.body.id, `studio-user-${workspaceId}`]]);
     const plus = (await operator().get('/v1/admin/workspaces?plan=plus&status=active&limit=100')).body.data;
     expect(plus.map((w: { id: string }) => w.id)).toContain(workspaceId);
     expect(plus.every((w: { subscription: { plan: string } }) => w.subscription.plan === 'plus')).toBe(true);
@@ -270,6 +273,21 @@ describe('operator tools', () => {
       expect([theirs.status, theirs.body], read).toEqual([200, mine.body]);
       expect((await operator().get(`/v1/admin/workspaces/ws_missing/${read}`)).status, read).toBe(404);
     }
+  });
+
+  it('retries a past-due renewal now with the card on file (202), paid at once', async () => {
+    const { customer, workspaceId, clockId } = await subscribedWorkspace('retry on behalf');
+    expect((await customer.put('/v1/payment-method', { payment_method: 'pm_card_chargeDeclined' })).status).toBe(200);
+    await advanceClock(operator(), clockId, '2026-01-31T00:00:00Z');
+    expect((await customer.get('/v1/subscription')).body.status).toBe('past_due');
+    // The bank now accepts the card on file (no new card: nothing else would retry before 02-01).
+    await stack.sql`UPDATE workspaces SET payment_method = 'pm_card_visa' WHERE id = ${workspaceId}`;
+    const retry = await operator().post(`/v1/admin/workspaces/${workspaceId}/subscription/retry-payment`);
+    expect([retry.status, retry.body.status]).toEqual([202, 'past_due']);
+    await eventually(() => customer.get('/v1/subscription'), (r) => r.body.status === 'active');
+    const [renewal] = (await customer.get('/v1/invoices')).body.data;
+    expect(renewal).toMatchObject({ kind: 'subscription', status: 'paid', total_cents: 2900, created_at: '2026-01-31T00:00:00.000Z' });
+    expect((await customer.get('/v1/credits')).body.available).toBe(800);
   });
 
   it('exports the journal as CSV whose balance changes add up to the available balance', async () => {

@@ -40,7 +40,7 @@ export const disputeKeys = {
 export async function applyDisputeEvent(deps: { sql: Sql }, event: DisputeEvent): Promise<DisputeRow | null> {
   const { sql } = deps;
   const invoice = await getInvoice(sql, event.invoiceId);
-  if (!invoice) return null;
+  if (!invoice || invoice.status === 'void') return null; // not ours, or nothing was paid here
   if (invoice.status !== 'paid' || !(await delivered(sql, invoice))) {
     throw new Error(`invoice ${invoice.id} is not paid and delivered here yet: the dispute ${event.dispute.id} waits`);
   }

@@ -151,6 +151,7 @@ export async function applyProviderRefund(deps: { sql: Sql }, event: { invoiceId
     const businessKey = `${invoice.id}:provider-refund:${event.amountRefundedCents}`;
     const known = await creditNoteByKey(tx, businessKey);
     if (known) return known;
+    if (invoice.status === 'void') return null; // nothing was paid here to give back
     if (invoice.status !== 'paid') throw new Error(`invoice ${invoice.id} is ${invoice.status}: its refund is applied once it is paid here`);
     const so = await refundedSoFar(tx, invoice.id);
     const amount = unrecordedProviderRefund(event.amountRefundedCents, invoice.total_cents, so);

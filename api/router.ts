@@ -32,6 +32,8 @@ export interface ApiDeps {
   apiKeys: ApiKeyCache;
   /** Who issues the invoices (SELLER_* configuration); runtime/config.ts's DEFAULT_SELLER when absent. */
   seller?: SellerIdentity;
+  /** Base URL of the Temporal UI, for the console's links to a subscription's workflow (TEMPORAL_UI_URL); http://localhost:8233 when absent. */
+  temporalUiUrl?: string;
 }
 
 /** A router whose zod validation failures become 400 problem+json naming each offending field. */

@@ -13,6 +13,8 @@ const schema = z.object({
   PUBLIC_URL: z.string().url().optional(),
   ADMIN_API_KEY: z.string().min(16).optional(),
   TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: z.stringbool().default(false),
+  // The Temporal UI the operator console links to (a subscription's workflow); http://localhost:8233 when unset.
+  TEMPORAL_UI_URL: z.string().url().optional(),
   SANDBOX_WEBHOOK_SECRET: z.string().min(16).optional(),
   STRIPE_SECRET_KEY: z.string().startsWith('sk_').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),

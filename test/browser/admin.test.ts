@@ -245,6 +245,40 @@ describe('operator console in headless Chromium', () => {
     await context.close();
   });
 
+  it('bad input is a notice naming the field and changes nothing; odd ids and search text are harmless', async () => {
+    const { page } = await signedIn();
+    await page.goto(`${stack.baseUrl}/admin/workspaces/${workspaceId}`);
+    const before = (await customer.get('/v1/credits')).body.available;
+    await page.getByLabel('Credits (+ grant, − take)').fill('lots');
+    await page.getByLabel('Reason', { exact: true }).fill('typo');
+    await page.getByRole('button', { name: 'Adjust credits' }).click();
+    await page.locator('#notice.error').waitFor();
+    await expect(page.locator('#notice').innerText()).resolves.toContain('(invalid_request): credits: a whole number of credits');
+    expect(await page.locator('#confirm').count()).toBe(0);
+    await page.getByLabel('Credits (+ grant, − take)').fill('-5');
+    await page.getByLabel('Reason', { exact: true }).fill('take back');
+    await page.getByLabel('Expires (optional, YYYY-MM-DD UTC)').fill('2026-06-01');
+    await page.getByRole('button', { name: 'Adjust credits' }).click();
+    await expect(page.locator('#notice').innerText()).resolves.toContain('expires_at: only for a positive adjustment');
+
+    // A confirmed post carrying a NUL (which Postgres text refuses): refused as bad input, audited with U+FFFD.
+    const token = await page.locator('#adjust-form input[name=_csrf]').inputValue();
+    const confirmed = await page.evaluate(async ({ csrf, url }) => {
+      const body = new URLSearchParams({ _csrf: csrf, credits: '5', reason: 'nul\u0000here', confirm: '1', action_key: 'ab'.repeat(16) });
+      return (await fetch(url, { method: 'POST', body, redirect: 'manual' })).type;
+    }, { csrf: token, url: `/admin/workspaces/${workspaceId}/credit-adjustments` });
+    expect(confirmed).toBe('opaqueredirect');
+    expect((await auditOf())[0]).toMatchObject({ status: 400, outcome: 'invalid_request', request: { credits: '5', reason: 'nul\ufffdhere' } });
+    expect((await customer.get('/v1/credits')).body.available).toBe(before);
+
+    expect((await page.goto(`${stack.baseUrl}/admin?q=%00`))!.status()).toBe(200);
+    expect((await page.goto(`${stack.baseUrl}/admin/workspaces/%00`))!.status()).toBe(404);
+    expect((await page.goto(`${stack.baseUrl}/admin/workspaces/ws_${'x'.repeat(100)}`))!.status()).toBe(404);
+    expect((await page.goto(`${stack.baseUrl}/admin?cursor=ws_gone`))!.status()).toBe(200);
+    await expect(page.locator('#notice').innerText()).resolves.toContain('showing the first page');
+    await page.context().close();
+  });
+
   it('refuses a form post with a wrong or missing CSRF token, or from another origin (403, nothing changes, nothing audited)', async () => {
     const { context, page } = await signedIn();
     await page.goto(`${stack.baseUrl}/admin/workspaces/${workspaceId}`);

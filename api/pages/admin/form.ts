@@ -23,6 +23,7 @@ export function creditsField(form: Form): number {
 export function reasonField(form: Form): string {
   const reason = (field(form, 'reason') ?? '').trim();
   if (reason.length < 1 || reason.length > 500) throw invalidField('reason', 'say why, in 1 to 500 characters');
+  if (reason.includes('\u0000')) throw invalidField('reason', 'must not contain NUL characters');
   return reason;
 }
 
@@ -62,6 +63,8 @@ export function actionKeyField(form: Form): string | undefined {
   return key && /^[0-9a-f]{16,64}$/.test(key) ? key : undefined;
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /**
  * The form as the audit log records it (SPEC §10: the request): its fields without the CSRF token, the
  * confirm flag and the action key (not part of what was asked).
@@ -69,5 +72,7 @@ export function actionKeyField(form: Form): string | undefined {
 export function auditedRequest(form: Form): Record<string, string> | null {
   const entries = Object.entries(form)
     .filter(([name, value]) => typeof value === 'string' && !['_csrf', 'confirm', 'action_key'].includes(name)) as [string, string][];
-  return entries.length > 0 ? Object.fromEntries(entries) : null;
+  // As api/audit.ts stores a request: NUL and lone surrogates (which jsonb refuses) become U+FFFD.
+  const storable = (text: string) => text.replaceAll('\u0000', '\ufffd').replace(LONE_SURROGATE, '\ufffd');
+  return entries.length > 0 ? Object.fromEntries(entries.map(([name, value]) => [storable(name), storable(value)])) : null;
 }

@@ -39,7 +39,10 @@ export function workflowUrl(uiUrl: string, namespace: string, subscriptionId: st
   return `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowIdOf(subscriptionId))}`;
 }
 
-export function adminPages(deps: ApiDeps & { temporalUiUrl?: string }) {
+/** What a workspace, invoice or key id can be (anything else is not found, and never reaches SQL: no NUL, no 1 MB ids). */
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function adminPages(deps: ApiDeps) {
   const pages = new Hono();
   const sessions = operatorSessions(deps);
   const publicOrigin = new URL(deps.publicUrl).origin;
@@ -83,7 +86,8 @@ export function adminPages(deps: ApiDeps & { temporalUiUrl?: string }) {
   pages.get('/admin', async (c) => {
     const session = await sessions.current(c);
     if (!session) return toSignIn(c);
-    const q = c.req.query('q')?.trim().slice(0, 200) || undefined;
+    // Postgres text cannot hold NUL: dropped from what is searched.
+    const q = c.req.query('q')?.replaceAll('\u0000', '').trim().slice(0, 200) || undefined;
     const status = SUBSCRIPTION_STATUSES.includes(c.req.query('status') as SubscriptionStatus) || c.req.query('status') === 'none'
       ? c.req.query('status') as WorkspaceSearch['status'] : undefined;
     const plan = PLAN_IDS.includes(c.req.query('plan') ?? '') ? c.req.query('plan') : undefined;
@@ -101,7 +105,7 @@ export function adminPages(deps: ApiDeps & { temporalUiUrl?: string }) {
     const session = await sessions.current(c);
     if (!session) return toSignIn(c);
     const id = c.req.param('id');
-    const workspace = id.length <= 64 ? await workspaceSummary(deps.sql, id) : undefined;
+    const workspace = ID.test(id) ? await workspaceSummary(deps.sql, id) : undefined;
     if (!workspace) return c.html(adminNotFoundPage({ session, what: `No workspace ${id}` }), 404);
     await expireDueAdjustments(deps.sql, id);
     const [subscription, balance, customerBalance, journal, invoices, creations, notifications, audit] = await Promise.all([
@@ -139,6 +143,7 @@ export function adminPages(deps: ApiDeps & { temporalUiUrl?: string }) {
       if (!sessions.tokenMatches(session, field(form, '_csrf'))) return c.html(adminFormExpiredPage(), 403);
       const at = new Date();
       const id = c.req.param('id') ?? '';
+      if (!ID.test(id)) return c.html(adminNotFoundPage({ session, what: 'Nothing has that id' }), 404);
       const concerned = await action.concerns(id);
       let status: number;
       let outcome: string;

@@ -1,14 +1,13 @@
 /**
  * The ledger side of refunds and disputes (SPEC §10): clawing back the credits a refunded invoice granted,
  * freezing them while it is disputed, thawing them when the dispute is won. Only the lots the invoice granted
- * are touched (domain/billing/invoice-grants.ts), each operation once per business key (onceLockedFirst), every
+ * are touched (domain/billing/invoice-grants.ts), each operation once per business key (onceInLedger), every
  * operation of a workspace serialised by its row lock (so concurrent refunds of one invoice never over-take).
  * Held credits are settled by the spend path when their hold ends (ledger_end, migration 1732400000015).
  */
 import { clawbackTarget, type InvoiceGrantSource, invoiceGrants } from '../domain/billing/invoice-grants.js';
 import type { Sql } from './db.js';
-import type postgres from 'postgres';
-import { availableAt, type Entry, journal, type LedgerContext, lockWorkspace, noteLowBalance, type Tx } from './operations.js';
+import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
 
 /** What one refund did to the credits (SPEC §10 credit note `credits_clawed_back`, `shortfall`). */
 export interface RefundClawback {
@@ -54,7 +53,7 @@ export async function clawBackForRefund(
   req: { key: string; invoiceId: string; refundedCentsTotal: number; at: Date },
 ): Promise<RefundClawback> {
   const invoice = await readInvoice(sql, req.invoiceId);
-  return onceLockedFirst(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
+  return onceInLedger(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
     const ws = invoice.workspace_id;
     const grants = invoiceGrants(invoice);
     const lots = await lotsOfGrants(tx, ws, grants.map((g) => g.key), req.at);
@@ -129,7 +128,7 @@ export async function readRefundClawback(sql: Sql | Tx, key: string): Promise<Re
  */
 export async function freezeForDispute(sql: Sql, req: { key: string; invoiceId: string; at: Date }): Promise<{ lots: number; credits: number }> {
   const invoice = await readInvoice(sql, req.invoiceId);
-  return onceLockedFirst(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
+  return onceInLedger(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
     const lotIds = await lotIdsOfInvoice(tx, invoice);
     if (lotIds.length === 0) return { lots: 0, credits: 0 };
     const changed = await tx<{ id: number; available: number }[]>`
@@ -156,7 +155,7 @@ export async function thawForDispute(
   sql: Sql, req: { key: string; invoiceId: string; at: Date; freezeKey?: string },
 ): Promise<{ lots: number; credits: number }> {
   const invoice = await readInvoice(sql, req.invoiceId);
-  return onceLockedFirst(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
+  return onceInLedger(sql, { key: req.key, workspaceId: invoice.workspace_id }, async (tx, ctx) => {
     const lotIds = await lotIdsOfInvoice(tx, invoice);
     if (lotIds.length === 0) return { lots: 0, credits: 0 };
     const changed = await tx<{ id: number; available: number }[]>`
@@ -168,31 +167,6 @@ export async function thawForDispute(
       RETURNING lots.id, lot_available(lots, ${req.at}) AS available`;
     return { lots: changed.length, credits: await journalFreeze(tx, ctx, invoice.workspace_id, changed, 'thaw', req) };
   });
-}
-
-/**
- * onceInLedger's contract (one run per key, a replay returns the stored result) with the workspace locked
- * before the key is claimed. onceInLedger claims first: the claim's foreign key takes a KEY SHARE lock on the
- * workspace row, so two operations of one workspace with different keys (two refunds at once) each held it
- * and then waited for the other's to take the row FOR UPDATE: a deadlock Postgres breaks by failing one.
- * Locking first, the second waits before it holds anything, then finds the key claimed or claims its own.
- */
-async function onceLockedFirst<T extends postgres.JSONValue>(
-  sql: Sql, op: { key: string; workspaceId: string }, apply: (tx: Tx, ctx: LedgerContext) => Promise<T>,
-): Promise<T> {
-  return (await sql.begin(async (tx) => {
-    const ctx = await lockWorkspace(tx, op.workspaceId);
-    const claimed = await tx`
-      INSERT INTO ledger_operations (key, workspace_id, result) VALUES (${op.key}, ${op.workspaceId}, 'null')
-      ON CONFLICT (key) DO NOTHING RETURNING key`;
-    if (claimed.length === 0) {
-      const [prior] = await tx<{ result: T }[]>`SELECT result FROM ledger_operations WHERE key = ${op.key}`;
-      return prior!.result;
-    }
-    const result = await apply(tx, ctx);
-    await tx`UPDATE ledger_operations SET result = ${tx.json(result)} WHERE key = ${op.key}`;
-    return result;
-  })) as T;
 }
 
 async function journalFreeze(

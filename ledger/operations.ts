@@ -38,8 +38,10 @@ export function lowBalanceThreshold(own: number | null, livePlan: string | null)
 }
 
 /**
- * Runs one balance-changing business operation exactly once. The operation row is claimed first
- * (a concurrent duplicate blocks on the key until the first commits, then reads its result).
+ * Runs one balance-changing business operation exactly once. The workspace row is locked first, then the
+ * operation row claimed (a duplicate waits for the lock, then reads the first one's result). Locking before
+ * claiming matters: the claim's foreign key takes a KEY SHARE lock on the workspace row, and two operations
+ * of one workspace that each held that and then asked for the row lock deadlocked.
  */
 export async function onceInLedger<T extends postgres.JSONValue>(
   sql: Sql,
@@ -47,6 +49,7 @@ export async function onceInLedger<T extends postgres.JSONValue>(
   apply: (tx: Tx, ctx: LedgerContext) => Promise<T>,
 ): Promise<T> {
   return (await sql.begin(async (tx) => {
+    const ctx = await lockWorkspace(tx, op.workspaceId);
     const claimed = await tx`
       INSERT INTO ledger_operations (key, workspace_id, result) VALUES (${op.key}, ${op.workspaceId}, 'null')
       ON CONFLICT (key) DO NOTHING RETURNING key`;
@@ -54,7 +57,6 @@ export async function onceInLedger<T extends postgres.JSONValue>(
       const [prior] = await tx<{ result: T }[]>`SELECT result FROM ledger_operations WHERE key = ${op.key}`;
       return prior!.result;
     }
-    const ctx = await lockWorkspace(tx, op.workspaceId);
     const result = await apply(tx, ctx);
     await tx`UPDATE ledger_operations SET result = ${tx.json(result)} WHERE key = ${op.key}`;
     return result;

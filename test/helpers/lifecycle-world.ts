@@ -533,7 +533,7 @@ export class World {
     check((upcoming?.next_attempt_at ?? null) === view.next_due_at, `upcoming invoice at ${upcoming?.next_attempt_at}, next_due_at ${view.next_due_at}`);
     check(upcoming === null || upcoming.reason === 'dunning_retry' || !['canceled', 'incomplete'].includes(s.status), `upcoming invoice while ${s.status}`);
     this.promised = this.inFlight.length > 0 ? null : { at: next, subscriptionId: s.subscriptionId, invoice: upcoming };
-    this.promisedChange = view.scheduled_change ? { plan: view.scheduled_change.plan, at: Date.parse(view.scheduled_change.effective_at) } : null;
+    this.promisedChange = view.scheduled_change && this.inFlight.length === 0 ? { plan: view.scheduled_change.plan, at: Date.parse(view.scheduled_change.effective_at) } : null;
     // Credits: a paid change granted what the credit-aware rule says (nothing when it says 0).
     for (const i of this.invoices) {
       if (i.status === 'paid' && i.changeCredits && !this.inFlight.some((e) => e.invoiceId === i.id)) check(i.changeCredits.granted === i.changeCredits.expected > 0, `paid change ${i.id} granted=${i.changeCredits.granted}, the rule says ${i.changeCredits.expected}`);

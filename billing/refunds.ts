@@ -87,7 +87,10 @@ async function recordRefund(sql: Sql, request: RefundRequest): Promise<CreditNot
   });
 }
 
-/** The n of the invoice's last `<invoice>:refund:<n>` note (0: none): a dropped intent's n is never reused. */
+/**
+ * The n of the invoice's last `<invoice>:refund:<n>` note (0: none); the next refund is n + 1. Numbers of
+ * notes kept are never reused; the number of an intent the provider refused (dropped) may be.
+ */
 async function lastRefundNumber(tx: Tx, invoiceId: string): Promise<number> {
   const [row] = await tx<{ n: number }[]>`
     SELECT coalesce(max(substring(business_key FROM ':refund:([0-9]+)$')::int), 0) AS n

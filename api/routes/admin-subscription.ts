@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { signalIfRunning, updateSubscription, workflowIdOf } from '../../billing/subscriptions.js';
-import { refuse } from '../../domain/refusals.js';
-import { currentSubscription } from '../../ledger/subscriptions.js';
+import { retrySubscriptionPayment } from '../../billing/retry-payment.js';
+import { updateSubscription } from '../../billing/subscriptions.js';
 import { getWorkspace, type WorkspaceIdentity } from '../../ledger/workspaces.js';
-import { cancelNowUpdate, cancelUpdate, pauseUpdate, paymentMethodUpdatedSignal, resumeUpdate, type SubscriptionView } from '../../workflows/messages.js';
+import { cancelNowUpdate, cancelUpdate, pauseUpdate, resumeUpdate, type SubscriptionView } from '../../workflows/messages.js';
 import { notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { json, operatorBearer, Problem } from '../schemas.js';
@@ -61,13 +60,7 @@ export function adminSubscriptionRoutes(deps: ApiDeps) {
       responses: { 202: { description: 'Retry requested', ...json(Subscription) }, ...refusals } }),
     async (c) => {
       const workspace = await identity(deps, c.req.valid('param').id);
-      const subscription = await currentSubscription(deps.sql, workspace.id);
-      if (!subscription) refuse('no_subscription', 'this workspace has no subscription');
-      if (subscription.status !== 'past_due' && subscription.incomplete_payment === null) {
-        refuse('nothing_to_retry', `a ${subscription.status} subscription has no unpaid renewal or first invoice to retry`);
-      }
-      await signalIfRunning(deps.temporal, workflowIdOf(subscription.id), paymentMethodUpdatedSignal);
-      return c.json(fromRow(subscription), 202);
+      return c.json(fromRow(await retrySubscriptionPayment(deps, workspace.id)), 202);
     },
   );
   return router;

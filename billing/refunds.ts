@@ -11,7 +11,7 @@ import { refundableCents, splitRefund, unrecordedProviderRefund } from '../domai
 import { refuse, Refusal } from '../domain/refusals.js';
 import {
   clawbackKeyOf, type CreditNoteRow, creditNoteByKey, dropPendingCreditNote, insertCreditNote, issueCreditNote, lockInvoice,
-  pendingRefundLike, refundedSoFar, refundedThrough, setProviderRefund,
+  pendingCreditNotes, pendingRefundLike, refundedSoFar, refundedThrough, setProviderRefund,
 } from '../ledger/credit-notes.js';
 import type { Sql } from '../ledger/db.js';
 import { blockingDispute } from '../ledger/disputes.js';
@@ -144,10 +144,13 @@ export async function completeCreditNote(deps: { sql: Sql; payments?: PaymentPro
 /**
  * `charge.refunded` (SPEC §10): Stripe's `amount_refunded` is the charge's total refunded. What we have not
  * recorded (a refund made in Stripe's dashboard) becomes a credit note of source `provider`, card part only,
- * keyed by that total so a duplicate (same or new event id) finds it; the echo of our own refund adds nothing.
- * Throws (for the inbox to retry) while the invoice is not paid here yet.
+ * keyed by that total so a duplicate (same or new event id) finds it; the echo of our own refund adds nothing,
+ * and completes our refunds of the invoice a crash left pending (with `payments`, also one whose provider call
+ * is unconfirmed: it is idempotent). Throws (for the inbox to retry) while the invoice is not paid here yet.
  */
-export async function applyProviderRefund(deps: { sql: Sql }, event: { invoiceId: string; amountRefundedCents: number }): Promise<CreditNoteRow | null> {
+export async function applyProviderRefund(
+  deps: { sql: Sql; payments?: PaymentProvider }, event: { invoiceId: string; amountRefundedCents: number },
+): Promise<CreditNoteRow | null> {
   const note = await deps.sql.begin(async (tx) => {
     const invoice = await lockInvoice(tx, event.invoiceId);
     if (!invoice) return null; // not one of ours
@@ -165,5 +168,19 @@ export async function applyProviderRefund(deps: { sql: Sql }, event: { invoiceId
       reason: 'refunded at the payment provider', requestedCents: null, source: 'provider', createdAt: now,
     });
   });
-  return note ? completeCreditNote(deps, note) : null;
+  const completed = note ? await completeCreditNote(deps, note) : null;
+  await completePendingCreditNotes(deps, event.invoiceId);
+  return completed;
+}
+
+/**
+ * Completes the invoice's pending credit notes (refunds a crash interrupted after recording them). Without
+ * `payments`, a note whose provider refund is unconfirmed stays pending for its retry.
+ */
+export async function completePendingCreditNotes(deps: { sql: Sql; payments?: PaymentProvider }, invoiceId: string): Promise<void> {
+  for (const note of await pendingCreditNotes(deps.sql, invoiceId)) {
+    const needsProvider = note.source === 'operator' && Number(note.refunded_to_card_cents) > 0 && !note.provider_refund_id;
+    if (needsProvider && !deps.payments) continue;
+    await completeCreditNote(deps, note);
+  }
 }

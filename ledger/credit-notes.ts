@@ -89,6 +89,11 @@ export async function pendingRefundLike(tx: Tx, invoiceId: string, requestedCent
   return row;
 }
 
+/** The invoice's notes still pending (a refund interrupted after its intent was recorded), oldest first. */
+export async function pendingCreditNotes(sql: Sql, invoiceId: string): Promise<CreditNoteRow[]> {
+  return sql<CreditNoteRow[]>`SELECT * FROM credit_notes WHERE invoice_id = ${invoiceId} AND status = 'pending' ORDER BY seq`;
+}
+
 /** The sum of the invoice's notes up to and including `seq`: the refunded total a note's clawback is computed at. */
 export async function refundedThrough(sql: Sql, invoiceId: string, seq: number): Promise<number> {
   const [row] = await sql<{ cents: number }[]>`

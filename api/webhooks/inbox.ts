@@ -65,7 +65,10 @@ async function applyChargeEvent(deps: InboxDeps, event: PaymentWebhookEvent): Pr
     ?? (deps.stripe && event.paymentIntentId ? await deps.stripe.ourInvoiceOfPayment(event.paymentIntentId) : null);
   if (!invoiceId) return;
   if (event.type === 'charge.refunded') {
-    if (typeof event.amountRefunded === 'number') await applyProviderRefund(deps, { invoiceId, amountRefundedCents: event.amountRefunded });
+    // Stripe mode: a refund of ours that a crash left unconfirmed is completed through the provider (idempotent).
+    if (typeof event.amountRefunded === 'number') {
+      await applyProviderRefund({ sql: deps.sql, payments: deps.stripe }, { invoiceId, amountRefundedCents: event.amountRefunded });
+    }
     return;
   }
   if (event.dispute) await applyDisputeEvent(deps, { id: event.id, created: event.created, invoiceId, dispute: event.dispute });

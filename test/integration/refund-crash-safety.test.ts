@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverPack } from '../../billing/packs.js';
-import { refundInvoice } from '../../billing/refunds.js';
+import { applyProviderRefund, refundInvoice } from '../../billing/refunds.js';
 import { Refusal } from '../../domain/refusals.js';
 import { draftInvoice, markInvoice } from '../../ledger/invoices.js';
 import { createWorkspace } from '../../ledger/workspaces.js';
@@ -64,6 +64,20 @@ describe('refund crash safety and concurrency', () => {
     const second = await refundInvoice({ sql: db.sql, payments: sandbox }, request);
     expect(second).toMatchObject({ business_key: `${invoiceId}:refund:2`, status: 'issued', credits_clawed_back: 40 });
     expect(await sandboxRefunds(invoiceId)).toEqual([400, 400]);
+  });
+
+  it('the echo of a refund a crash interrupted (charge.refunded) completes it, without a second refund or a provider note', async () => {
+    const { workspaceId, invoiceId } = await paidPack('crash then echo');
+    const crashing: PaymentProvider = { ...sandbox, refund: async (request) => { await sandbox.refund(request); throw new Error('died'); } };
+    await expect(refundInvoice({ sql: db.sql, payments: crashing }, { invoiceId, amountCents: 250, reason: 'echo' })).rejects.toThrow(/died/);
+    // Without the provider (sandbox mode's inbox), the unconfirmed note waits for the operator's retry.
+    await applyProviderRefund({ sql: db.sql }, { invoiceId, amountRefundedCents: 250 });
+    expect((await notes(invoiceId)).map((n) => n.status)).toEqual(['pending']);
+    // With it (Stripe mode's inbox), the echo completes it: the provider call is replayed by its key.
+    await applyProviderRefund({ sql: db.sql, payments: sandbox }, { invoiceId, amountRefundedCents: 250 });
+    expect(await notes(invoiceId)).toEqual([{ business_key: `${invoiceId}:refund:1`, status: 'issued', amount_cents: 250, credits_clawed_back: 25 }]);
+    expect(await sandboxRefunds(invoiceId)).toEqual([250]);
+    expect((await clawbacks(workspaceId)).map((e) => Number(e.remaining_delta))).toEqual([-25]);
   });
 
   it('a crash before the provider was called: the retry with the same Idempotency-Key refunds once', async () => {

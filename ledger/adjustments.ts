@@ -116,3 +116,17 @@ export async function expireDueAdjustments(sql: Sql, workspaceId: string): Promi
   for (const lot of due) await expireLot(sql, { workspaceId, lotId: lot.id, at: lot.expires_at });
   return due.length;
 }
+
+/**
+ * The same for every workspace (the worker's sweep, so the journal catches up without a read): adjustment
+ * lots past their expiry at their workspace's time, up to `limit` per call. Returns the number expired.
+ */
+export async function expireDueAdjustmentLots(sql: Sql, opts: { limit?: number } = {}): Promise<number> {
+  const due = await sql<{ id: number; workspace_id: string; expires_at: Date }[]>`
+    SELECT l.id, l.workspace_id, l.expires_at FROM lots l
+    WHERE l.source = 'adjustment' AND l.expired_at IS NULL AND l.remaining > 0 AND l.expires_at IS NOT NULL
+      AND lot_expired(l, workspace_now(l.workspace_id))
+    ORDER BY l.expires_at LIMIT ${opts.limit ?? 1000}`;
+  for (const lot of due) await expireLot(sql, { workspaceId: lot.workspace_id, lotId: lot.id, at: lot.expires_at });
+  return due.length;
+}

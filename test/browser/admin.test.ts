@@ -121,6 +121,8 @@ describe('operator console in headless Chromium', () => {
     await shot(page, 'search');
     await page.goto(`${stack.baseUrl}/admin?q=crm-4711`);
     expect(await page.locator('#results tbody tr').count()).toBe(1);
+    await page.goto(`${stack.baseUrl}/admin?q=${workspaceId}`);
+    expect(await page.locator('#results tbody tr').count()).toBe(1);
     await page.goto(`${stack.baseUrl}/admin?status=none`);
     await expect(page.locator('#results').innerText()).resolves.toContain('Fabrikam Audio');
     expect(await page.locator(`#ws-${workspaceId}`).count()).toBe(0);
@@ -201,14 +203,24 @@ describe('operator console in headless Chromium', () => {
     await expect(rows.nth(1).innerText()).resolves.toContain(`POST /admin/workspaces/${workspaceId}/credit-adjustments`);
     await shot(page, 'refunded');
 
-    // A refusal is a notice and changes nothing (and is audited with its code): nothing is left to refund.
-    await packRow.getByPlaceholder('reason').fill('Again');
-    await packRow.getByRole('button', { name: 'Refund' }).click();
+    // Refunded in full: no Refund form any more.
+    expect(await packRow.getByRole('button', { name: 'Refund' }).count()).toBe(0);
+    await expect(packRow.innerText()).resolves.toContain('refunded in full');
+
+    // A refusal is a notice and changes nothing (and is audited with its code): more than the invoice's $29.00.
+    const periodInvoice = (await customer.get('/v1/invoices')).body.data.find((i: { kind: string }) => i.kind === 'subscription');
+    const periodRow = page.locator(`#invoice-${periodInvoice.id}`);
+    await periodRow.getByPlaceholder('all').fill('30.00');
+    await periodRow.getByPlaceholder('reason').fill('Too generous');
+    await periodRow.getByRole('button', { name: 'Refund' }).click();
+    await expect(page.locator('#confirm-amount').getAttribute('data-cents')).resolves.toBe('3000');
     await page.locator('#confirm').click();
     await page.locator('#notice.error').waitFor();
-    await expect(page.locator('#notice').innerText()).resolves.toContain('refund_exceeds_paid');
-    expect((await customer.get(`/v1/invoices/${packInvoiceId}`)).body.credit_notes).toHaveLength(1);
-    expect((await auditOf())[0]).toMatchObject({ path: `/admin/invoices/${packInvoiceId}/refund`, status: 409, outcome: 'refund_exceeds_paid' });
+    await expect(page.locator('#notice').innerText()).resolves.toContain('(refund_exceeds_paid)');
+    expect((await customer.get(`/v1/invoices/${periodInvoice.id}`)).body.credit_notes).toEqual([]);
+    expect((await auditOf())[0]).toMatchObject({
+      path: `/admin/invoices/${periodInvoice.id}/refund`, request: { amount: '30.00', reason: 'Too generous' }, status: 409, outcome: 'refund_exceeds_paid',
+    });
     // So is taking more credits than are available (409 insufficient_credits, as the admin API answers).
     await page.getByLabel('Credits (+ grant, − take)').fill('-1000');
     await page.getByLabel('Reason', { exact: true }).fill('Too much');
@@ -221,7 +233,7 @@ describe('operator console in headless Chromium', () => {
     await context.close();
   });
 
-  it('acts on the subscription on the customer\'s behalf: cancel at period end, then resume, each confirmed', async () => {
+  it('acts on the subscription on the customer\'s behalf: cancel at period end, resume, pause, resume, retry refused; each confirmed and audited', async () => {
     const { context, page } = await signedIn();
     await page.goto(`${stack.baseUrl}/admin/workspaces/${workspaceId}`);
     await page.getByRole('button', { name: 'Cancel at period end' }).click();
@@ -234,14 +246,51 @@ describe('operator console in headless Chromium', () => {
     await page.locator('#confirm').click();
     await page.locator('#notice').filter({ hasText: 'Resumed' }).waitFor();
     expect((await customer.get('/v1/subscription')).body.cancel_at_period_end).toBe(false);
+    // Pause for two cycles from the period end, then withdraw the pause.
+    await page.getByLabel('Cycles').selectOption('2');
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await expect(page.locator('#confirm-effect').innerText()).resolves.toContain('Pauses for 2 cycle(s) from 31 January 2026');
+    await page.locator('#confirm').click();
+    await page.locator('#notice').filter({ hasText: 'Paused for 2 cycle(s) from 31 January 2026' }).waitFor();
+    expect((await customer.get('/v1/subscription')).body.pause).toMatchObject({ cycles: 2 });
+    await expect(page.locator('#pause').innerText()).resolves.toContain('2 cycle(s), from 31 January 2026');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('#confirm').click();
+    await page.locator('#notice').filter({ hasText: 'Resumed' }).waitFor();
+    expect((await customer.get('/v1/subscription')).body.pause).toBeNull();
     // Retrying a payment of an active subscription is refused as the admin API refuses it.
     await page.getByRole('button', { name: 'Retry payment' }).click();
     await page.locator('#confirm').click();
     await page.locator('#notice.error').filter({ hasText: 'nothing_to_retry' }).waitFor();
     const audit = await auditOf();
-    expect(audit.slice(0, 3).map((a) => [a.path.replace(`/admin/workspaces/${workspaceId}`, ''), a.status, a.outcome])).toEqual([
-      ['/subscription/retry-payment', 409, 'nothing_to_retry'], ['/subscription/resume', 200, 'ok'], ['/subscription/cancel', 200, 'ok'],
+    expect(audit.slice(0, 5).map((a) => [a.path.replace(`/admin/workspaces/${workspaceId}`, ''), a.request, a.status, a.outcome])).toEqual([
+      ['/subscription/retry-payment', null, 409, 'nothing_to_retry'], ['/subscription/resume', null, 200, 'ok'],
+      ['/subscription/pause', { cycles: '2' }, 200, 'ok'], ['/subscription/resume', null, 200, 'ok'],
+      ['/subscription/cancel', { at_period_end: '1' }, 200, 'ok'],
     ]);
+    await shot(page, 'subscription-actions');
+    await context.close();
+  });
+
+  it('revokes an operator key (confirmed, audited): the key stops working for the API at once', async () => {
+    const stored = (await operator.post('/v1/admin/operator-keys', { name: 'night shift' })).body;
+    expect((await stack.api(stored.api_key).get('/v1/admin/audit')).status).toBe(200);
+    const { context, page } = await signedIn();
+    await page.getByRole('link', { name: 'Operator keys' }).click();
+    await page.waitForURL(/\/admin\/operator-keys$/);
+    expect(await page.locator('#key-opk_root button').count()).toBe(0);
+    await page.locator(`#key-${stored.id}`).getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.locator('#confirm-title').innerText()).resolves.toBe('Revoke the operator key night shift');
+    await shot(page, 'confirm-revoke');
+    expect((await stack.api(stored.api_key).get('/v1/admin/audit')).status).toBe(200);
+    await page.locator('#confirm').click();
+    await page.locator('#notice').filter({ hasText: `The operator key night shift (${stored.id}) is revoked.` }).waitFor();
+    expect((await stack.api(stored.api_key).get('/v1/admin/audit')).status).toBe(401);
+    expect(await page.locator(`#key-${stored.id} button`).count()).toBe(0);
+    const [entry] = (await operator.get('/v1/admin/audit?limit=1')).body.data;
+    expect(entry).toMatchObject({
+      operator_key_id: 'opk_root', path: `/admin/operator-keys/${stored.id}/revoke`, workspace_id: null, target: stored.id, status: 200, outcome: 'ok',
+    });
     await context.close();
   });
 

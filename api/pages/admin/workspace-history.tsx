@@ -12,6 +12,9 @@ import { When } from '../site.js';
 import { AdminForm } from './layout.js';
 import type { OperatorSession } from './session.js';
 
+/** What the invoice's issued credit notes gave back (cents): the Refund form is offered while some is left. */
+const refundedCents = (refunds: InvoiceRefundView) => refunds.credit_notes.reduce((sum, note) => sum + note.amount_cents, 0);
+
 export function InvoicesSection(props: { session: OperatorSession; invoices: { invoice: InvoiceRow; refunds: InvoiceRefundView }[] }) {
   return (
     <>
@@ -40,7 +43,8 @@ export function InvoicesSection(props: { session: OperatorSession; invoices: { i
                 </td>
                 <td class="dispute">{refunds.dispute ? <><span class="mono">{refunds.dispute.id}</span> {refunds.dispute.status}</> : '—'}</td>
                 <td>
-                  {invoice.status === 'paid' && invoice.total_cents > 0 ? (
+                  {invoice.status === 'paid' && invoice.total_cents > 0 && refundedCents(refunds) >= invoice.total_cents ? <span class="muted">refunded in full</span> : ''}
+                  {invoice.status === 'paid' && invoice.total_cents > 0 && refundedCents(refunds) < invoice.total_cents ? (
                     <AdminForm action={`/admin/invoices/${encodeURIComponent(invoice.id)}/refund`} session={props.session} class="refund-form">
                       <input type="text" name="amount" size={7} placeholder="all" aria-label={`Amount to refund of ${invoice.number ?? invoice.id} (dollars, empty: all that is left)`} />
                       <input type="text" name="reason" size={14} placeholder="reason" required aria-label={`Reason for refunding ${invoice.number ?? invoice.id}`} />

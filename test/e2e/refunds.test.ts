@@ -247,6 +247,14 @@ describe('refunds and credit notes', () => {
     await advanceClock(operator(), clockId, '2026-07-02T00:00:00Z');
     expect((await customer.post('/v1/subscription/change', { interval: 'month' })).status).toBe(200);
     // Spend the balance on 500-packs (3280 cents on Max) until less than one pack's price is left.
+    const paidByBalance = [];
+    while ((await customerBalance(workspaceId)) >= 3280) paidByBalance.push((await buyPack(customer, 500)).invoice);
+    expect(paidByBalance.length).toBeGreaterThan(0);
+    expect(paidByBalance[0]).toMatchObject({ total_cents: 3280, amount_due_cents: 0 });
+    // A pack the balance paid in full: 1000 cents go back to the balance, with no provider call (the card part is 0).
+    const balanceOnly = await refund(paidByBalance[0]!.id, { amount_cents: 1000, reason: 'paid by the balance' });
+    expect(balanceOnly.body).toMatchObject({ refunded_to_card_cents: 0, credited_to_balance_cents: 1000, provider_refund_id: null });
+    expect(await stack.sql`SELECT id FROM sandbox_refunds WHERE invoice_id = ${paidByBalance[0]!.id}`).toHaveLength(0);
     while ((await customerBalance(workspaceId)) >= 3280) await buyPack(customer, 500);
     const balanceBefore = await customerBalance(workspaceId);
     expect(balanceBefore).toBeGreaterThan(0);

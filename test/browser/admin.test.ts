@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
+import { eventually } from '../helpers/temporal.js';
 
 /**
  * The operator console /admin (SPEC §10) in a real browser: Debian's Chromium, headless, driven by
@@ -269,6 +270,36 @@ describe('operator console in headless Chromium', () => {
       ['/subscription/cancel', { at_period_end: '1' }, 200, 'ok'],
     ]);
     await shot(page, 'subscription-actions');
+    await context.close();
+  });
+
+  it('shows a disputed pack (dispute status, frozen lot, notification) and refuses its refund as invoice_disputed', async () => {
+    const clock = (await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body;
+    const created = (await operator.post('/v1/workspaces', { name: 'Litware Pictures', test_clock_id: clock.id })).body;
+    const litware = stack.api(created.api_key);
+    expect((await litware.put('/v1/payment-method', { payment_method: 'pm_card_visa' })).status).toBe(200);
+    expect((await litware.post('/v1/subscription', { plan: 'plus', interval: 'month' })).body.status).toBe('active');
+    expect((await litware.put('/v1/payment-method', { payment_method: 'pm_card_createDispute' })).status).toBe(200);
+    expect((await litware.post('/v1/credit-packs', { size: 100 })).status).toBe(201);
+    const invoices = await eventually(() => litware.get('/v1/invoices'),
+      (r) => r.body.data.some((i: { kind: string; dispute: unknown }) => i.kind === 'pack' && i.dispute !== null));
+    const pack = invoices.body.data.find((i: { kind: string }) => i.kind === 'pack');
+
+    const { context, page } = await signedIn();
+    await page.goto(`${stack.baseUrl}/admin/workspaces/${created.id}`);
+    const row = page.locator(`#invoice-${pack.id}`);
+    await expect(row.locator('td.dispute').innerText()).resolves.toBe(`${pack.dispute.id} needs_response`);
+    await expect(page.locator('#lots tbody tr[data-source=pack]').innerText()).resolves.toContain('frozen');
+    await expect(page.locator('#notification-rows').innerText()).resolves.toContain('dispute_opened');
+    await shot(page, 'disputed');
+    const available = (await litware.get('/v1/credits')).body.available;
+    await row.getByPlaceholder('reason').fill('During the dispute');
+    await row.getByRole('button', { name: 'Refund' }).click();
+    await page.locator('#confirm').click();
+    await page.locator('#notice.error').waitFor();
+    await expect(page.locator('#notice').innerText()).resolves.toContain('(invoice_disputed)');
+    expect((await litware.get(`/v1/invoices/${pack.id}`)).body.credit_notes).toEqual([]);
+    expect((await litware.get('/v1/credits')).body.available).toBe(available);
     await context.close();
   });
 

@@ -42,6 +42,11 @@ export function workflowUrl(uiUrl: string, namespace: string, subscriptionId: st
 /** What a workspace, invoice or key id can be (anything else is not found, and never reaches SQL: no NUL, no 1 MB ids). */
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/**
+ * The /admin routes: sign-in and sign-out, the search (`GET /admin?q=&status=&plan=&cursor=`), a workspace
+ * (`GET /admin/workspaces/:id`), the operator keys, and the action posts of actions.ts. Signed out, every
+ * page leads to /admin/sign-in; a post without the session's CSRF token (or from another origin) is a 403.
+ */
 export function adminPages(deps: ApiDeps) {
   const pages = new Hono();
   const sessions = operatorSessions(deps);

@@ -17,6 +17,7 @@ export interface SearchPageData {
 const query = (search: SearchPageData['search'], cursor: string) =>
   new URLSearchParams({ ...(search.q ? { q: search.q } : {}), ...(search.status ? { status: search.status } : {}), ...(search.plan ? { plan: search.plan } : {}), cursor }).toString();
 
+/** The search form (its values kept), the matching workspaces newest first, and a link to the next page. */
 export function searchPage(view: SearchPageData) {
   const { search, results } = view;
   return (

@@ -35,6 +35,7 @@ export interface WorkspacePageData {
   notice: Notice | undefined;
 }
 
+/** One workspace, everything an operator reads and does about it on one page (ids on elements for tests and readers). */
 export function workspacePage(view: WorkspacePageData) {
   const { workspace, session } = view;
   return (

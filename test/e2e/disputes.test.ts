@@ -77,6 +77,9 @@ describe('disputes', () => {
     const disputed = await eventually(() => invoiceOf(customer, invoiceId), (i) => i.dispute !== null);
     expect(disputed.dispute).toMatchObject({ status: 'needs_response' });
     expect(disputed.dispute!.id).toMatch(/^dp_sbx_/);
+    // The dispute is recorded first, then its effects (under the dispute's lock): wait for them.
+    await eventually(() => notifications(workspaceId), (rows) => rows.length === 1);
+    await settled();
     expect(await available(customer)).toBe(150); // the pack's 100 credits are frozen
     expect(await lotRow(lot)).toMatchObject({ remaining: 100, dispute_freeze_key: `dispute:${disputed.dispute!.id}:freeze` });
     expect((await notifications(workspaceId)).map((n) => [n.kind, n.payload.invoice_id, n.payload.amount_cents]))
@@ -108,7 +111,8 @@ describe('disputes', () => {
     const { customer, workspaceId } = await subscribed();
     const { invoiceId, lot } = await buyPack(customer, 'pm_card_createDispute');
     const dispute = (await eventually(() => invoiceOf(customer, invoiceId), (i) => i.dispute !== null)).dispute!;
-    expect(await notifications(workspaceId)).toHaveLength(1);
+    await eventually(() => notifications(workspaceId), (rows) => rows.length === 1);
+    await settled();
     const closed = await operator().post(`/v1/admin/sandbox/disputes/${dispute.id}/close`, { outcome: 'lost' });
     expect(closed.body.status).toBe('lost');
     const invoice = await eventually(() => invoiceOf(customer, invoiceId), (i) => i.dispute?.status === 'lost' && i.credit_notes.length === 1);

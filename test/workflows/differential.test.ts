@@ -8,7 +8,7 @@ import { markInvoice } from '../../ledger/invoices.js';
 import { createQuote, endCreation, holdForQuote } from '../../ledger/spend.js';
 import { setPaymentMethod } from '../../ledger/workspaces.js';
 import {
-  cancelUpdate, changePlanUpdate, paymentEventSignal, paymentMethodUpdatedSignal, pauseUpdate, resumeUpdate, stateQuery,
+  cancelNowUpdate, cancelUpdate, changePlanUpdate, paymentEventSignal, paymentMethodUpdatedSignal, pauseUpdate, resumeUpdate, stateQuery,
   withdrawScheduledChangeUpdate,
 } from '../../workflows/messages.js';
 import { subscribeOnClock } from '../helpers/clock-harness.js';
@@ -128,6 +128,9 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
         case 'cancel':
           refused = await refusalOf(() => sub.handle.executeUpdate(cancelUpdate));
           break;
+        case 'cancel_now':
+          refused = await refusalOf(() => sub.handle.executeUpdate(cancelNowUpdate));
+          break;
         case 'resume':
           refused = await refusalOf(() => sub.handle.executeUpdate(resumeUpdate));
           break;
@@ -172,7 +175,7 @@ describe('the workflow agrees with the lifecycle core (differential)', () => {
         default:
           throw new Error(`not driven here: ${a.kind}`);
       }
-      if (['change', 'withdraw', 'cancel', 'resume', 'pause'].includes(a.kind)) {
+      if (['change', 'withdraw', 'cancel', 'cancel_now', 'resume', 'pause'].includes(a.kind)) {
         expect(refused, `refusal of ${JSON.stringify(a)} after:\n  ${steps.join('\n  ')}`).toBe(world.lastRefusal);
       }
       await agree();

@@ -303,6 +303,23 @@ describe('operator console in headless Chromium', () => {
     await context.close();
   });
 
+  it('pages through search results, 25 at a time, newest first, keeping the filters', async () => {
+    for (let n = 1; n <= 27; n += 1) {
+      expect((await operator.post('/v1/workspaces', { name: `Batch ${String(n).padStart(2, '0')}` })).status).toBe(201);
+    }
+    const { context, page } = await signedIn();
+    await page.goto(`${stack.baseUrl}/admin?q=batch&status=none`);
+    const names = () => page.locator('#results tbody tr td:first-child').allInnerTexts();
+    const first = await names();
+    expect([first.length, first[0], first[24]]).toEqual([25, 'Batch 27', 'Batch 03']);
+    await page.locator('#next-page').click();
+    await page.waitForURL(/cursor=/);
+    expect(new URL(page.url()).searchParams.get('status')).toBe('none');
+    expect(await names()).toEqual(['Batch 02', 'Batch 01']);
+    expect(await page.locator('#next-page').count()).toBe(0);
+    await context.close();
+  });
+
   it('revokes an operator key (confirmed, audited): the key stops working for the API at once', async () => {
     const stored = (await operator.post('/v1/admin/operator-keys', { name: 'night shift' })).body;
     expect((await stack.api(stored.api_key).get('/v1/admin/audit')).status).toBe(200);

@@ -99,7 +99,10 @@ if (temporalAddress) {
   temporalUi = devServer.uiUrl;
 }
 
-const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: adminKey, PORT: String(port) };
+const env = {
+  ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: adminKey, PORT: String(port),
+  ...(temporalUi ? { TEMPORAL_UI_URL: temporalUi } : {}), // the console links to the workflows there
+};
 children.push(runTs('worker/main.ts', env, 'worker'), runTs('api/main.ts', env, 'api'));
 await waitForPort(port, 60_000);
 await waitUntilReady(`http://localhost:${port}/readyz`);

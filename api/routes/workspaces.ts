@@ -12,6 +12,8 @@ import { savePaymentMethod } from '../../billing/payment-methods.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
 
 // Printable text: no control characters (an external id is shown and searched, never parsed).
+// Control characters are exactly what this pattern refuses (a plain class: the u-flag form is not valid in OpenAPI).
+// eslint-disable-next-line no-control-regex
 const ExternalId = z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
   .openapi({ description: 'The studio\'s own id for this customer; unique among workspaces', example: 'user_8412' });
 const withinLimits = (metadata: Record<string, string | null>, ctx: z.RefinementCtx) => {

@@ -71,7 +71,8 @@ function mergedAllOf(schema: Record<string, unknown>, components: Record<string,
     return ref ? (components.schemas as Record<string, Record<string, unknown>>)[ref[1]!]! : m;
   });
   if (!members.every((m) => m && typeof m === 'object' && 'properties' in m && !('allOf' in m))) return schema;
-  const { allOf: _, ...rest } = schema;
+  const rest = { ...schema };
+  delete rest.allOf;
   return {
     ...rest, type: 'object',
     properties: Object.assign({}, ...members.map((m) => m.properties)),

@@ -53,8 +53,8 @@ describe('adjustment lots expire through the sweep', () => {
     expect(frozenEntries.map((e) => [e.kind, e.amount, e.remaining_delta])).toEqual([['adjust', 15, 15], ['freeze', -15, 0], ['expire', 0, -15]]);
     for (const ws of [live.id, frozen.id]) {
       const journal = await entries(ws);
-      const [{ now }] = await sql<{ now: Date }[]>`SELECT workspace_now(${ws}) AS now`;
-      expect(journal.reduce((sum, e) => sum + balanceChange(e.kind, e.amount), 0)).toBe(await availableAt(sql, ws, now!));
+      const [row] = await sql<{ now: Date }[]>`SELECT workspace_now(${ws}) AS now`;
+      expect(journal.reduce((sum, e) => sum + balanceChange(e.kind, e.amount), 0)).toBe(await availableAt(sql, ws, row!.now));
     }
   });
 });

@@ -96,12 +96,16 @@ function cancel(state: LifecycleState, at: number): Step {
 
 /**
  * Cancel now (an operator's action, SPEC §10): ends the subscription at once as at a period end (plan credits
- * forfeited, packs frozen, unpaid invoices voided), also when it was canceling or pausing. The time already paid
+ * forfeited, packs frozen, unpaid invoices voided), also when it was canceling or pausing; refused while a change
+ * waits for 3-D Secure (its payment may be under way). The time already paid
  * for is not refunded by this: like Stripe's cancel without proration, the operator refunds it if due.
  */
 function cancelNow(state: LifecycleState, at: number): Step {
   if (state.incomplete || state.status === 'past_due') return cancel({ ...state, cancelAtPeriodEnd: false }, at);
   if (state.status === 'canceled' || state.status === 'incomplete') refuse('not_cancelable', `a ${state.status} subscription cannot be canceled`);
+  // Its invoice may be paid this very moment (3-D Secure): ending now would void what was paid. It is decided
+  // within 23 hours (paid, or lapsed and voided); cancel after that, or at the period end now.
+  if (state.pendingChange) refuse('change_pending', 'a change is waiting for payment authentication; cancel at the period end, or once it is decided');
   return { ...endSubscription(state, at, true), reply: view };
 }
 

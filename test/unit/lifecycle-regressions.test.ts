@@ -155,4 +155,17 @@ describe('lifecycle regressions (pure core)', () => {
     world.apply({ kind: 'resubscribe', plan: 'plus', interval: 'month' });
     world.checkHistory();
   });
+
+  it('found: cancel-now while an upgrade waits for 3-D Secure is refused (its payment may be under way), so a paid upgrade is never voided unapplied', () => {
+    const world = play(new World({ plan: 'plus', interval: 'month', start: at('2026-01-01T00:00:00Z'), card: 'visa' }), [
+      [null, { kind: 'card', card: '3ds' }],
+      ['2026-01-05T00:00:00Z', { kind: 'change', plan: 'team' }],
+      [null, { kind: 'complete_3ds', pick: 0, delayed: true }],
+      [null, { kind: 'cancel_now' }],
+    ]);
+    expect([world.lastRefusal, world.state.status]).toEqual(['change_pending', 'active']);
+    world.apply({ kind: 'deliver_webhooks' });
+    expect(world.state.plan).toBe('team');
+    world.checkHistory();
+  });
 });

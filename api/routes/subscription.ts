@@ -2,13 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { INTERVALS, PLAN_IDS } from '../../domain/catalog.js';
 import { currentSubscription, type SubscriptionRow } from '../../ledger/subscriptions.js';
 import {
-  cancelUpdate, changePlanUpdate, type ChangeResult as ChangeResultView, pauseUpdate, resumeUpdate, type SubscriptionView, withdrawScheduledChangeUpdate,
+  cancelUpdate, type ChangeResult as ChangeResultView, pauseUpdate, resumeUpdate, type SubscriptionView, withdrawScheduledChangeUpdate,
 } from '../../workflows/messages.js';
 import { requireWorkspace } from '../auth.js';
 import { Refusal } from '../../domain/refusals.js';
-import { ApiError, invalid } from '../errors.js';
+import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { changeSubscriptionAsConfirmed } from '../../billing/confirmed-change.js';
 import { previewSubscriptionChange } from '../../billing/previews.js';
 import { startSubscription, updateSubscription } from '../../billing/subscriptions.js';
 
@@ -117,16 +118,8 @@ export function subscriptionRoutes(deps: ApiDeps) {
     async (c) => {
       const { expected_amount_due_cents: expected, ...body } = c.req.valid('json');
       if (!body.plan && !body.interval) throw invalid('plan', 'give a plan, an interval or both');
-      const workspace = requireWorkspace(c.get('principal'));
-      if (expected !== undefined) {
-        // SPEC §10: the customer confirmed an amount; a change that would charge another is not made.
-        const preview = await previewSubscriptionChange(deps, workspace, body);
-        const due = preview.invoice?.amount_due_cents ?? 0;
-        if (due !== expected) {
-          throw new ApiError(409, 'preview_outdated', `the amount due is now ${due}, not ${expected}`, undefined, { preview });
-        }
-      }
-      const result: ChangeResultView = await updateSubscription(deps, workspace, changePlanUpdate, body);
+      // SPEC §10: a confirmed amount that differs now is 409 preview_outdated with the fresh preview, nothing charged.
+      const result: ChangeResultView = await changeSubscriptionAsConfirmed(deps, requireWorkspace(c.get('principal')), body, expected);
       const { invoice_id, ...rest } = result;
       return c.json({ ...rest, ...(invoice_id ? { invoice: invoice_id } : {}) }, 200);
     },

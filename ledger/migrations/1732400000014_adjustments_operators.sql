@@ -24,6 +24,9 @@ CREATE FUNCTION lot_burn_key(l lots) RETURNS lot_burn_key LANGUAGE sql IMMUTABLE
 $$;
 DROP INDEX lots_burn_order;
 CREATE INDEX lots_burn_order ON lots(workspace_id, expires_at NULLS LAST, (source = 'pack'), granted_at, id) WHERE remaining > 0;
+-- The worker's sweep looks for adjustment lots whose expiry is not journaled yet every tick: without this it
+-- would scan every lot (no workflow timer expires these lots).
+CREATE INDEX lots_adjustments_to_expire ON lots(expires_at) WHERE source = 'adjustment' AND expired_at IS NULL AND expires_at IS NOT NULL;
 
 -- What happens to a lot when the workspace's last live subscription ends (SPEC §4, §10): plan credits
 -- (monthly, upgrade) are forfeited; packs and adjustments outlive the plan: frozen (kept, not spendable)
@@ -65,6 +68,7 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_by_workspace ON audit_log(workspace_id, id DESC) WHERE workspace_id IS NOT NULL;
 
 -- Down Migration
+DROP INDEX lots_adjustments_to_expire;
 DROP TABLE audit_log;
 DROP TABLE operator_keys;
 DROP FUNCTION lot_outlives_plan(lots);

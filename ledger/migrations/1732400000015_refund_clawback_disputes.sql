@@ -159,8 +159,13 @@ BEGIN
       IF portion.spendable THEN
         balance := balance + released;
       END IF;
+      -- The release's amount is what it gives the balance back: nothing on a lot frozen while nothing is live
+      -- (its thaw gives all it holds then, so the journal reconciles). A lapsed lot's (expired next) and a
+      -- disputed lot's (frozen next) release show +r beside the entry that takes it away.
       INSERT INTO ledger_entries (workspace_id, kind, lot_id, remaining_delta, held_delta, amount, balance_after, at, operation_key)
-      VALUES (ws, 'release', portion.lot_id, 0, -released, released, balance, entry_at, 'release:' || creation);
+      VALUES (ws, 'release', portion.lot_id, 0, -released,
+        CASE WHEN portion.spendable OR portion.lapsed OR portion.dispute_freeze_key IS NOT NULL THEN released ELSE 0 END,
+        balance, entry_at, 'release:' || creation);
       IF portion.lapsed THEN
         INSERT INTO ledger_entries (workspace_id, kind, lot_id, remaining_delta, held_delta, amount, balance_after, at, operation_key)
         VALUES (ws, 'expire', portion.lot_id, -released, 0, -released, balance, entry_at, 'release:' || creation);

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { PACKS, packPriceCents, type Plan, PLANS, priceCents } from '../../domain/catalog.js';
+import { type Interval, PACKS, packPriceCents, type Plan, PLANS, planById, priceCents } from '../../domain/catalog.js';
+import { creditRange, modelCostRows, planEquivalents, REFERENCE_VIDEO_S } from '../../domain/plan-equivalents.js';
 import { SitePage } from './site.js';
 
 /** US cents as dollars: 2900 → "$29.00", 215280 → "$2,152.80", -800 → "-$8.00". */
@@ -20,11 +21,39 @@ function discountedPlanNames(): string {
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : (names[0] ?? '');
 }
 
+/**
+ * Where a plan card's Subscribe goes: /billing with the plan and interval preselected in its subscribe form
+ * (through sign-in first when the browser is not signed in). Nothing is charged before /billing's confirm step.
+ */
+export function subscribeHref(plan: Plan, interval: Interval): string {
+  return `/billing?plan=${encodeURIComponent(plan.id)}&interval=${interval}#subscription`;
+}
+
+/** Whole percent less per credit than the smallest pack (500 credits: 18%). */
+function packSavingPercent(credits: number): number {
+  const base = PACKS[0]!;
+  const pack = PACKS.find((p) => p.credits === credits) ?? base;
+  return Math.round(100 - (pack.priceCents * base.credits * 100) / (base.priceCents * pack.credits));
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** "roughly 133 high-resolution images, or 20 to 50 ten-second videos": the plan's credits in creations. */
+function Equivalents(props: { plan: Plan }) {
+  const eq = planEquivalents(props.plan);
+  return (
+    <span class="equivalents" data-images={String(eq.highResImages.count)} data-videos-min={String(eq.premiumVideos.count)} data-videos-max={String(eq.economyVideos.count)}>
+      roughly {count(eq.highResImages.count)} high-resolution images, or {count(eq.premiumVideos.count)} to {count(eq.economyVideos.count)} ten-second videos depending on the model
+    </span>
+  );
+}
+
 function PlanCard(props: { plan: Plan }) {
   const { plan } = props;
   const monthly = priceCents(plan, 'month');
   const yearly = priceCents(plan, 'year');
   const twelveMonths = monthly * 12;
+  // One Subscribe per interval, inside the interval's block: the CSS toggle shows the one matching the prices shown.
   return (
     <section class="plan" id={`plan-${plan.id}`} aria-labelledby={`plan-${plan.id}-name`}>
       <h3 id={`plan-${plan.id}-name`}>{plan.name}</h3>
@@ -33,14 +62,16 @@ function PlanCard(props: { plan: Plan }) {
         <div class="monthly">
           <p class="figure">{dollars(monthly)}<small> / month</small></p>
           <p class="muted">or {dollars(yearly)} a year, billed yearly</p>
+          <p class="subscribe"><a class="button primary" href={subscribeHref(plan, 'month')}>Subscribe to {plan.name} monthly</a></p>
         </div>
         <div class="yearly">
           <p class="figure">{dollars(yearly)}<small> / year</small></p>
           <p class="muted">{dollars(Math.round(yearly / 12))} a month; you save {dollars(twelveMonths - yearly)} ({percentSaved(twelveMonths, yearly)}%)</p>
+          <p class="subscribe"><a class="button primary" href={subscribeHref(plan, 'year')}>Subscribe to {plan.name} yearly</a></p>
         </div>
       </div>
       <ul>
-        <li>{plan.monthlyCredits.toLocaleString('en-US')} credits every month</li>
+        <li>{plan.monthlyCredits.toLocaleString('en-US')} credits every month: <Equivalents plan={plan} /></li>
         <li>{plan.customModelLimit} active custom model{plan.customModelLimit > 1 ? 's' : ''}</li>
         <li>Support: {plan.support}</li>
         {plan.packDiscountPercent > 0 ? <li>{plan.packDiscountPercent}% off every credit pack</li> : ''}
@@ -82,6 +113,47 @@ function PackTable() {
         })}
       </tbody>
     </table>
+  );
+}
+
+/** The cost table (domain/costs.ts) as the page shows it: images per resolution, videos per second. */
+function ModelCostTables() {
+  const rows = modelCostRows();
+  return (
+    <>
+      <table id="image-costs">
+        <caption>Images: credits per image, times the number of images.</caption>
+        <thead><tr><th>Model</th><th class="num">Standard (up to 1024 px)</th><th class="num">High resolution (2048 px)</th></tr></thead>
+        <tbody>
+          {rows.filter((r) => r.perImage).map((r) => (
+            <tr id={`cost-${r.model}`}><td>{r.model}</td><td class="num">{r.perImage!.standard}</td><td class="num">{r.perImage!.high}</td></tr>
+          ))}
+        </tbody>
+      </table>
+      <table id="video-costs">
+        <caption>Videos: credits per second, rounded up to a whole credit per video.</caption>
+        <thead><tr><th>Model</th><th class="num">Per second</th><th class="num">A {REFERENCE_VIDEO_S} second video</th></tr></thead>
+        <tbody>
+          {rows.filter((r) => r.referenceVideo !== undefined).map((r) => (
+            <tr id={`cost-${r.model}`}><td>{r.model}</td><td class="num">{r.perSecond}</td><td class="num">{r.referenceVideo}</td></tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/** The seed's "Practical examples" with numbers from the cost table instead of hand-written ones. */
+function PracticalExample(props: { planId: string; children?: unknown }) {
+  const plan = planById(props.planId);
+  const eq = planEquivalents(plan);
+  return (
+    <p id={`example-${plan.id}`}>
+      <strong>{plan.name} plan.</strong> With {count(plan.monthlyCredits)} credits you can generate
+      roughly {count(eq.highResImages.count)} high-resolution images, or {count(eq.premiumVideos.count)} ten-second
+      videos on {eq.premiumVideos.model} ({count(eq.economyVideos.count)} on {eq.economyVideos.model}), per month.{' '}
+      {props.children}
+    </p>
   );
 }
 
@@ -135,8 +207,11 @@ export function pricingPage() {
         <h3>What counts as a credit?</h3>
         <p>
           Every workflow consumes a range of credits based on duration, resolution or complexity. Imagen 3 portraits
-          usually spend 2–3 credits, while a 10 second video can use 8–20 credits depending on the model.
+          usually spend {creditRange('image').min}–{creditRange('image').max} credits, while a {REFERENCE_VIDEO_S} second
+          video can use {creditRange('video').min}–{creditRange('video').max} credits depending on the model. This is
+          the whole table; every estimate is computed from it.
         </p>
+        <ModelCostTables />
         <h3>Do credits expire?</h3>
         <p>
           Monthly credits refresh on your billing anniversary and unused credits roll over for 30 days: each month's
@@ -159,18 +234,9 @@ export function pricingPage() {
         </p>
 
         <h3>Practical examples</h3>
-        <p>
-          <strong>Max plan.</strong> With 400 credits you can generate roughly 120 short videos or 200 high-end images
-          per month. Buying a 500 credit pack drops the per-credit price by 18%.
-        </p>
-        <p>
-          <strong>Generative plan.</strong> 900 credits cover multi-market launches: 60 premium videos, several avatar
-          shoots and dozens of ads, all without touching add-ons.
-        </p>
-        <p>
-          <strong>Team plan.</strong> 6,000 credits plus discount packs supply entire departments. Most teams pair it
-          with automated credit alerts for producers.
-        </p>
+        <PracticalExample planId="max">Buying a 500 credit pack drops the per-credit price by {packSavingPercent(500)}%.</PracticalExample>
+        <PracticalExample planId="generative">Enough for multi-market launches, all without touching add-ons.</PracticalExample>
+        <PracticalExample planId="team">Discount packs on top supply entire departments; most teams pair it with automated credit alerts for producers.</PracticalExample>
         <p class="muted">Numbers above are estimates. Actual usage depends on duration, quality settings and provider availability.</p>
 
         <h2 id="billing">Billing &amp; payments</h2>

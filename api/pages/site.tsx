@@ -42,6 +42,7 @@ const css = `
   .figure { font-weight: 650; font-size: 1.55rem; letter-spacing: -.01em; font-variant-numeric: tabular-nums; }
   .figure small { font-weight: 400; font-size: .9rem; color: var(--muted); letter-spacing: 0; }
   .price p { margin: 0; }
+  .price p.subscribe { margin: .7rem 0 .2rem; }
 
   table { border-collapse: collapse; width: 100%; font-size: .9rem; margin: .6rem 0 1.2rem; font-variant-numeric: tabular-nums; }
   th, td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }

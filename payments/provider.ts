@@ -59,6 +59,10 @@ export interface PaymentWebhookEvent {
   objectStatus: string | null;
   /** A completed setup-mode Checkout session: the SetupIntent that saved the card (absent in older stored events). */
   setupIntentId?: string | null;
+  /** `invoice.*` events: the provider's invoice (`in_…`), its customer, and the cents it says were paid. */
+  providerInvoiceId?: string | null;
+  customerId?: string | null;
+  amountPaid?: number | null;
   /** `charge.*` events: the charge's PaymentIntent (to find our invoice when the charge carries no metadata). */
   paymentIntentId?: string | null;
   /** `charge.refunded`: cents refunded on the charge so far, in all (every refund, ours and the dashboard's). */

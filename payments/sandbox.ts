@@ -7,15 +7,39 @@ import { attemptKey, type ChargeOutcome, type ChargeRequest, type PaymentProvide
 export const SANDBOX_PAYMENT_METHODS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired', 'pm_card_createDispute'] as const;
 export type SandboxPaymentMethod = (typeof SANDBOX_PAYMENT_METHODS)[number];
 
+/**
+ * A payment attempt the sandbox holds as waiting for 3-D Secure: its latest event about the invoice is
+ * `invoice.payment_action_required` and it has paid nothing for it. `attemptId` names that attempt (its event
+ * id): the hosted page's token is bound to it, so a token never outlives the attempt it was shown for.
+ */
+export interface PendingAuthentication {
+  attemptId: string;
+  /** The customer and the cents the sandbox was asked to charge in that attempt. */
+  workspaceId: string;
+  amountDueCents: number;
+}
+
 export interface SandboxProvider extends PaymentProvider {
-  /** The customer completed 3-D Secure on the hosted invoice page: the invoice is paid. */
-  completeAuthentication(invoice: { id: string; workspace_id: string; subscription_id: string | null }): Promise<void>;
+  /** The attempt waiting for 3-D Secure on this invoice, or null (paid, declined, never asked, or unknown). */
+  pendingAuthentication(invoiceId: string): Promise<PendingAuthentication | null>;
+  /**
+   * The customer completed 3-D Secure on the hosted invoice page for attempt `attemptId`: the invoice is paid,
+   * once. Returns false, paying nothing, unless that attempt is still the one waiting and its customer and
+   * amount are the invoice's (a declined, paid, void or re-attempted invoice is not paid by authenticating).
+   */
+  completeAuthentication(
+    invoice: { id: string; workspace_id: string; subscription_id: string | null; amount_due_cents: number },
+    attemptId: string,
+  ): Promise<boolean>;
   /**
    * Closes a dispute `pm_card_createDispute` opened, as the bank would decide it, and sends
    * `charge.dispute.closed`. Null when the sandbox has no such dispute. Closing again sends nothing new.
    */
   closeDispute(id: string, outcome: 'won' | 'lost'): Promise<{ id: string; status: string; invoiceId: string } | null>;
 }
+
+/** The sandbox's invoice object id for one of our invoices (its webhook events carry it as `data.object.id`). */
+export const sandboxInvoiceId = (invoiceId: string) => `in_sandbox_${invoiceId}`;
 
 /** The sandbox's charge of one of our invoices (a card pays each invoice once). */
 const chargeOf = (invoiceId: string) => ({ id: `ch_sbx_${invoiceId}`, payment_intent: `pi_sbx_${invoiceId}` });
@@ -32,16 +56,35 @@ type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed' | 'invoice.pay
 export function createSandboxProvider(options: { publicUrl: string; sql: Sql }): SandboxProvider {
   const { sql } = options;
 
-  async function emit(type: InvoiceEventType, eventId: string, invoice: { id: string; workspace_id: string; subscription_id: string | null }, status: string) {
+  /**
+   * Queues a Stripe-shaped invoice event. Like Stripe's invoice object it names the customer (our workspace id)
+   * and the cents due and paid, which the inbox checks against our invoice before applying a payment.
+   */
+  async function emit(
+    type: InvoiceEventType, eventId: string, invoice: { id: string; workspace_id: string; subscription_id: string | null },
+    status: string, amountDueCents: number, db: Sql = sql,
+  ) {
     const payload = {
       id: eventId,
       object: 'event',
       type,
       created: Math.floor(Date.now() / 1000),
-      data: { object: { id: `in_sandbox_${invoice.id}`, object: 'invoice', status,
+      data: { object: { id: sandboxInvoiceId(invoice.id), object: 'invoice', status, customer: invoice.workspace_id,
+        amount_due: amountDueCents, amount_paid: status === 'paid' ? amountDueCents : 0,
         metadata: { invoice_id: invoice.id, workspace_id: invoice.workspace_id, subscription_id: invoice.subscription_id ?? '' } } },
     };
-    await sql`INSERT INTO sandbox_outbox (event_id, payload) VALUES (${eventId}, ${sql.json(payload)}) ON CONFLICT (event_id) DO NOTHING`;
+    await db`INSERT INTO sandbox_outbox (event_id, payload) VALUES (${eventId}, ${db.json(payload)}) ON CONFLICT (event_id) DO NOTHING`;
+  }
+
+  async function pendingAuthentication(invoiceId: string, db: Sql = sql): Promise<PendingAuthentication | null> {
+    const [latest] = await db<{ event_id: string; type: string; customer: string | null; amount_due: string | null }[]>`
+      SELECT event_id, payload->>'type' AS type, payload->'data'->'object'->>'customer' AS customer,
+             payload->'data'->'object'->>'amount_due' AS amount_due
+      FROM sandbox_outbox
+      WHERE payload->'data'->'object'->'metadata'->>'invoice_id' = ${invoiceId} AND payload->>'type' LIKE 'invoice.%'
+      ORDER BY id DESC LIMIT 1`;
+    if (!latest || latest.type !== 'invoice.payment_action_required' || latest.customer === null || latest.amount_due === null) return null;
+    return { attemptId: latest.event_id, workspaceId: latest.customer, amountDueCents: Number(latest.amount_due) };
   }
 
   /** What Stripe would refuse with an invalid_request_error, whatever the payment method. */
@@ -105,7 +148,7 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
       const invoice = { id: request.invoiceId, workspace_id: request.workspaceId, subscription_id: request.subscriptionId };
       // The event id comes from the payment attempt: a retried call queues the same event once.
       await emit(eventType[outcome.status], `evt_sbx_${attemptKey(request)}:${outcome.status}`, invoice,
-        outcome.status === 'paid' ? 'paid' : 'open');
+        outcome.status === 'paid' ? 'paid' : 'open', Math.max(request.amountDueCents, 0));
       if (outcome.status === 'paid' && request.paymentMethod === 'pm_card_createDispute' && request.amountDueCents > 0) {
         await openDispute(invoice, request.amountDueCents);
       }
@@ -122,8 +165,17 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
     async voidInvoice() {
       return { status: 'void' };
     },
-    async completeAuthentication(invoice) {
-      await emit('invoice.paid', `evt_sbx_${invoice.id}:authenticated`, invoice, 'paid');
+    pendingAuthentication: (invoiceId) => pendingAuthentication(invoiceId),
+    // Serialized per invoice with the charge's own lock name, so two posts of one form pay once.
+    async completeAuthentication(invoice, attemptId) {
+      return sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${`sandbox-charge:${invoice.id}`}))`;
+        const pending = await pendingAuthentication(invoice.id, tx as unknown as Sql);
+        if (!pending || pending.attemptId !== attemptId) return false;
+        if (pending.workspaceId !== invoice.workspace_id || pending.amountDueCents !== invoice.amount_due_cents) return false;
+        await emit('invoice.paid', `${attemptId}:authenticated`, invoice, 'paid', pending.amountDueCents, tx as unknown as Sql);
+        return true;
+      });
     },
     // Like Stripe: at most what the card paid less earlier refunds, once per idempotency key, then
     // `charge.refunded` carrying the charge's total refunded so far.

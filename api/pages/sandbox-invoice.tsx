@@ -1,4 +1,5 @@
-import { Hono } from 'hono';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
 import { creditNotesOf } from '../../ledger/credit-notes.js';
 import { getInvoice, type InvoiceRow } from '../../ledger/invoices.js';
 import { type InvoiceSeller, sellerOfInvoice } from '../../ledger/seller.js';
@@ -8,6 +9,7 @@ import { DEFAULT_SELLER } from '../../runtime/config.js';
 import type { ApiDeps } from '../router.js';
 import { SitePage as Page } from './site.js';
 import { dollars } from './pricing.js';
+import { TestModeBanner } from './test-mode.js';
 
 /** The hosted page's own layout: readable from 390 px wide (a phone) up; long ids wrap instead of overflowing. */
 const css = `
@@ -87,6 +89,36 @@ function Parties(props: { seller: InvoiceSeller; customer: { name: string; exter
 }
 
 /**
+ * The hosted page's authentication token: an HMAC, under the server's sandbox secret, of the invoice and of
+ * the payment attempt waiting for 3-D Secure. Only a page shown for that attempt carries it, and it is
+ * worthless once the attempt is paid or replaced by another (a declined retry, a new card).
+ */
+export function authenticationToken(secret: string, invoiceId: string, attemptId: string): string {
+  return createHmac('sha256', secret).update(`sandbox-authenticate\n${invoiceId}\n${attemptId}`).digest('base64url');
+}
+
+function sameToken(submitted: unknown, expected: string): boolean {
+  if (typeof submitted !== 'string') return false;
+  const [a, b] = [Buffer.from(submitted), Buffer.from(expected)];
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Whether a form post comes from our own pages: its Origin (or, when a browser sends none, its Referer's
+ * origin) is PUBLIC_URL's or the request's own. A post with neither header is refused.
+ */
+function fromOwnPage(c: Context, publicOrigin: string): boolean {
+  const origin = c.req.header('origin') ?? (() => {
+    try {
+      return new URL(c.req.header('referer') ?? '').origin;
+    } catch {
+      return undefined;
+    }
+  })();
+  return origin !== undefined && origin !== 'null' && (origin === publicOrigin || origin === new URL(c.req.url).origin);
+}
+
+/**
  * The sandbox's hosted invoice page (what Stripe's hosted_invoice_url is in production): the invoice as a
  * finance team files it (seller, number, customer, lines, "Paid <date>" or "Amount due") and, while a
  * payment waits for 3-D Secure, the button that completes it. Like Stripe's page it shows the provider's
@@ -116,12 +148,14 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
     const invoice = await getInvoice(deps.sql, c.req.param('id'));
     if (!invoice) return c.html(<Page title="Invoice not found"><h1>Invoice not found</h1></Page>, 404);
     const [shown, parties] = await Promise.all([shownOf(invoice), partiesOf(invoice)]);
-    const waiting = shown.status === 'open' && invoice.last_payment_error === 'authentication_required';
+    // The sandbox's word on what waits for 3-D Secure, and our invoice still open: nothing else shows the form.
+    const pending = shown.status === 'open' ? await deps.sandbox.pendingAuthentication(invoice.id) : null;
     const label = invoice.number ?? invoice.id;
     c.header('cache-control', 'no-store');
     return c.html(
       <Page title={`Invoice ${label}`}>
         <style>{css}</style>
+        <TestModeBanner />
         <div class="invoice-head">
           <h1>Invoice <span id="number">{label}</span></h1>
           <p class="muted ids">Invoice id <span id="invoice-id">{invoice.id}</span> · <span class="nowrap">Issued {day(invoice.created_at)}</span></p>
@@ -129,8 +163,10 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
         </div>
         <Parties seller={parties.seller} customer={parties.customer} />
         <InvoiceTable shown={shown} />
-        {waiting ? (
+        {pending ? (
           <form method="post" action={`/sandbox/invoices/${invoice.id}/authenticate`}>
+            <input type="hidden" name="attempt" value={pending.attemptId} />
+            <input type="hidden" name="token" value={authenticationToken(deps.webhookSecret, invoice.id, pending.attemptId)} />
             <p>Your bank asks you to confirm this payment (3-D Secure).</p>
             <button type="submit" id="authenticate" class="primary">Complete authentication</button>
           </form>
@@ -154,15 +190,31 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
   // Stands in for Stripe's Billing Portal: opened in a new tab, it leads back to the pricing page.
   pages.get('/sandbox/portal', (c) => c.html(
     <Page title="Billing portal (sandbox)">
+      <TestModeBanner />
       <h1>Billing portal</h1>
       <p>In production this is Stripe's secure portal: change plans, download invoices, update your card.</p>
       <p><a id="return" href="/pricing">Return to the pricing page</a></p>
     </Page>,
   ));
+  // Completes 3-D Secure (issue 16, finding 1): only from the invoice's own hosted page (same origin, with the
+  // token the page was shown with), only for the attempt waiting for it, once. A declined or past-due invoice is
+  // paid only by a new card (PUT /v1/payment-method, the billing page), never here. Refusals change nothing.
+  const publicOrigin = new URL(deps.publicUrl).origin;
+  const refused = (c: Context, status: 403 | 409, text: string) => {
+    c.header('cache-control', 'no-store');
+    return c.html(<Page title="Not authenticated"><TestModeBanner /><h1>Not authenticated</h1><p id="refusal">{text}</p></Page>, status);
+  };
   pages.post('/sandbox/invoices/:id/authenticate', async (c) => {
     const invoice = await getInvoice(deps.sql, c.req.param('id'));
     if (!invoice) return c.text('invoice not found', 404);
-    if (invoice.status === 'open') await deps.sandbox.completeAuthentication(invoice);
+    if (!fromOwnPage(c, publicOrigin)) return refused(c, 403, 'This form must be sent from the invoice page.');
+    const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+    const attempt = typeof form.attempt === 'string' ? form.attempt : '';
+    if (!sameToken(form.token, authenticationToken(deps.webhookSecret, invoice.id, attempt))) {
+      return refused(c, 403, 'This form is not the one shown on the invoice page.');
+    }
+    const paid = invoice.status === 'open' && await deps.sandbox.completeAuthentication(invoice, attempt);
+    if (!paid) return refused(c, 409, 'This invoice is not waiting for 3-D Secure (a declined card is replaced on the billing page).');
     return c.redirect(`/sandbox/invoices/${invoice.id}`, 303);
   });
   return pages;

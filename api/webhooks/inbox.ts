@@ -10,6 +10,7 @@ import type { Sql } from '../../ledger/db.js';
 import { getInvoice, markInvoice } from '../../ledger/invoices.js';
 import { workspaceNow } from '../../ledger/workspaces.js';
 import type { PaymentWebhookEvent } from '../../payments/provider.js';
+import { paidEventMatchesInvoice } from '../../payments/webhooks.js';
 import { paymentEventSignal } from '../../workflows/messages.js';
 import type { StripeProvider } from '../../payments/stripe.js';
 import { applyDisputeEvent } from '../../billing/disputes.js';
@@ -43,6 +44,8 @@ export async function applyPaymentEvent(deps: InboxDeps, event: PaymentWebhookEv
   if (event.type !== 'invoice.paid' || !event.invoiceId) return;
   const invoice = await getInvoice(deps.sql, event.invoiceId);
   if (!invoice || invoice.status !== 'open') return;
+  // Another invoice's payment, another customer's, or another amount (issue 16) pays nothing.
+  if (!paidEventMatchesInvoice(event, invoice)) return;
   const paidAt = await workspaceNow(deps.sql, invoice.workspace_id);
   // Deliver first, then mark paid: if delivery fails the invoice stays open and the event is retried
   // (both steps are idempotent; the workflow ignores an event id it has seen).

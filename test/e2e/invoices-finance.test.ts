@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { draftInvoice, markInvoice, voidInvoice } from '../../ledger/invoices.js';
 import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
+import { authenticateOnHostedPage } from '../helpers/hosted-page.js';
 
 const SELLER = {
   name: 'Studio Finance Test Ltd', address: ['1 Ledger Lane', 'Dublin D02 XY45', 'Ireland'], taxId: 'IE 1234567T', invoiceNumberPrefix: 'TST',
@@ -134,7 +135,7 @@ describe('invoices a finance team can file', () => {
     expect(waiting).toMatch(/<th>Amount due<\/th><th>\$10\.00<\/th>/);
     expect(waiting).toContain('Complete authentication');
 
-    const done = await fetch(`${open.hosted_url}/authenticate`, { method: 'POST', redirect: 'manual' });
+    const done = await authenticateOnHostedPage(open.hosted_url);
     expect([done.status, done.headers.get('location')]).toEqual([303, new URL(open.hosted_url).pathname]);
     // The reload right after shows the provider's state, whether or not invoice.paid has reached our mirror yet.
     const reloaded = await (await fetch(open.hosted_url)).text();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
+import { authenticateOnHostedPage } from '../helpers/hosted-page.js';
 
 /**
  * SPEC §4 Subscribe: an incomplete subscription says why. GET /v1/subscription (the projection) shows the
@@ -35,7 +36,7 @@ describe('GET /v1/subscription: incomplete_payment', () => {
     const shown = await eventually(() => customer.get('/v1/subscription'), (r) => r.body.incomplete_payment !== null);
     expect(shown.body).toMatchObject({ status: 'incomplete', incomplete_payment: sub.body.incomplete_payment });
 
-    await fetch(`${stack.baseUrl}/sandbox/invoices/${invoice.id}/authenticate`, { method: 'POST', redirect: 'manual' });
+    await authenticateOnHostedPage(`${stack.baseUrl}/sandbox/invoices/${invoice.id}`);
     const active = await eventually(() => customer.get('/v1/subscription'), (r) => r.body.status === 'active');
     expect(active.body.incomplete_payment).toBeNull();
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileOpenInvoices } from '../../api/webhooks/reconcile.js';
 import { ADMIN_KEY, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
+import { authenticateOnHostedPage } from '../helpers/hosted-page.js';
 
 /** Sandbox payments end to end: success, decline, and 3-D Secure completed on the hosted page. */
 describe('sandbox payments through the webhook endpoint', () => {
@@ -32,7 +33,7 @@ describe('sandbox payments through the webhook endpoint', () => {
 
     const page = await fetch(`${stack.baseUrl}/sandbox/invoices/${invoice.id}`);
     expect(await page.text()).toContain('Complete authentication');
-    const done = await fetch(`${stack.baseUrl}/sandbox/invoices/${invoice.id}/authenticate`, { method: 'POST', redirect: 'manual' });
+    const done = await authenticateOnHostedPage(`${stack.baseUrl}/sandbox/invoices/${invoice.id}`);
     expect(done.status).toBe(303);
 
     // invoice.paid travels: sandbox outbox → signed POST /webhooks/stripe → inbox → workflow signal.
@@ -59,7 +60,7 @@ describe('sandbox payments through the webhook endpoint', () => {
     expect([purchase.status, purchase.body.lot, purchase.body.invoice.status]).toEqual([201, null, 'open']);
     expect((await buyer.get('/v1/credits')).body.lots.map((l: { source: string }) => l.source)).toEqual(['monthly']);
     expect(await (await fetch(purchase.body.invoice.hosted_url)).text()).toContain('Complete authentication');
-    await fetch(`${stack.baseUrl}/sandbox/invoices/${purchase.body.invoice.id}/authenticate`, { method: 'POST', redirect: 'manual' });
+    await authenticateOnHostedPage(`${stack.baseUrl}/sandbox/invoices/${purchase.body.invoice.id}`);
     await eventually(() => buyer.get('/v1/credits'), (r) => r.body.lots.length === 2);
     const pack = (await buyer.get('/v1/credits')).body.lots.find((l: { source: string }) => l.source === 'pack');
     expect(pack).toMatchObject({ source: 'pack', granted: 500, frozen: false, expires_at: null });
@@ -101,9 +102,10 @@ describe('sandbox payments through the webhook endpoint', () => {
     const [invoice] = (await customer.get('/v1/invoices')).body.data;
     // The payment succeeds at the provider but its event never reaches us.
     await stack.sql`UPDATE sandbox_outbox SET delivered_at = now() WHERE delivered_at IS NULL`;
-    const [row] = await stack.sql<{ id: string; workspace_id: string; subscription_id: string | null }[]>`
-      SELECT id, workspace_id, subscription_id FROM invoices WHERE id = ${invoice.id}`;
-    await stack.payments.completeAuthentication(row!);
+    const [row] = await stack.sql<{ id: string; workspace_id: string; subscription_id: string | null; amount_due_cents: number }[]>`
+      SELECT id, workspace_id, subscription_id, amount_due_cents FROM invoices WHERE id = ${invoice.id}`;
+    const pending = await stack.payments.pendingAuthentication(invoice.id);
+    expect(await stack.payments.completeAuthentication(row!, pending!.attemptId)).toBe(true);
     await stack.sql`UPDATE sandbox_outbox SET delivered_at = now() WHERE delivered_at IS NULL`;
     expect((await customer.get('/v1/subscription')).body.status).toBe('incomplete');
 

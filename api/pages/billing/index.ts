@@ -98,7 +98,7 @@ export function billingPages(deps: ApiDeps) {
     ]);
     const notice = sessions.takeFlash(c)
       ?? (c.req.query('card') === 'saved' ? { kind: 'ok' as const, text: 'Your card was saved.' } : undefined);
-    return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice }));
+    return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice, testMode: deps.sandbox !== undefined }));
   });
 
   pages.get('/billing/portal', async (c) => {

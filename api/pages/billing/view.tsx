@@ -9,6 +9,7 @@ import type { CreationView } from '../../../ledger/spend.js';
 import type { SubscriptionRow } from '../../../ledger/subscriptions.js';
 import type { BillingSession, Notice } from '../billing-session.js';
 import { SitePage } from '../site.js';
+import { TestModeBanner } from '../test-mode.js';
 import { ActionForm, NoticeBanner } from './components.js';
 import { CreditsSection } from './credits-section.js';
 import { CreationsSection, InvoicesSection } from './history-sections.js';
@@ -23,6 +24,8 @@ export interface BillingPageData {
   /** The next scheduled charge (SPEC §10 upcoming invoice), when there is one and it could be read. */
   upcoming: UpcomingInvoice | undefined;
   notice: Notice | undefined;
+  /** Sandbox payments (no Stripe key): the page carries the Test mode banner (issue 16). */
+  testMode?: boolean;
 }
 
 /** The sign-out button of the top navigation. */
@@ -38,6 +41,7 @@ export function SignOut(props: { session: BillingSession }) {
 export function billingPage(view: BillingPageData) {
   return (
     <SitePage title="Billing" current="billing" signOut={<SignOut session={view.session} />}>
+      {view.testMode ? <TestModeBanner /> : ''}
       <h1>Billing</h1>
       <p class="lede">Workspace <strong id="workspace-name">{view.session.workspace.name}</strong>. All dates are in UTC.</p>
       {/* Signed in through a billing session URL: the app that sent the customer here said where to go back. */}

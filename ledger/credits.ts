@@ -61,6 +61,11 @@ async function retireLots(
   })));
   // Keyed by the instant: lots retiring at the same moment in separate operations alert once.
   await noteLowBalance(tx, { workspaceId: req.workspaceId, ctx, before, after, key: `${req.workspaceId}:${req.at.toISOString()}` });
+  // An expiry that leaves the balance below the automatic top-up's threshold records a top-up, in this
+  // transaction (SPEC §11; migration 1732400000020). A forfeit ends the plan: nothing to top up.
+  if (req.kind === 'expire') {
+    await tx`SELECT ledger_auto_top_up_check(${req.workspaceId}, ${after}, 'expiry', ${req.key}, ${req.at})`;
+  }
   return lots.reduce((sum, lot) => sum + lot.unheld, 0);
 }
 

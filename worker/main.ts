@@ -7,6 +7,7 @@ import { surviveDatabaseRestarts } from '../runtime/survive-postgres-restart.js'
 import { createWorker } from './create-worker.js';
 import { startAlertLoops } from './alerts.js';
 import { startHoldSweeper } from './hold-sweeper.js';
+import { startAutoTopUps } from './auto-top-up.js';
 import { registerSearchAttributes } from '../runtime/search-attributes.js';
 import { temporalConnectionOptions } from '../runtime/temporal-connection.js';
 
@@ -24,20 +25,23 @@ if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
   await registerSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
   await admin.close();
 }
+// The worker never verifies webhooks: the secret is only needed by the API.
+const payments = createPayments(config, sql, () => 'unused-by-the-worker').provider;
 const worker = await createWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   sql,
-  // The worker never verifies webhooks: the secret is only needed by the API.
-  payments: createPayments(config, sql, () => 'unused-by-the-worker').provider,
+  payments,
 });
 const stopSweeper = startHoldSweeper(sql);
 const stopAlerts = startAlertLoops(sql);
+const stopAutoTopUps = startAutoTopUps({ sql, payments });
 console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
 // run() resolves after SIGINT/SIGTERM: in-flight activities finish, then we close our resources.
 await worker.run();
 await stopSweeper();
 await stopAlerts();
+await stopAutoTopUps();
 await connection.close();
 await sql.end();

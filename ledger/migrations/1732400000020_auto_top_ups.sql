@@ -40,12 +40,14 @@ CREATE TABLE auto_top_ups (
   failure_code  text,
   available     integer NOT NULL,
   created_at    timestamptz NOT NULL,
-  updated_at    timestamptz NOT NULL
+  updated_at    timestamptz NOT NULL,
+  -- Recording order (created_at ties on a frozen test clock).
+  seq           bigint GENERATED ALWAYS AS IDENTITY UNIQUE
 );
 -- At most one in flight per workspace; also the hook's and the worker's lookup of it.
 CREATE UNIQUE INDEX auto_top_ups_one_pending ON auto_top_ups(workspace_id) WHERE status = 'pending';
 -- The worker's sweep: pending ones, oldest first.
-CREATE INDEX auto_top_ups_pending ON auto_top_ups(created_at) WHERE status = 'pending';
+CREATE INDEX auto_top_ups_pending ON auto_top_ups(seq) WHERE status = 'pending';
 -- The monthly cap and the listing: a workspace's top-ups by time.
 CREATE INDEX auto_top_ups_by_workspace ON auto_top_ups(workspace_id, created_at);
 

@@ -433,6 +433,24 @@ const fixtures: Record<string, Fixture> = {
       bad('webhook_url not a URL', { body: { webhook_url: 'not a url' } }, ['webhook_url']),
     ],
   },
+  'GET /v1/auto-top-up': {
+    valid: async (_ctx, send) => {
+      expect((await send({ op: 'GET /v1/auto-top-up' }, 200)).body).toMatchObject({ configured: false, enabled: false, top_ups: [] });
+    },
+    invalid: () => [],
+  },
+  // Saved disabled: no top-up is bought during the fixtures that follow.
+  'PUT /v1/auto-top-up': {
+    valid: async (_ctx, send) => {
+      const saved = await send({ op: 'PUT /v1/auto-top-up', body: { enabled: false, threshold: 10, pack: 100, monthly_limit_cents: 800 } }, 200);
+      expect(saved.body).toMatchObject({ configured: true, enabled: false, threshold: 10, pack: 100, armed: true });
+    },
+    invalid: () => [
+      bad('a monthly limit below one pack\'s price', { body: { enabled: true, threshold: 10, pack: 500, monthly_limit_cents: 800 } }, ['monthly_limit_cents']),
+      bad('pack not a pack size', { body: { enabled: true, threshold: 10, pack: 7, monthly_limit_cents: 5000 } }, ['pack']),
+      bad('threshold of the wrong type', { body: { enabled: true, threshold: 'low', pack: 100, monthly_limit_cents: 5000 } }, ['threshold']),
+    ],
+  },
   'GET /v1/notifications': {
     valid: async (_ctx, send) => {
       await send({ op: 'GET /v1/notifications', query: { limit: 5 } }, 200);

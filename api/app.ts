@@ -52,7 +52,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.route('/', webhookRoutes(deps));
   if (deps.sandbox) app.route('/', sandboxInvoicePages({ ...deps, sandbox: deps.sandbox }));
   const auth = authenticate(deps.sql, deps.adminApiKey, apiKeys);
-  const idempotent = idempotency(deps.sql);
+  const idempotent = idempotency(deps.sql, deps.adminApiKey); // seals stored answers (issue 16)
   const spendLimit = rateLimit({ perSecond: deps.spendRateLimit?.perSecond ?? 200, burst: deps.spendRateLimit?.burst ?? 400 });
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, next)));
   // The rate limit comes before Idempotency-Key: a 429 is not an answer to remember (the retry after

@@ -81,10 +81,10 @@ export async function readAutoTopUp(sql: Sql, workspaceId: string, now: Date): P
     failures_in_row: number; disabled_reason: string | null;
   }[]>`
     SELECT s.enabled, s.threshold, s.pack_credits, s.monthly_limit_cents, s.failures_in_row, s.disabled_reason,
-      -- The hook's own arming rule (migration 1732400000020), read without writing.
+      -- The hook's own arming rule (migration 1732400000020), read without writing: armed, or the balance was
+      -- at or above the threshold since the crossing that disarmed it.
       s.armed OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.workspace_id = s.workspace_id AND e.id > s.seen_entry_id
-                                                        AND e.balance_after >= s.threshold)
-              OR (SELECT coalesce(sum(l.available), 0) FROM spendable_lots(s.workspace_id, ${now}) l) >= s.threshold AS armed
+                                                        AND e.balance_after >= s.threshold) AS armed
     FROM auto_top_up_settings s WHERE s.workspace_id = ${workspaceId}`;
   if (!s) return undefined;
   const recent = await sql<AutoTopUpRow[]>`

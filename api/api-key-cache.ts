@@ -1,6 +1,6 @@
 import type { Sql } from '../ledger/db.js';
 import { operatorKeyByKey } from '../ledger/operator-keys.js';
-import { hashKey, type WorkspaceIdentity, workspaceByKey } from '../ledger/workspaces.js';
+import { hashKey, type WorkspaceIdentity, workspaceAndKeyIdByKey } from '../ledger/workspaces.js';
 
 /**
  * Remembers which workspace an API key belongs to (or which operator key it is) for a few seconds, so the spend path does not pay a
@@ -11,24 +11,30 @@ import { hashKey, type WorkspaceIdentity, workspaceByKey } from '../ledger/works
 export class ApiKeyCache {
   static readonly TTL_MS = 5_000;
   private static readonly MAX_ENTRIES = 10_000;
-  private readonly entries = new Map<string, { workspace: WorkspaceIdentity; until: number }>();
+  private readonly entries = new Map<string, { workspace: WorkspaceIdentity; keyId: string; until: number }>();
   private readonly operators = new Map<string, { operator: { id: string; name: string }; until: number }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   async lookup(sql: Sql, apiKey: string): Promise<WorkspaceIdentity | undefined> {
+    return (await this.lookupKey(sql, apiKey))?.workspace;
+  }
+
+  /** The workspace a key opens and the key's id (`key_…`: creations record which key made them, SPEC §11). */
+  async lookupKey(sql: Sql, apiKey: string): Promise<{ workspace: WorkspaceIdentity; keyId: string } | undefined> {
     const hash = hashKey(apiKey);
     const cached = this.entries.get(hash);
-    if (cached && cached.until > this.now()) return cached.workspace;
-    const row = await workspaceByKey(sql, apiKey);
-    if (!row) {
+    if (cached && cached.until > this.now()) return cached;
+    const found = await workspaceAndKeyIdByKey(sql, apiKey);
+    if (!found) {
       this.entries.delete(hash);
       return undefined;
     }
     if (this.entries.size >= ApiKeyCache.MAX_ENTRIES) this.entries.clear();
-    const workspace = { id: row.id, name: row.name, test_clock_id: row.test_clock_id };
-    this.entries.set(hash, { workspace, until: this.now() + ApiKeyCache.TTL_MS });
-    return workspace;
+    const { id, name, test_clock_id } = found.workspace;
+    const entry = { workspace: { id, name, test_clock_id }, keyId: found.keyId, until: this.now() + ApiKeyCache.TTL_MS };
+    this.entries.set(hash, entry);
+    return entry;
   }
 
   /** The unrevoked stored operator key with this secret (SPEC §10), remembered like workspace keys. */

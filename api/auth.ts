@@ -7,7 +7,8 @@ import type { ApiKeyCache } from './api-key-cache.js';
 import { ApiError } from './errors.js';
 
 /** Who made the request: an operator (with the id of its operator key: `opk_root` for ADMIN_API_KEY) or one workspace. */
-export type Principal = { kind: 'operator'; keyId: string } | { kind: 'workspace'; workspace: WorkspaceIdentity };
+/** A workspace's `apiKeyId` is the id of the key it used (`key_…`); absent when not signed in with an API key. */
+export type Principal = { kind: 'operator'; keyId: string } | { kind: 'workspace'; workspace: WorkspaceIdentity; apiKeyId?: string };
 export type AuthEnv = { Variables: { principal: Principal } };
 
 function sameSecret(a: string, b: string): boolean {
@@ -33,9 +34,9 @@ export function authenticate(sql: Sql, adminKey: string, keys: ApiKeyCache) {
       if (!operator) throw new ApiError(401, 'unauthorized', 'unknown API key');
       c.set('principal', { kind: 'operator', keyId: operator.id });
     } else {
-      const workspace = await keys.lookup(sql, key);
-      if (!workspace) throw new ApiError(401, 'unauthorized', 'unknown API key');
-      c.set('principal', { kind: 'workspace', workspace });
+      const found = await keys.lookupKey(sql, key);
+      if (!found) throw new ApiError(401, 'unauthorized', 'unknown API key');
+      c.set('principal', { kind: 'workspace', workspace: found.workspace, apiKeyId: found.keyId });
     }
     if (c.req.path.startsWith('/v1/admin/')) requireOperator(c.get('principal'));
     await next();

@@ -12,6 +12,9 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
 
   payment_declined: 402,
   insufficient_credits: 402,
+  spending_limit_reached: 402,
+  // A key with a daily_credit_limit cannot create, change or revoke keys (SPEC §11).
+  key_restricted: 403,
 
   no_subscription: 404,
   invoice_not_found: 404,
@@ -40,6 +43,10 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   preview_outdated: 409,
   quote_expired: 409,
   creation_not_running: 409,
+  creation_already_ended: 409,
+  hold_extension_limit: 409,
+  open_quote_limit_reached: 409,
+  api_key_limit_reached: 409,
   custom_model_limit: 409,
   external_id_taken: 409,
   nothing_to_retry: 409,

@@ -18,6 +18,9 @@ export const REFUSAL_CODES = [
   'invoice_not_found', 'invoice_not_refundable', 'refund_exceeds_paid', 'invoice_disputed', 'provider_refund_failed',
   // ledger (SPEC §3)
   'quote_not_found', 'quote_expired', 'insufficient_credits', 'creation_not_found', 'creation_not_running',
+  // the spend path of SPEC §11: key budgets, hold extensions, a completion repeated with another amount, caps
+  'spending_limit_reached', 'hold_extension_limit', 'creation_already_ended', 'open_quote_limit_reached',
+  'key_restricted', 'api_key_limit_reached',
   // entitlements (SPEC §6)
   'custom_model_limit', 'custom_model_not_found',
   // workspaces (SPEC §10): another workspace already has this external_id

@@ -50,8 +50,14 @@ export async function listLedger(sql: Sql, workspaceId: string, opts: { limit: n
   })), opts.limit);
 }
 
-/** Creations with quoted and charged credits and their receipts, newest first. */
-export async function listCreations(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<CreationView> | null> {
+/**
+ * Creations with quoted and charged credits, their receipts and what each was (SPEC §11), newest first;
+ * only those with the studio's `externalId` when given. `after` is the id of the last creation of the
+ * previous page; null when it is not one of the workspace's creations.
+ */
+export async function listCreations(
+  sql: Sql, workspaceId: string, opts: { limit: number; after?: string; externalId?: string },
+): Promise<Page<CreationView> | null> {
   let cursor = sql``;
   if (opts.after !== undefined) {
     const [anchor] = await sql<{ created_at: Date; seq: number }[]>`
@@ -61,6 +67,7 @@ export async function listCreations(sql: Sql, workspaceId: string, opts: { limit
   }
   const ids = await sql<{ id: string }[]>`
     SELECT id FROM creations WHERE workspace_id = ${workspaceId} ${cursor}
+      ${opts.externalId === undefined ? sql`` : sql`AND external_id = ${opts.externalId}`}
     ORDER BY created_at DESC, seq DESC LIMIT ${opts.limit + 1}`;
   const views = await Promise.all(ids.map((row) => readCreation(sql, workspaceId, row.id)));
   return page(views as CreationView[], opts.limit);

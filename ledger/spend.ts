@@ -12,6 +12,10 @@ import { newId } from './workspaces.js';
 
 export const QUOTE_TTL_MS = 15 * 60 * 1000;
 export const HOLD_TTL_MS = 60 * 60 * 1000;
+/** A hold lives at most this long from its creation, extensions included (SPEC §11, ledger_extend_hold). */
+export const HOLD_MAX_MS = 24 * 60 * 60 * 1000;
+/** At most this many unexpired quotes not yet used by a creation, per workspace (issue 16: caps). */
+export const MAX_OPEN_QUOTES = 1_000;
 
 export interface QuoteView {
   quote_id: string;
@@ -19,19 +23,39 @@ export interface QuoteView {
   expires_at: string;
 }
 
+/**
+ * Prices a creation: a quote of `credits` valid QUOTE_TTL_MS of the workspace's time. One statement, under
+ * the workspace lock so the open-quote cap holds under concurrency. Throws Refusal `open_quote_limit_reached`
+ * when the workspace already has MAX_OPEN_QUOTES unexpired quotes no creation used (nothing is created).
+ */
 export async function createQuote(sql: Sql, workspaceId: string, request: object, credits: number): Promise<QuoteView> {
   const id = newId('quote');
   const [row] = await sql<{ expires_at: Date }[]>`
     INSERT INTO quotes (id, workspace_id, request, credits, created_at, expires_at)
     SELECT ${id}, ${workspaceId}, ${sql.json(request as never)}, ${credits}, t.now, t.now + ${QUOTE_TTL_MS} * interval '1 millisecond'
-    FROM (SELECT workspace_now(${workspaceId}) AS now) t
+    FROM (SELECT ledger_lock_workspace(${workspaceId}) AS now) t
+    WHERE (SELECT count(*) FROM (SELECT 1 FROM quotes q WHERE q.workspace_id = ${workspaceId} AND NOT q.used AND q.expires_at > t.now
+                                 LIMIT ${MAX_OPEN_QUOTES}) open) < ${MAX_OPEN_QUOTES}
     RETURNING expires_at`;
-  return { quote_id: id, credits, expires_at: row!.expires_at.toISOString() };
+  if (!row) {
+    throw new Refusal('open_quote_limit_reached',
+      `this workspace has ${MAX_OPEN_QUOTES} open quotes (unexpired, not used by a creation); use or let some expire first`,
+      { limit: MAX_OPEN_QUOTES });
+  }
+  return { quote_id: id, credits, expires_at: row.expires_at.toISOString() };
 }
 
 export interface LotDraw {
   lot: string;
   credits: number;
+}
+
+/** What the creation was: the estimate's request as the quote recorded it (SPEC §11). */
+export interface CreationRequest {
+  model: string;
+  count?: number;
+  resolution?: 'standard' | 'high';
+  duration_s?: number;
 }
 
 export interface CreationView {
@@ -44,6 +68,14 @@ export interface CreationView {
   variance: number | null;
   lots: LotDraw[];
   created_at: string;
+  /** The hold's expiry while running (extendable, POST /v1/creations/{id}/extend); null once ended. */
+  expires_at: string | null;
+  model: string | null;
+  request: CreationRequest | null;
+  /** The API key that made the hold; null when none did (a page or an operator). */
+  api_key: { id: string; name: string | null } | null;
+  external_id: string | null;
+  metadata: Record<string, string>;
 }
 
 /** A creation as the ledger's SQL functions return it (see migration 1732400000008_spend_functions). */
@@ -54,10 +86,16 @@ interface CreationRow {
   charged: number | null;
   variance: number | null;
   created_at: string;
+  hold_expires_at: string;
+  model: string | null;
+  request: CreationRequest | null;
+  api_key: { id: string; name: string | null } | null;
+  external_id: string | null;
+  metadata: Record<string, string>;
   portions: { lot_id: number; amount: number; captured: number }[];
 }
 /** A refusal as the SQL functions answer it (ledger_refusal): quote_not_found, insufficient_credits, ... */
-type SqlRefusal = { error: RefusalCode; message: string; detail: Record<string, number> };
+type SqlRefusal = { error: RefusalCode; message: string; detail: Record<string, unknown> };
 
 function toView(row: CreationRow): CreationView {
   const running = row.status === 'running';
@@ -73,6 +111,12 @@ function toView(row: CreationRow): CreationView {
       .map((p) => ({ lot: formatLotId(p.lot_id), credits: running ? p.amount : p.captured }))
       .filter((draw) => draw.credits > 0),
     created_at: row.created_at,
+    expires_at: running ? row.hold_expires_at : null,
+    model: row.model,
+    request: row.request,
+    api_key: row.api_key,
+    external_id: row.external_id,
+    metadata: row.metadata,
   };
 }
 
@@ -84,14 +128,30 @@ function orRefuse<T extends object>(result: T | SqlRefusal): T {
 /** Each plan's default low-balance threshold, for ledger_hold (the catalog lives here, not in the database). */
 const DEFAULT_THRESHOLDS = Object.fromEntries(PLANS.map((plan) => [plan.id, defaultLowBalanceThreshold(plan)]));
 
+/** Who starts a creation and the studio's own reference for it (SPEC §11). */
+export interface HoldOptions {
+  /** The API key making the hold (`key_…`): recorded, and its daily_credit_limit enforced. */
+  apiKeyId?: string | null;
+  /** 1–200 characters; not unique. */
+  externalId?: string | null;
+  /** Within domain/workspace-metadata.ts's limits (the API checks). */
+  metadata?: Record<string, string>;
+}
+
 /**
  * Starts a creation from a quote: reserves its credits from specific lots in burn order. A quote
- * starts one creation only, so replaying the request returns the first creation unchanged.
- * One round trip: the rules live in the SQL function ledger_hold.
+ * starts one creation only, so replaying the request returns the first creation unchanged (its
+ * first external_id and metadata). Refusals: quote_not_found, quote_expired, spending_limit_reached
+ * (the key's daily_credit_limit, checked first: detail daily_credit_limit, used, required, resets_at),
+ * insufficient_credits (detail required, available and the automatic top-up's answer).
+ * One round trip: the rules live in the SQL function ledger_hold (migration 1732400000019).
  */
-export async function holdForQuote(sql: Sql, workspaceId: string, quoteId: string): Promise<{ creation: CreationView; replayed: boolean }> {
+export async function holdForQuote(
+  sql: Sql, workspaceId: string, quoteId: string, options: HoldOptions = {},
+): Promise<{ creation: CreationView; replayed: boolean }> {
   const [row] = await sql<{ result: (CreationRow & { replayed: boolean }) | SqlRefusal }[]>`
-    SELECT ledger_hold(${workspaceId}, ${quoteId}, ${newId('cr')}, ${HOLD_TTL_MS}, ${sql.json(DEFAULT_THRESHOLDS)}) AS result`;
+    SELECT ledger_hold(${workspaceId}, ${quoteId}, ${newId('cr')}, ${HOLD_TTL_MS}, ${sql.json(DEFAULT_THRESHOLDS)},
+      ${options.apiKeyId ?? null}, ${options.externalId ?? null}, ${sql.json(options.metadata ?? {})}) AS result`;
   const held = orRefuse(row!.result);
   return { creation: toView(held), replayed: held.replayed };
 }
@@ -99,8 +159,9 @@ export async function holdForQuote(sql: Sql, workspaceId: string, quoteId: strin
 /**
  * Ends a running creation: captures `reported` credits (capped at the quote) from its held portions
  * in burn order and releases the rest. A failure or a lapse releases everything. Ending an ended
- * creation the same way again returns its result; ending it another way is refused. One round trip:
- * the rules live in the SQL function ledger_end.
+ * creation the same way again (a completion: with the same amount) returns its result; a completion
+ * with another amount is refused `creation_already_ended` (detail: the first `reported` and `charged`),
+ * ending it another way `creation_not_running`. One round trip: the rules live in the SQL function ledger_end.
  */
 export async function endCreation(
   sql: Sql,
@@ -111,6 +172,18 @@ export async function endCreation(
   const reported = outcome.status === 'succeeded' ? outcome.reported : null;
   const [row] = await sql<{ result: CreationRow | SqlRefusal }[]>`
     SELECT ledger_end(${workspaceId}, ${creationId}, ${outcome.status}, ${reported}) AS result`;
+  return toView(orRefuse(row!.result));
+}
+
+/**
+ * Moves a running hold's expiry to the workspace's now + `extendByMs` (never earlier than it was), at most
+ * HOLD_MAX_MS after the creation started. Refusals: creation_not_found, creation_not_running (ended, or its
+ * hold already lapsed: a lapsed hold is never revived), hold_extension_limit (detail latest_expires_at,
+ * max_extend_by_s; nothing changes). Sets an absolute time, so a retry is harmless.
+ */
+export async function extendHold(sql: Sql, workspaceId: string, creationId: string, extendByMs: number): Promise<CreationView> {
+  const [row] = await sql<{ result: CreationRow | SqlRefusal }[]>`
+    SELECT ledger_extend_hold(${workspaceId}, ${creationId}, ${extendByMs}, ${HOLD_MAX_MS}) AS result`;
   return toView(orRefuse(row!.result));
 }
 

@@ -43,13 +43,14 @@ export function historyRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/creations', tags: ['creations'], security: bearer,
-      description: 'Creations with quoted and charged credits and the lots each drew from, newest first.',
-      request: { query: PageQuery },
+      description: 'Creations with quoted and charged credits, the lots each drew from and what each was (model, request, API key, '
+        + 'external_id, metadata), newest first; `external_id` keeps only the creations the studio gave that reference.',
+      request: { query: PageQuery.extend({ external_id: z.string().min(1).max(200).optional() }) },
       responses: { 200: { description: 'A page of creations', content: { 'application/json': { schema: pageOf(Creation) } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      const { limit, starting_after } = c.req.valid('query');
-      const result = await listCreations(deps.sql, workspace.id, { limit, after: starting_after });
+      const { limit, starting_after, external_id } = c.req.valid('query');
+      const result = await listCreations(deps.sql, workspace.id, { limit, after: starting_after, externalId: external_id });
       if (!result) throw invalid('starting_after', 'not a creation id of this workspace');
       return c.json(result, 200);
     },

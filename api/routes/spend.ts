@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { estimateCredits, MAX_COUNT, MAX_DURATION_S, MODEL_IDS } from '../../domain/costs.js';
 import { Refusal } from '../../domain/refusals.js';
-import { createQuote, endCreation, expireStaleHolds, holdForQuote } from '../../ledger/spend.js';
-import { requireWorkspace } from '../auth.js';
+import { METADATA_LIMITS, metadataProblem } from '../../domain/workspace-metadata.js';
+import { createQuote, endCreation, expireStaleHolds, extendHold, HOLD_MAX_MS, holdForQuote } from '../../ledger/spend.js';
+import { type Principal, requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, Problem, problemResponses } from '../schemas.js';
@@ -14,6 +15,11 @@ const EstimateBody = z.object({
   duration_s: z.number().positive().max(MAX_DURATION_S).optional(),
 }).strict();
 const Quote = z.object({ quote_id: z.string(), credits: z.number().int(), expires_at: z.string() }).openapi('Quote');
+const CreationMetadata = z.record(z.string(), z.string()).superRefine((metadata, ctx) => {
+  const reason = metadataProblem(metadata);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+}).openapi({ description: `The studio's own string → string pairs, like Stripe's: at most ${METADATA_LIMITS.keys} keys, keys of 1 to ${METADATA_LIMITS.keyLength} characters, values of at most ${METADATA_LIMITS.valueLength}` });
+const ExternalId = z.string().min(1).max(200).openapi({ description: 'The studio\'s own reference for the creation (1–200 characters; not unique)' });
 export const Creation = z.object({
   id: z.string(),
   status: z.enum(['running', 'succeeded', 'failed', 'expired']),
@@ -24,6 +30,14 @@ export const Creation = z.object({
   variance: z.number().int().nullable(),
   lots: z.array(z.object({ lot: z.string(), credits: z.number().int() })),
   created_at: z.string(),
+  expires_at: z.string().nullable().openapi({ description: 'While running: when the hold lapses and its credits are released (POST /v1/creations/{id}/extend pushes it); null once ended' }),
+  model: z.string().nullable(),
+  request: z.object({
+    model: z.string(), count: z.number().int().optional(), resolution: z.enum(['standard', 'high']).optional(), duration_s: z.number().optional(),
+  }).nullable().openapi({ description: 'What was estimated: the quote\'s request' }),
+  api_key: z.object({ id: z.string(), name: z.string().nullable() }).nullable().openapi({ description: 'The API key that started it; null when none did' }),
+  external_id: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
 }).openapi('Creation');
 const CreationParams = z.object({ id: z.string().min(1).max(64) });
 const spendProblems = {
@@ -33,6 +47,11 @@ const spendProblems = {
   404: { description: 'Unknown quote or creation', content: { 'application/problem+json': { schema: Problem } } },
   409: { description: 'Quote expired or creation already ended', content: { 'application/problem+json': { schema: Problem } } },
 } as const;
+
+/** The API key a request was made with (`key_…`), or undefined (a browser session). */
+function apiKeyOf(principal: Principal): string | undefined {
+  return principal.kind === 'workspace' ? principal.apiKeyId : undefined;
+}
 
 export function spendRoutes(deps: ApiDeps) {
   const router = newRouter();
@@ -53,13 +72,16 @@ export function spendRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'post', path: '/v1/creations', tags: ['creations'], security: bearer,
-      description: 'Starts a creation: holds the quoted credits from specific lots in burn order, or 402.',
-      request: { body: { ...json(z.object({ quote_id: z.string().min(1).max(64) }).strict()), required: true } },
+      description: 'Starts a creation: holds the quoted credits from specific lots in burn order, or 402 (`insufficient_credits`, or '
+        + '`spending_limit_reached` when the API key\'s daily_credit_limit would be exceeded: with `daily_credit_limit`, `used`, `resets_at`). '
+        + 'Records the quote\'s request, the API key, and the studio\'s `external_id` and `metadata`. The same quote again returns the first creation (200).',
+      request: { body: { ...json(z.object({ quote_id: z.string().min(1).max(64), external_id: ExternalId.optional(), metadata: CreationMetadata.optional() }).strict()), required: true } },
       responses: { 201: { description: 'Running', ...json(Creation) }, 200: { description: 'Already started with this quote', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      const quoteId = c.req.valid('json').quote_id;
-      const hold = () => holdForQuote(deps.sql, workspace.id, quoteId);
+      const body = c.req.valid('json');
+      const options = { apiKeyId: apiKeyOf(c.get('principal')), externalId: body.external_id, metadata: body.metadata };
+      const hold = () => holdForQuote(deps.sql, workspace.id, body.quote_id, options);
       // Only when refused: release this workspace's abandoned holds (over an hour old) and try once more.
       const { creation, replayed } = await hold().catch(async (error: unknown) => {
         const refused = error instanceof Refusal && error.code === 'insufficient_credits';
@@ -72,7 +94,8 @@ export function spendRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'post', path: '/v1/creations/{id}/complete', tags: ['creations'], security: bearer,
-      description: 'Deducts the exact amount (capped at the quote, the excess recorded as variance) and releases the rest.',
+      description: 'Deducts the exact amount (capped at the quote, the excess recorded as variance) and releases the rest. '
+        + 'The same request again returns the same result; another amount is 409 `creation_already_ended` naming the first.',
       request: { params: CreationParams, body: { ...json(z.object({ credits: z.number().int().min(0).max(1_000_000) }).strict()), required: true } },
       responses: { 200: { description: 'Succeeded', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
@@ -88,6 +111,19 @@ export function spendRoutes(deps: ApiDeps) {
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       return c.json(await endCreation(deps.sql, workspace.id, c.req.valid('param').id, { status: 'failed' }), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({ method: 'post', path: '/v1/creations/{id}/extend', tags: ['creations'], security: bearer,
+      description: `Keeps a long job's hold: its expiry becomes now (the workspace's time) + \`extend_by_s\`, never earlier than it was. A hold lives at most ${HOLD_MAX_MS / 3_600_000} hours from its creation: beyond, 409 \`hold_extension_limit\` with \`latest_expires_at\` (nothing changes). `
+        + 'An ended creation or a lapsed hold is 409 `creation_not_running` (a lapsed hold is never revived). It sets an absolute time, so a retry is harmless.',
+      request: { params: CreationParams, body: { ...json(z.object({ extend_by_s: z.number().int().min(1).max(HOLD_MAX_MS / 1000) }).strict()), required: true } },
+      responses: { 200: { description: 'Running, with its new expires_at', ...json(Creation) }, ...spendProblems } }),
+    async (c) => {
+      const workspace = requireWorkspace(c.get('principal'));
+      const extendByMs = c.req.valid('json').extend_by_s * 1000;
+      return c.json(await extendHold(deps.sql, workspace.id, c.req.valid('param').id, extendByMs), 200);
     },
   );
   return router;

@@ -434,8 +434,12 @@ async function end(w: World, choice: number, includeEnded: boolean, outcome: End
   const creation = candidates[choice % candidates.length]!;
 
   if (creation.status !== 'running') {
-    if (creation.status === outcome.status) {
-      // Ending it the same way again returns its result.
+    if (outcome.status === 'succeeded' && creation.status === 'succeeded' && outcome.reported !== creation.reported) {
+      // A completion with another amount is refused, naming the first (issue 16, finding 8).
+      await expect(endCreation(w.sql, w.ws, creation.id, outcome)).rejects.toMatchObject({
+        code: 'creation_already_ended', detail: { reported: creation.reported, charged: creation.charged } });
+    } else if (creation.status === outcome.status) {
+      // Ending it the same way again (a completion: with the same amount) returns its result.
       const view = await endCreation(w.sql, w.ws, creation.id, outcome);
       expect(view).toEqual(await readCreation(w.sql, w.ws, creation.id));
     } else {

@@ -23,13 +23,15 @@ describe('refusals at the API edge', () => {
     expect(Object.keys(REFUSAL_STATUS).sort()).toEqual([...REFUSAL_CODES].sort());
     const byStatus = (status: number) => REFUSAL_CODES.filter((code) => REFUSAL_STATUS[code] === status).sort();
     expect(byStatus(400)).toEqual(['invalid_request', 'unknown_plan']);
-    expect(byStatus(402)).toEqual(['insufficient_credits', 'payment_declined']);
+    expect(byStatus(402)).toEqual(['insufficient_credits', 'payment_declined', 'spending_limit_reached']);
+    // SPEC §11: a key with a daily budget may not manage keys.
+    expect(byStatus(403)).toEqual(['key_restricted']);
     expect(byStatus(404)).toEqual(['creation_not_found', 'custom_model_not_found', 'invoice_not_found', 'no_subscription', 'no_upcoming_invoice', 'quote_not_found']);
     expect(byStatus(409)).toEqual(expect.arrayContaining(['subscription_required', 'custom_model_limit', 'quote_expired', 'creation_not_running',
       'same_plan', 'subscription_exists', 'already_paused', 'nothing_to_resume', 'no_scheduled_change']));
     // The provider failing a refund is not the request's fault: a 502, nothing recorded as done (SPEC §10).
     expect(byStatus(502)).toEqual(['provider_refund_failed']);
-    expect(new Set(Object.values(REFUSAL_STATUS))).toEqual(new Set([400, 402, 404, 409, 502]));
+    expect(new Set(Object.values(REFUSAL_STATUS))).toEqual(new Set([400, 402, 403, 404, 409, 502]));
   });
 
   it('answers a refusal as a problem document with its detail fields beside the standard ones', async () => {

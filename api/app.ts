@@ -31,6 +31,7 @@ import { billingSessionRoutes } from './routes/billing-sessions.js';
 import { billingSessionLinkPages } from './pages/billing-session-link.js';
 import { auditLog } from './audit.js';
 import { adminRoutes } from './routes/admin.js';
+import { usageRoutes } from './routes/usage.js';
 import { autoTopUpRoutes } from './routes/auto-top-up.js';
 
 /** The HTTP API: public routes, then everything under /v1 behind bearer authentication. */
@@ -64,7 +65,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.use('/v1/*', auditLog(deps.sql));
   for (const routes of [
     testClockRoutes, workspaceRoutes, subscriptionRoutes, creditRoutes, spendRoutes, packRoutes, historyRoutes, invoiceRoutes,
-    billingRoutes, apiKeyRoutes, customModelRoutes, alertRoutes,
+    billingRoutes, apiKeyRoutes, customModelRoutes, alertRoutes, usageRoutes,
   ]) {
     app.route('/', routes(deps));
   }

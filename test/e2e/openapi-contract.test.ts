@@ -457,6 +457,19 @@ const fixtures: Record<string, Fixture> = {
     },
     invalid: () => [bad('limit not a number', { query: { limit: 'five' } }, ['limit'])],
   },
+  'GET /v1/usage': {
+    valid: async (_ctx, send) => {
+      const usage = await send({ op: 'GET /v1/usage', query: { group_by: 'model' } }, 200);
+      expect(usage.body.reconciliation.closing_available - usage.body.reconciliation.opening_available).toBe(usage.body.reconciliation.net_change);
+      await send({ op: 'GET /v1/usage', query: { from: '2026-01-01T00:00:00Z', to: '2026-01-03T00:00:00Z', group_by: 'api_key' } }, 200);
+    },
+    invalid: () => [
+      bad('to before from', { query: { from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' } }, ['to']),
+      bad('a window over 400 days', { query: { from: '2025-01-01T00:00:00Z', to: '2026-03-01T00:00:00Z' } }, ['to']),
+      bad('an unknown group_by', { query: { group_by: 'week' } }, ['group_by']),
+      bad('from not an instant', { query: { from: 'yesterday' } }, ['from']),
+    ],
+  },
   'POST /v1/subscription/change': {
     valid: async (_ctx, send) => {
       expect((await send({ op: 'POST /v1/subscription/change', body: { plan: 'plus' } }, 200)).body.kind).toBe('downgrade');

@@ -31,6 +31,7 @@ import { billingSessionRoutes } from './routes/billing-sessions.js';
 import { billingSessionLinkPages } from './pages/billing-session-link.js';
 import { auditLog } from './audit.js';
 import { adminRoutes } from './routes/admin.js';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { usageRoutes } from './routes/usage.js';
 import { autoTopUpRoutes } from './routes/auto-top-up.js';
 
@@ -70,6 +71,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
     app.route('/', routes(deps));
   }
   app.route('/', autoTopUpRoutes(deps)); // automatic top-ups (SPEC §11)
+  app.route('/', webhookDeliveryRoutes(deps)); // outgoing events: types, delivery log, retries (SPEC §11)
   app.route('/', adminInvoiceRoutes(deps)); // refunds, sandbox disputes (SPEC §10)
   app.route('/', billingSessionRoutes(deps)); // single-use /billing sign-in URLs (SPEC §10)
 

@@ -51,4 +51,6 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   external_id_taken: 409,
   nothing_to_retry: 409,
   root_key_not_revocable: 409,
+  webhook_not_configured: 409,
+  event_not_yet_sent: 409,
 };

@@ -27,6 +27,8 @@ export const REFUSAL_CODES = [
   'external_id_taken',
   // operator tools (SPEC §10): a retry with no unpaid renewal or first invoice; ADMIN_API_KEY cannot be revoked
   'nothing_to_retry', 'root_key_not_revocable',
+  // outgoing events (SPEC §11): a retry with no webhook URL set, or of an event whose first attempt has not ended
+  'webhook_not_configured', 'event_not_yet_sent',
 ] as const;
 
 export type RefusalCode = (typeof REFUSAL_CODES)[number];

@@ -80,8 +80,9 @@ export interface NotificationView {
   at: string;
 }
 
+/** The workspace's alerts (SPEC §6), newest first; outgoing events (rows with an event_id) are in the delivery log instead. */
 export async function listNotifications(sql: Sql, workspaceId: string, limit: number): Promise<NotificationView[]> {
   const rows = await sql<{ id: number; kind: string; payload: unknown; at: Date }[]>`
-    SELECT id, kind, payload, at FROM notifications WHERE workspace_id = ${workspaceId} ORDER BY id DESC LIMIT ${limit}`;
+    SELECT id, kind, payload, at FROM notifications WHERE workspace_id = ${workspaceId} AND event_id IS NULL ORDER BY id DESC LIMIT ${limit}`;
   return rows.map((r) => ({ id: `ntf_${r.id}`, kind: r.kind, payload: r.payload, at: r.at.toISOString() }));
 }

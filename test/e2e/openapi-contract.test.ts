@@ -2,6 +2,8 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
+import type { Sql } from '../../ledger/db.js';
+import { deliverNotifications } from '../../worker/alerts.js';
 
 /**
  * SPEC §8 contract test: walks /openapi.json and checks that every documented operation answers as
@@ -144,6 +146,8 @@ interface Ctx {
   packInvoiceId: string;
   operatorKeyId: string;
   baseUrl: string;
+  /** The stack's database (the webhook-delivery fixtures run a delivery pass as the worker would). */
+  sql?: Sql;
 }
 
 type Send = (req: Req, expectedStatus: number) => Promise<Res>;
@@ -457,6 +461,22 @@ const fixtures: Record<string, Fixture> = {
     },
     invalid: () => [bad('limit not a number', { query: { limit: 'five' } }, ['limit'])],
   },
+  'GET /v1/webhook-events': {
+    valid: async (_ctx, send) => {
+      expect((await send({ op: 'GET /v1/webhook-events' }, 200)).body.enabled_events).toEqual([]);
+    },
+    invalid: () => [],
+  },
+  'PUT /v1/webhook-events': {
+    // Every change from here on is an event (the delivery fixtures at the end send and retry them).
+    valid: async (_ctx, send) => {
+      expect((await send({ op: 'PUT /v1/webhook-events', body: { enabled_events: ['*'] } }, 200)).body.enabled_events).toEqual(['*']);
+    },
+    invalid: () => [
+      bad('an unknown event type', { body: { enabled_events: ['invoice.created'] } }, ['enabled_events.0']),
+      bad('enabled_events missing', { body: {} }, ['enabled_events']),
+    ],
+  },
   'GET /v1/usage': {
     valid: async (_ctx, send) => {
       const usage = await send({ op: 'GET /v1/usage', query: { group_by: 'model' } }, 200);
@@ -705,6 +725,33 @@ const fixtures: Record<string, Fixture> = {
       unknownId('an unknown workspace', { as: 'operator', params: { id: 'ws_unknown' }, body: {} }, 'not_found'),
     ],
   },
+  'GET /v1/webhook-deliveries': {
+    // The events of the fixtures since PUT /v1/webhook-events, sent by a delivery pass to a path of this API (a 404 there).
+    valid: async (ctx, send) => {
+      await ctx.sql!`UPDATE workspaces SET alert_webhook_url = ${`${ctx.baseUrl}/contract-webhook-sink`}, alert_webhook_secret = 'whsec_contract'
+                     WHERE id = ${ctx.workspaceId}`;
+      await deliverNotifications({ sql: ctx.sql!, fetchImpl: fetch });
+      const page = (await send({ op: 'GET /v1/webhook-deliveries', query: { limit: 1 } }, 200)).body;
+      expect(page.data[0]).toMatchObject({ id: expect.stringMatching(/^whd_/), attempt: 1, status_code: 404, event_status: 'pending' });
+      expect(page.has_more).toBe(true);
+      await send({ op: 'GET /v1/webhook-deliveries', query: { limit: 1, starting_after: page.next_cursor } }, 200);
+    },
+    invalid: () => [
+      bad('limit not a number', { query: { limit: 'five' } }, ['limit']),
+      bad('starting_after not a delivery of this workspace', { query: { starting_after: 'whd_999999999' } }, ['starting_after']),
+    ],
+  },
+  'POST /v1/webhook-deliveries/{id}/retry': {
+    valid: async (_ctx, send) => {
+      const [last] = (await send({ op: 'GET /v1/webhook-deliveries', query: { limit: 1 } }, 200)).body.data;
+      const retried = (await send({ op: 'POST /v1/webhook-deliveries/{id}/retry', params: { id: last.id } }, 200)).body;
+      expect(retried).toMatchObject({ event_id: last.event_id, attempt: 2, trigger: 'manual' });
+    },
+    invalid: () => [
+      bad('an id longer than 64 characters', { params: { id: 'w'.repeat(65) } }, ['id']),
+      unknownId('an unknown delivery', { params: { id: 'whd_999999999' } }, 'not_found'),
+    ],
+  },
 };
 
 // ---- The test ----------------------------------------------------------------------------------
@@ -721,6 +768,7 @@ describe('OpenAPI contract: every documented operation answers as documented', (
   beforeAll(async () => {
     stack = await startStack();
     ctx.baseUrl = stack.baseUrl;
+    ctx.sql = stack.sql;
     const response = await fetch(`${stack.baseUrl}/openapi.json`);
     expect(response.status).toBe(200);
     doc = await response.json() as OpenApiDocument;

@@ -14,6 +14,13 @@ export class ApiKeyCache {
   private readonly entries = new Map<string, { workspace: WorkspaceIdentity; keyId: string; until: number }>();
   private readonly operators = new Map<string, { operator: { id: string; name: string }; until: number }>();
 
+  /**
+   * Bumped by forgetAll (a revocation). A lookup that started under an older generation may have read the key
+   * before it was revoked: it never fills the cache, and it reads again (issue 16, finding 7).
+   */
+  private generation = 0;
+  private static readonly MAX_READS = 3;
+
   constructor(private readonly now: () => number = Date.now) {}
 
   async lookup(sql: Sql, apiKey: string): Promise<WorkspaceIdentity | undefined> {
@@ -25,7 +32,8 @@ export class ApiKeyCache {
     const hash = hashKey(apiKey);
     const cached = this.entries.get(hash);
     if (cached && cached.until > this.now()) return cached;
-    const found = await workspaceAndKeyIdByKey(sql, apiKey);
+    const [found, generation] = await this.readSettled(() => workspaceAndKeyIdByKey(sql, apiKey));
+    if (generation !== this.generation) return found && { workspace: pickIdentity(found.workspace), keyId: found.keyId };
     if (!found) {
       this.entries.delete(hash);
       return undefined;
@@ -42,7 +50,8 @@ export class ApiKeyCache {
     const hash = hashKey(apiKey);
     const cached = this.operators.get(hash);
     if (cached && cached.until > this.now()) return cached.operator;
-    const operator = await operatorKeyByKey(sql, apiKey);
+    const [operator, generation] = await this.readSettled(() => operatorKeyByKey(sql, apiKey));
+    if (generation !== this.generation) return operator;
     if (!operator) {
       this.operators.delete(hash);
       return undefined;
@@ -52,9 +61,27 @@ export class ApiKeyCache {
     return operator;
   }
 
-  /** After a revocation (workspace or operator key): every key is looked up again. */
+  /**
+   * Reads until no revocation happened during the read (at most MAX_READS times, the last read answering even if
+   * one did, as the database stood then), with the generation the answer was read under.
+   */
+  private async readSettled<T>(read: () => Promise<T>): Promise<[T, number]> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.generation;
+      const value = await read();
+      if (generation === this.generation || attempt >= ApiKeyCache.MAX_READS) return [value, generation];
+    }
+  }
+
+  /** After a revocation (workspace or operator key): every key is looked up again; lookups in flight cache nothing. */
   forgetAll(): void {
+    this.generation += 1;
     this.entries.clear();
     this.operators.clear();
   }
+}
+
+/** The fixed identity a cached entry keeps (nothing a request can change). */
+function pickIdentity(workspace: WorkspaceIdentity): WorkspaceIdentity {
+  return { id: workspace.id, name: workspace.name, test_clock_id: workspace.test_clock_id };
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listCreations, listLedger, listNotifications } from '../../ledger/history.js';
 import { requireWorkspace } from '../auth.js';
+import { creationsCsv, ledgerCsv, wantsCsv } from '../csv-download.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, problemResponses } from '../schemas.js';
@@ -31,9 +32,10 @@ export function historyRoutes(deps: ApiDeps) {
     createRoute({ method: 'get', path: '/v1/ledger', tags: ['credits'], security: bearer,
       description: `Every grant, hold, capture, release, expiry, freeze, thaw, forfeit, clawback and adjustment, newest first. ${LEDGER_RECONCILES}`,
       request: { query: PageQuery },
-      responses: { 200: { description: 'A page of entries', content: { 'application/json': { schema: pageOf(LedgerEntry) } } }, ...problemResponses } }),
+      responses: { 200: { description: 'A page of entries; with `Accept: text/csv`, every entry as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: pageOf(LedgerEntry) }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
+      if (wantsCsv(c)) return ledgerCsv(c, deps.sql, workspace.id);
       const { limit, starting_after } = c.req.valid('query');
       const result = await listLedger(deps.sql, workspace.id, { limit, after: starting_after });
       if (!result) throw invalid('starting_after', 'not an entry id of this workspace');
@@ -46,9 +48,10 @@ export function historyRoutes(deps: ApiDeps) {
       description: 'Creations with quoted and charged credits, the lots each drew from and what each was (model, request, API key, '
         + 'external_id, metadata), newest first; `external_id` keeps only the creations the studio gave that reference.',
       request: { query: PageQuery.extend({ external_id: z.string().min(1).max(200).optional() }) },
-      responses: { 200: { description: 'A page of creations', content: { 'application/json': { schema: pageOf(Creation) } } }, ...problemResponses } }),
+      responses: { 200: { description: 'A page of creations; with `Accept: text/csv`, every creation as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: pageOf(Creation) }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
+      if (wantsCsv(c)) return creationsCsv(c, deps.sql, workspace.id);
       const { limit, starting_after, external_id } = c.req.valid('query');
       const result = await listCreations(deps.sql, workspace.id, { limit, after: starting_after, externalId: external_id });
       if (!result) throw invalid('starting_after', 'not a creation id of this workspace');

@@ -4,6 +4,7 @@ import { upcomingInvoiceOf } from '../../billing/upcoming.js';
 import { notFound } from '../errors.js';
 import { CreditNote, type InvoiceRefundView, refundViewsOf } from './admin-invoices.js';
 import { requireWorkspace } from '../auth.js';
+import { invoicesCsv, wantsCsv } from '../csv-download.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Problem, problemResponses } from '../schemas.js';
 
@@ -60,9 +61,10 @@ export function invoiceRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
     createRoute({ method: 'get', path: '/v1/invoices', tags: ['billing'], security: bearer,
-      responses: { 200: { description: 'Invoices, newest first', content: { 'application/json': { schema: z.object({ data: z.array(Invoice) }) } } }, ...problemResponses } }),
+      responses: { 200: { description: 'Invoices, newest first (the latest 100); with `Accept: text/csv`, every invoice as a CSV download (RFC 4180, cents as integers)', content: { 'application/json': { schema: z.object({ data: z.array(Invoice) }) }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
+      if (wantsCsv(c)) return invoicesCsv(c, deps.sql, workspace.id);
       const rows = await listInvoices(deps.sql, workspace.id);
       const refunds = await refundViewsOf(deps.sql, rows.map((row) => row.id));
       return c.json({ data: rows.map((row) => presentInvoice(row, refunds(row.id))) }, 200);

@@ -11,7 +11,17 @@ import { signalIfRunning, workflowIdOf } from '../../billing/subscriptions.js';
 const TestClock = z
   .object({ id: z.string(), frozen_time: Instant, status: z.enum(['advancing', 'ready']) })
   .openapi('TestClock');
-const FrozenTimeBody = z.object({ frozen_time: Instant }).strict();
+/**
+ * A clock's time: an ISO 8601 instant from 1970-01-01T00:00:00Z up to 9999-12-31T23:59:59.999Z (issue 16,
+ * finding 9). Postgres has no year 0, and a year before 100 reads back a century off (0099 → 1999); the range
+ * keeps every time a clock can hold one that round-trips exactly.
+ */
+export const CLOCK_TIME_RANGE = { min: Date.UTC(1970, 0, 1), max: Date.UTC(10_000, 0, 1) - 1 } as const;
+const ClockTime = Instant.refine((text) => {
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) && ms >= CLOCK_TIME_RANGE.min && ms <= CLOCK_TIME_RANGE.max;
+}, { message: 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z' });
+const FrozenTimeBody = z.object({ frozen_time: ClockTime }).strict();
 const ClockParams = z.object({ id: z.string().min(1).max(64) });
 const body = { content: { 'application/json': { schema: FrozenTimeBody } }, required: true };
 const clockProblems = {

@@ -5,7 +5,8 @@ import { bodyLimit, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from './body-limit.
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
 import { idempotency } from './idempotency.js';
-import { rateLimit } from './rate-limit.js';
+import { byApiKey, rateLimit } from './rate-limit.js';
+import { pageSecurityHeaders } from './security-headers.js';
 import { createLogger, observe } from './observability.js';
 import { billingPages } from './pages/billing/index.js';
 import { adminPages } from './pages/admin/index.js';
@@ -40,7 +41,8 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   const apiKeys = new ApiKeyCache();
   const deps: ApiDeps = { ...given, apiKeys };
   const app = new OpenAPIHono<AuthEnv>();
-  observe(app, deps.logger ?? createLogger('silent'));
+  observe(app, deps.logger ?? createLogger('silent'), { metricsToken: deps.metricsToken });
+  app.use('*', pageSecurityHeaders(deps.publicUrl)); // CSP, nosniff, Referrer-Policy, HSTS on https (issue 16)
   app.onError(onError);
   app.notFound((c) => problem(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)));
   const [apiBodies, webhookBodies] = [bodyLimit(MAX_BODY_BYTES), bodyLimit(MAX_WEBHOOK_BODY_BYTES)];
@@ -57,6 +59,11 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   const idempotent = idempotency(deps.sql, deps.adminApiKey); // seals stored answers (issue 16)
   const spendLimit = rateLimit({ perSecond: deps.spendRateLimit?.perSecond ?? 200, burst: deps.spendRateLimit?.burst ?? 400 });
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, next)));
+  // Every authenticated route, per API key (issue 16): generous, so only a runaway client meets it.
+  const keyLimit = rateLimit({
+    perSecond: deps.rateLimit?.perSecond ?? 500, burst: deps.rateLimit?.burst ?? 1000, keyOf: byApiKey, what: 'requests a second per API key',
+  });
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : keyLimit(c, next)));
   // The rate limit comes before Idempotency-Key: a 429 is not an answer to remember (the retry after
   // Retry-After must run), and a refused request costs no database round trip.
   app.use('/v1/credits/estimate', spendLimit);

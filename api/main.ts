@@ -25,7 +25,8 @@ const payments = createPayments(config, sql, () => randomBytes(24).toString('hex
 const app = createApp({
   sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, publicUrl: config.PUBLIC_URL,
   payments: payments.provider, webhookSecret: payments.webhookSecret, sandbox: payments.sandbox, stripe: payments.stripe,
-  logger: createLogger(config.LOG_LEVEL), seller, ...(config.TEMPORAL_UI_URL ? { temporalUiUrl: config.TEMPORAL_UI_URL } : {}),
+  logger: createLogger(config.LOG_LEVEL), seller, metricsToken: config.METRICS_TOKEN, allowPrivateWebhookTargets: config.ALLOW_PRIVATE_WEBHOOK_TARGETS,
+  rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }, ...(config.TEMPORAL_UI_URL ? { temporalUiUrl: config.TEMPORAL_UI_URL } : {}),
 });
 const stopWebhookLoops = startWebhookLoops({
   sql, temporal, payments: payments.provider, stripe: payments.stripe,

@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import type { Hono } from 'hono';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import pino from 'pino';
+import { ApiError, problem } from './errors.js';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Structured JSON logs (pino), one line per request with its id; LOG_LEVEL=silent mutes them. */
@@ -11,11 +13,37 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info') {
 
 export type Logger = ReturnType<typeof createLogger>;
 
+/** Whether the request came from this machine (127.0.0.0/8, ::1, or IPv4-mapped loopback); false when unknown. */
+function fromLoopback(c: Context): boolean {
+  try {
+    const address = getConnInfo(c).remote.address ?? '';
+    return address === '::1' || /^(::ffff:)?127\./.test(address);
+  } catch {
+    return false; // not served by @hono/node-server (app.request in tests): no peer to trust
+  }
+}
+
+/** Constant-time check of `Authorization: Bearer <token>` (hashes first, so lengths leak nothing). */
+function bearerMatches(c: Context, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+export interface ObserveOptions {
+  /**
+   * METRICS_TOKEN: GET /metrics wants `Authorization: Bearer <token>`. Unset, only loopback clients are
+   * answered (behind a reverse proxy on the same host, set a token or do not route /metrics).
+   */
+  metricsToken?: string;
+}
+
 /**
  * Request ids (taken from `x-request-id` or made), access logs and Prometheus metrics for every request,
  * labelled by the matched route pattern (not the raw path, which would explode the label space).
+ * /metrics is not public (issue 16, finding 10): a bearer token, or loopback only (see ObserveOptions).
  */
-export function observe(app: Hono<any>, logger: Logger): void {
+export function observe(app: Hono<any>, logger: Logger, options: ObserveOptions = {}): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
@@ -37,5 +65,13 @@ export function observe(app: Hono<any>, logger: Logger): void {
     requests.inc(labels);
     logger.info({ request_id: requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
   }));
-  app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+  app.get('/metrics', async (c) => {
+    const allowed = options.metricsToken ? bearerMatches(c, options.metricsToken) : fromLoopback(c);
+    if (!allowed) {
+      if (!options.metricsToken) return problem(c, new ApiError(403, 'forbidden', 'GET /metrics answers this machine only (or set METRICS_TOKEN)'));
+      c.header('www-authenticate', 'Bearer realm="metrics"');
+      return problem(c, new ApiError(401, 'unauthorized', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>'));
+    }
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
 }

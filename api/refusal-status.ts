@@ -48,6 +48,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   open_quote_limit_reached: 409,
   api_key_limit_reached: 409,
   custom_model_limit: 409,
+  custom_model_cap_reached: 409,
   external_id_taken: 409,
   nothing_to_retry: 409,
   root_key_not_revocable: 409,

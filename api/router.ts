@@ -28,6 +28,12 @@ export interface ApiDeps {
   logger?: Logger;
   /** Per-workspace limit on the spend path (default 200/s, bursts of 400). */
   spendRateLimit?: { perSecond: number; burst: number };
+  /** Per-API-key limit on every /v1 route (RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST; default 500/s, bursts of 1000; above the spend path's own 200/s). */
+  rateLimit?: { perSecond: number; burst: number };
+  /** METRICS_TOKEN: the bearer token of GET /metrics; loopback clients only when absent. */
+  metricsToken?: string;
+  /** ALLOW_PRIVATE_WEBHOOK_TARGETS: alert webhook URLs may name private addresses; the environment's setting when absent. */
+  allowPrivateWebhookTargets?: boolean;
   /** Which workspace each API key belongs to, remembered briefly (one per API process). */
   apiKeys: ApiKeyCache;
   /** Who issues the invoices (SELLER_* configuration); runtime/config.ts's DEFAULT_SELLER when absent. */

@@ -102,6 +102,8 @@ if (temporalAddress) {
 const env = {
   ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: adminKey, PORT: String(port),
   ...(temporalUi ? { TEMPORAL_UI_URL: temporalUi } : {}), // the console links to the workflows there
+  // Local development: alert webhooks may reach receivers on this machine (never set in production).
+  ALLOW_PRIVATE_WEBHOOK_TARGETS: process.env.ALLOW_PRIVATE_WEBHOOK_TARGETS ?? 'true',
 };
 children.push(runTs('worker/main.ts', env, 'worker'), runTs('api/main.ts', env, 'api'));
 await waitForPort(port, 60_000);

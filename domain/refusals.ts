@@ -21,8 +21,8 @@ export const REFUSAL_CODES = [
   // the spend path of SPEC §11: key budgets, hold extensions, a completion repeated with another amount, caps
   'spending_limit_reached', 'hold_extension_limit', 'creation_already_ended', 'open_quote_limit_reached',
   'key_restricted', 'api_key_limit_reached',
-  // entitlements (SPEC §6)
-  'custom_model_limit', 'custom_model_not_found',
+  // entitlements (SPEC §6); a workspace holds at most 50 custom models, active or not (issue 16)
+  'custom_model_limit', 'custom_model_not_found', 'custom_model_cap_reached',
   // workspaces (SPEC §10): another workspace already has this external_id
   'external_id_taken',
   // operator tools (SPEC §10): a retry with no unpaid renewal or first invoice; ADMIN_API_KEY cannot be revoked

@@ -70,8 +70,23 @@ async function withWorkspaceLocked<T>(
   })) as T;
 }
 
+/**
+ * How many custom models a workspace may hold, active or not (issue 16: a cap on stored rows, beside the
+ * plan's limit on active ones). Deactivated models are kept and can be activated again, so they count.
+ */
+export const MAX_CUSTOM_MODELS = 50;
+
+/**
+ * Creates an active custom model. Refusals: `custom_model_cap_reached` (409) when the workspace already
+ * holds MAX_CUSTOM_MODELS, `custom_model_limit` (409) when its plan allows no more active ones.
+ */
 export async function createCustomModel(sql: Sql, workspaceId: string, name: string): Promise<CustomModelView> {
   return withWorkspaceLocked(sql, workspaceId, async (tx, now, requireRoom) => {
+    const [held] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM custom_models WHERE workspace_id = ${workspaceId}`;
+    if (held!.n >= MAX_CUSTOM_MODELS) {
+      throw new Refusal('custom_model_cap_reached', `a workspace holds at most ${MAX_CUSTOM_MODELS} custom models, active or not; activate one it has`,
+        { limit: MAX_CUSTOM_MODELS });
+    }
     await requireRoom();
     const [row] = await tx<ModelRow[]>`
       INSERT INTO custom_models (id, workspace_id, name, active, last_used_at, created_at)

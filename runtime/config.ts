@@ -20,6 +20,15 @@ const schema = z.object({
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
   STRIPE_API_BASE: z.string().url().optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
+  // Security (issue 16). The worker's Prometheus endpoint listens here: loopback unless opened on purpose.
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`; when unset it answers loopback clients only.
+  METRICS_TOKEN: z.string().min(16).optional(),
+  // Alert webhooks may go to private, loopback and link-local addresses (local development, tests): never in production.
+  ALLOW_PRIVATE_WEBHOOK_TARGETS: z.stringbool().default(false),
+  // Every /v1 request, per API key: a token bucket of RATE_LIMIT_BURST refilled at RATE_LIMIT_PER_SECOND.
+  RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(500),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Who issues the invoices (PDF, hosted page), and the prefix of their numbers (PREFIX-YEAR-NNNNNN).
   // SELLER_ADDRESS: lines separated by newlines or a literal \n.

@@ -16,7 +16,7 @@ const config = loadConfig();
 const sql = createSql(config.DATABASE_URL);
 // The Temporal runtime's own metrics (workflow/activity task latencies, slots, polls) for Prometheus.
 Runtime.install({
-  telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.WORKER_METRICS_PORT}` } } },
+  telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}` } } },
 });
 const connection = await NativeConnection.connect(temporalConnectionOptions(config));
 if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from 'hono/cookie';
 import { consumeBillingSession } from '../../ledger/billing-sessions.js';
 import {
   deleteBrowserSession, findBrowserSession, insertBrowserSession, type PrincipalKind,
@@ -43,12 +43,48 @@ export interface BrowserSessionOptions {
 
 const EIGHT_HOURS_MS = 8 * 60 * 60_000;
 
+/** The signing secret of notices when no operator key is given: one per process (a lost notice is harmless). */
+const PROCESS_SECRET = randomBytes(32).toString('base64url');
+
+/**
+ * The secret that signs notice cookies: derived from the operator key (ADMIN_API_KEY), so every API process
+ * of a deployment shares it without another setting, and the key itself never leaves the server.
+ */
+export function noticeSecret(adminApiKey: string | undefined): string {
+  return adminApiKey ? createHmac('sha256', adminApiKey).update('credit-engine notice cookies v1').digest('base64url') : PROCESS_SECRET;
+}
+
+/** Hosts a notice may link to besides our own pages: Stripe's hosted invoice and checkout pages. */
+const STRIPE_HOST = /^([a-z0-9-]+\.)*stripe\.com$/;
+
+/**
+ * The link of a notice as it may be rendered, or undefined: a path of ours (`/…`, not `//…`), a URL on our
+ * own origin (made a path), or an https page of Stripe's. Never `javascript:`, `data:` or another site.
+ */
+export function safeNoticeLink(link: unknown, publicUrl: string): Notice['link'] | undefined {
+  if (typeof link !== 'object' || link === null) return undefined;
+  const { href, label } = link as Record<string, unknown>;
+  if (typeof href !== 'string' || typeof label !== 'string' || href.length > 2048 || label.length > 200) return undefined;
+  const own = new URL(publicUrl);
+  let url: URL;
+  try {
+    url = new URL(href, own);
+  } catch {
+    return undefined;
+  }
+  if (url.origin === own.origin) {
+    return /^\/(?![/\\])/.test(url.pathname) ? { href: url.pathname + url.search + url.hash, label } : undefined;
+  }
+  return url.protocol === 'https:' && STRIPE_HOST.test(url.hostname) && !url.username && !url.password ? { href: url.href, label } : undefined;
+}
+
 /** The generic scheme: sign a principal in and out, read the session, check form tokens, one-shot notices. */
-export function browserSessions(deps: { sql: Sql; publicUrl: string }, options: BrowserSessionOptions) {
+export function browserSessions(deps: { sql: Sql; publicUrl: string; adminApiKey?: string }, options: BrowserSessionOptions) {
   const secure = new URL(deps.publicUrl).protocol === 'https:';
   const cookieOptions = { path: options.cookiePath, httpOnly: true, secure, sameSite: 'Lax' as const };
   const noticeCookie = `${options.cookieName}_notice`;
   const ttlMs = options.ttlMs ?? EIGHT_HOURS_MS;
+  const signingSecret = noticeSecret(deps.adminApiKey);
   const tokenOf = (csrfSecret: string, cookieValue: string) => createHmac('sha256', csrfSecret).update(cookieValue).digest('base64url');
 
   return {
@@ -94,18 +130,28 @@ export function browserSessions(deps: { sql: Sql; publicUrl: string }, options: 
       return a.length === b.length && timingSafeEqual(a, b);
     },
 
-    /** A one-line notice for the next page view (set on a redirect, shown once). */
-    flash(c: Context, notice: Notice): void {
-      setCookie(c, noticeCookie, JSON.stringify(notice), { ...cookieOptions, maxAge: 60 });
+    /**
+     * A one-line notice for the next page view (set on a redirect, shown once), in a cookie signed with
+     * Hono's signed cookies (HMAC-SHA256 under noticeSecret): the browser can carry it, not write it.
+     */
+    async flash(c: Context, notice: Notice): Promise<void> {
+      await setSignedCookie(c, noticeCookie, JSON.stringify(notice), signingSecret, { ...cookieOptions, maxAge: 60 });
     },
 
-    takeFlash(c: Context): Notice | undefined {
-      const raw = getCookie(c, noticeCookie);
-      if (raw === undefined) return undefined;
+    /**
+     * The notice set by the previous response, once; undefined when there is none or its signature does not
+     * hold (a forged or edited cookie renders nothing). Its link survives only if safeNoticeLink keeps it.
+     */
+    async takeFlash(c: Context): Promise<Notice | undefined> {
+      if (getCookie(c, noticeCookie) === undefined) return undefined;
       deleteCookie(c, noticeCookie, cookieOptions);
+      const raw = await getSignedCookie(c, signingSecret, noticeCookie);
+      if (typeof raw !== 'string') return undefined;
       try {
         const notice = JSON.parse(raw) as Notice;
-        return typeof notice.text === 'string' && (notice.kind === 'ok' || notice.kind === 'error') ? notice : undefined;
+        if (typeof notice.text !== 'string' || (notice.kind !== 'ok' && notice.kind !== 'error')) return undefined;
+        const link = safeNoticeLink(notice.link, deps.publicUrl);
+        return { kind: notice.kind, text: notice.text, ...(link ? { link } : {}) };
       } catch {
         return undefined;
       }
@@ -127,7 +173,7 @@ export interface BillingSession extends BrowserSession {
  * The /billing pages' sessions: a workspace signs in with its API key (the key is checked, then forgotten:
  * only its id is kept, and revoking the key ends the session) or with a billing session's single-use URL.
  */
-export function billingSessions(deps: { sql: Sql; publicUrl: string }) {
+export function billingSessions(deps: { sql: Sql; publicUrl: string; adminApiKey?: string }) {
   const sessions = browserSessions(deps, { kind: 'workspace', cookieName: SESSION_COOKIE, cookiePath: BILLING_PATH });
   // Not the generic signIn: a workspace signs in only through a credential checked here.
   const { signOut, tokenMatches, flash, takeFlash } = sessions;

@@ -1,3 +1,4 @@
+import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 
 /**
@@ -50,6 +51,13 @@ const css = `
   td.num, th.num { text-align: right; }
   caption { text-align: left; color: var(--muted); font-size: .85rem; padding-bottom: .3rem; }
 
+  .usage-chart { margin: .6rem 0 .4rem; }
+  .usage-chart svg { display: block; height: auto; }
+  .legend { display: flex; flex-wrap: wrap; gap: .3rem 1rem; font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: .82rem; color: var(--muted); margin-top: .3rem; }
+  .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .35rem; vertical-align: -.1em; }
+  .legend i.line { width: 1rem; height: 2px; border-radius: 0; vertical-align: .25em; }
+  .legend i.dashed { height: 0; border-top: 2px dashed; background: none; }
+
   details { border-bottom: 1px solid var(--line); padding: .7rem 0; }
   details summary { cursor: pointer; font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-weight: 600; }
   details[open] summary { margin-bottom: .5rem; }
@@ -84,7 +92,8 @@ export function SitePage(props: { title: string; current?: 'pricing' | 'billing'
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title}</title>
-        <style>{css}</style>
+        {/* raw: the constant stylesheet above; escaped, its quotes ('Segoe UI') became &#39; and voided every font-family rule. */}
+        <style>{raw(css)}</style>
       </head>
       <body>
         <main>

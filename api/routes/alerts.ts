@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getAlertSettings, updateAlertSettings } from '../../ledger/alerts.js';
+import { privateTargetsAllowed, webhookTargetProblem } from '../../runtime/outgoing-http.js';
 import { requireWorkspace } from '../auth.js';
+import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, json, problemResponses } from '../schemas.js';
 
@@ -8,7 +10,8 @@ const AlertsBody = z.object({
   low_balance_threshold: z.number().int().min(0).max(1_000_000_000).nullable().optional()
     .openapi({ description: 'Alert when the available balance drops below this; null restores the default (10% of the plan\'s monthly credits).' }),
   webhook_url: z.url({ protocol: /^https?$/, hostname: z.regexes.hostname }).max(2048).nullable().optional()
-    .openapi({ description: 'Where notifications are POSTed as signed webhooks; null stops delivery (they stay listed).' }),
+    .openapi({ description: 'Where notifications are POSTed as signed webhooks; null stops delivery (they stay listed). '
+      + 'http(s), no credentials, a public host: private, loopback and link-local addresses are refused (here and when connecting).' }),
 }).strict();
 const Alerts = z.object({
   low_balance_threshold: z.number().int().nullable(),
@@ -38,7 +41,13 @@ export function alertRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Alert settings', ...json(Alerts) }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await updateAlertSettings(deps.sql, workspace.id, c.req.valid('json')), 200);
+      const body = c.req.valid('json');
+      if (body.webhook_url) {
+        // SSRF (issue 16): obvious private targets are a 400 here; the worker's guarded client checks the resolved addresses.
+        const why = webhookTargetProblem(body.webhook_url, { allowPrivateTargets: deps.allowPrivateWebhookTargets ?? privateTargetsAllowed() });
+        if (why) throw invalid('webhook_url', why);
+      }
+      return c.json(await updateAlertSettings(deps.sql, workspace.id, body), 200);
     },
   );
   return router;

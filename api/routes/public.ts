@@ -30,12 +30,18 @@ export function publicRoutes(deps: ApiDeps) {
   router.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   // Ready only when both the ledger and Temporal answer: without either, no request can be served.
+  // Each dependency is `ok` or `unavailable`: its error (hosts, ports, users) goes to the log, never to
+  // an unauthenticated caller (issue 16, finding 10).
+  const unavailable = (dependency: string) => (error: Error) => {
+    deps.logger?.warn({ dependency, err: error.message }, 'readiness probe failed');
+    return 'unavailable';
+  };
   router.get('/readyz', async (c) => {
     const [postgres, temporal] = await Promise.all([
-      deps.sql`SELECT 1`.then(() => 'ok', (e: Error) => e.message),
+      deps.sql`SELECT 1`.then(() => 'ok', unavailable('postgres')),
       // A probe must answer quickly: an unreachable Temporal is "unavailable" after 2 s, not after retries.
       deps.temporal.connection.withDeadline(Date.now() + 2000, () => deps.temporal.connection.workflowService.getSystemInfo({}))
-        .then(() => 'ok', (e: Error) => e.message),
+        .then(() => 'ok', unavailable('temporal')),
     ]);
     const ready = postgres === 'ok' && temporal === 'ok';
     return c.json({ status: ready ? 'ready' : 'unavailable', postgres, temporal }, ready ? 200 : 503);

@@ -26,6 +26,15 @@ export interface StackOptions {
   spendRateLimit?: { perSecond: number; burst: number };
   /** The seller on invoices (SELLER_* configuration): stored as the API does at start. */
   seller?: SellerIdentity;
+  /** Per-API-key limit of every /v1 route (RATE_LIMIT_*; the API's default otherwise). */
+  rateLimit?: { perSecond: number; burst: number };
+  /** METRICS_TOKEN of the API (loopback-only /metrics otherwise). */
+  metricsToken?: string;
+  /**
+   * ALLOW_PRIVATE_WEBHOOK_TARGETS of the API (default true: the tests' webhook receivers listen on 127.0.0.1).
+   * The worker's deliveries in this process follow process.env, which startStack sets to true unless set.
+   */
+  allowPrivateWebhookTargets?: boolean;
 }
 
 /**
@@ -34,6 +43,8 @@ export interface StackOptions {
  */
 export async function startStack(options: StackOptions = {}) {
   const [db, temporalPort, apiPort] = await Promise.all([freshDatabase(), freePort(), freePort()]);
+  // The rule: private webhook targets are allowed in tests and `npm start` (receivers on 127.0.0.1), nowhere else.
+  process.env.ALLOW_PRIVATE_WEBHOOK_TARGETS ??= 'true';
   const dbFile = options.temporalDbFile ? join(inject('runDir'), `temporal-${temporalPort}.db`) : undefined;
   const startTemporal = () => startDevServer({
     cli: inject('temporalCliPath'), port: temporalPort, uiPort: null, ...(dbFile ? { dbFile } : {}),
@@ -48,6 +59,7 @@ export async function startStack(options: StackOptions = {}) {
   const app = createApp({
     sql: db.sql, temporal, taskQueue: worker.taskQueue, adminApiKey: ADMIN_KEY, payments, webhookSecret: WEBHOOK_SECRET, sandbox: payments,
     publicUrl: `http://127.0.0.1:${apiPort}`, spendRateLimit: options.spendRateLimit, seller: options.seller,
+    rateLimit: options.rateLimit, metricsToken: options.metricsToken, allowPrivateWebhookTargets: options.allowPrivateWebhookTargets ?? true,
   });
   if (options.seller) await saveSellerSettings(db.sql, options.seller);
   const server = serve({ fetch: app.fetch, port: apiPort, hostname: '127.0.0.1' });

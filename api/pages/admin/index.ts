@@ -69,7 +69,7 @@ export function adminPages(deps: ApiDeps) {
 
   pages.get('/admin/sign-in', async (c) => {
     if (await sessions.current(c)) return c.redirect('/admin', 303);
-    return c.html(adminSignInPage({ notice: sessions.takeFlash(c) }));
+    return c.html(adminSignInPage({ notice: await sessions.takeFlash(c) }));
   });
 
   pages.post('/admin/sign-in', async (c) => {
@@ -84,7 +84,7 @@ export function adminPages(deps: ApiDeps) {
     const session = await sessions.current(c);
     if (session && !sessions.tokenMatches(session, field(await c.req.parseBody(), '_csrf'))) return c.html(adminFormExpiredPage(), 403);
     await sessions.signOut(c);
-    sessions.flash(c, { kind: 'ok', text: 'You are signed out.' });
+    await sessions.flash(c, { kind: 'ok', text: 'You are signed out.' });
     return toSignIn(c);
   });
 
@@ -97,7 +97,7 @@ export function adminPages(deps: ApiDeps) {
       ? c.req.query('status') as WorkspaceSearch['status'] : undefined;
     const plan = PLAN_IDS.includes(c.req.query('plan') ?? '') ? c.req.query('plan') : undefined;
     const cursor = c.req.query('cursor')?.slice(0, 64) || undefined;
-    let notice: Notice | undefined = sessions.takeFlash(c);
+    let notice: Notice | undefined = await sessions.takeFlash(c);
     let results = await searchWorkspaces(deps.sql, { q, status, plan, limit: 25, cursor });
     if (!results) {
       notice = { kind: 'error', text: 'That page of results is gone; showing the first page.' };
@@ -123,14 +123,14 @@ export function adminPages(deps: ApiDeps) {
       session, workspace, subscription, balance, customerBalanceCents: customerBalance,
       workflowUrl: subscription ? workflowUrl(temporalUi, deps.temporal.options.namespace, subscription.id) : null,
       journal: journal!, invoices: invoices.map((invoice) => ({ invoice, refunds: refundsOf(invoice.id) })),
-      creations: creations!.data, notifications, audit: audit!.data, notice: sessions.takeFlash(c),
+      creations: creations!.data, notifications, audit: audit!.data, notice: await sessions.takeFlash(c),
     }));
   });
 
   pages.get('/admin/operator-keys', async (c) => {
     const session = await sessions.current(c);
     if (!session) return toSignIn(c);
-    return c.html(operatorKeysPage({ session, rootHint: deps.adminApiKey.slice(-4), keys: await listOperatorKeys(deps.sql), notice: sessions.takeFlash(c) }));
+    return c.html(operatorKeysPage({ session, rootHint: deps.adminApiKey.slice(-4), keys: await listOperatorKeys(deps.sql), notice: await sessions.takeFlash(c) }));
   });
 
   /**
@@ -155,16 +155,16 @@ export function adminPages(deps: ApiDeps) {
       try {
         const result = await action.run(session, id, form);
         if ('page' in result) return c.html(result.page, 200);
-        sessions.flash(c, result.notice);
+        await sessions.flash(c, result.notice);
         [status, outcome] = [result.status, 'ok'];
       } catch (error) {
         const refusal = error instanceof Refusal ? new ApiError(REFUSAL_STATUS[error.code], error.code, error.message) : error;
         if (refusal instanceof ApiError) {
-          sessions.flash(c, { kind: 'error', text: `That did not go through (${refusal.code}): ${refusal.message}. Nothing changed.` });
+          await sessions.flash(c, { kind: 'error', text: `That did not go through (${refusal.code}): ${refusal.message}. Nothing changed.` });
           [status, outcome] = [refusal.status, refusal.code];
         } else {
           console.error(error);
-          sessions.flash(c, { kind: 'error', text: 'Something went wrong on our side. Reload the page to see where things stand.' });
+          await sessions.flash(c, { kind: 'error', text: 'Something went wrong on our side. Reload the page to see where things stand.' });
           [status, outcome] = [500, 'http_500'];
         }
       }

@@ -64,7 +64,7 @@ export function billingPages(deps: ApiDeps) {
   pages.get('/billing/sign-in', async (c) => {
     const next = nextOf(c.req.query('next'));
     if (await sessions.current(c)) return c.redirect(landing(next), 303);
-    return c.html(signInPage({ notice: sessions.takeFlash(c), next }));
+    return c.html(signInPage({ notice: await sessions.takeFlash(c), next }));
   });
 
   pages.post('/billing/sign-in', async (c) => {
@@ -80,7 +80,7 @@ export function billingPages(deps: ApiDeps) {
     const session = await sessions.current(c);
     if (session && !sessions.tokenMatches(session, field(await c.req.parseBody(), '_csrf'))) return forbidden(c);
     await sessions.signOut(c);
-    sessions.flash(c, { kind: 'ok', text: 'You are signed out.' });
+    await sessions.flash(c, { kind: 'ok', text: 'You are signed out.' });
     return toSignIn(c);
   });
 
@@ -96,7 +96,7 @@ export function billingPages(deps: ApiDeps) {
       listInvoices(deps.sql, workspaceId),
       upcomingForPage(session.workspace),
     ]);
-    const notice = sessions.takeFlash(c)
+    const notice = (await sessions.takeFlash(c))
       ?? (c.req.query('card') === 'saved' ? { kind: 'ok' as const, text: 'Your card was saved.' } : undefined);
     return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice, testMode: deps.sandbox !== undefined }));
   });
@@ -126,13 +126,13 @@ export function billingPages(deps: ApiDeps) {
       try {
         const outcome = await run(session, form);
         if ('page' in outcome) return c.html(outcome.page, outcome.status);
-        sessions.flash(c, outcome.notice);
+        await sessions.flash(c, outcome.notice);
       } catch (error) {
         if (error instanceof ApiError || error instanceof Refusal) {
-          sessions.flash(c, { kind: 'error', text: `That did not go through: ${error.message}.` });
+          await sessions.flash(c, { kind: 'error', text: `That did not go through: ${error.message}.` });
         } else {
           console.error(error);
-          sessions.flash(c, { kind: 'error', text: 'Something went wrong on our side. Reload this page to see where things stand, and try again.' });
+          await sessions.flash(c, { kind: 'error', text: 'Something went wrong on our side. Reload this page to see where things stand, and try again.' });
         }
       }
       return c.redirect('/billing', 303);

@@ -7,11 +7,12 @@ import type { BillingSession } from '../billing-session.js';
 import { dollars } from '../pricing.js';
 import { When } from '../site.js';
 import { ActionForm } from './components.js';
+import type { SubscribePreselect } from './subscribe-preselect.js';
 import { cadence, per, plural, STATUS_LABELS } from './format.js';
 
-export function PlanSection(props: { session: BillingSession; subscription: SubscriptionRow | undefined; upcoming: UpcomingInvoice | undefined }) {
+export function PlanSection(props: { session: BillingSession; subscription: SubscriptionRow | undefined; upcoming: UpcomingInvoice | undefined; preselect?: SubscribePreselect }) {
   const { session, subscription: sub, upcoming } = props;
-  if (!sub) return <NoSubscription session={session} />;
+  if (!sub) return <NoSubscription session={session} preselect={props.preselect} />;
   const plan = planById(sub.plan);
   const live = sub.status !== 'canceled';
   const price = priceCents(plan, sub.interval);
@@ -197,7 +198,8 @@ function ChangeControls(props: { session: BillingSession; sub: SubscriptionRow; 
   );
 }
 
-function NoSubscription(props: { session: BillingSession }) {
+function NoSubscription(props: { session: BillingSession; preselect?: SubscribePreselect }) {
+  const chosen = props.preselect;
   return (
     <div class="panel" id="subscription">
       <p>This workspace has no subscription yet. The first period is charged to your payment method at once, after you confirm the amount.</p>
@@ -205,10 +207,10 @@ function NoSubscription(props: { session: BillingSession }) {
         <span class="inline">
           <label for="subscribe-plan" class="muted">Plan</label>
           <select name="plan" id="subscribe-plan">
-            {PLANS.map((p) => <option value={p.id}>{p.name}: {dollars(p.monthlyPriceCents)} a month</option>)}
+            {PLANS.map((p) => <option value={p.id} selected={chosen?.plan === p.id}>{p.name}: {dollars(p.monthlyPriceCents)} a month</option>)}
           </select>
-          <select name="interval" aria-label="Billing frequency">
-            {INTERVALS.map((i) => <option value={i}>Billed {cadence(i)}</option>)}
+          <select name="interval" id="subscribe-interval" aria-label="Billing frequency">
+            {INTERVALS.map((i) => <option value={i} selected={chosen?.interval === i}>Billed {cadence(i)}</option>)}
           </select>
           <button type="submit" class="primary">Subscribe</button>
         </span>

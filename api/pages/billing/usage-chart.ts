@@ -130,9 +130,10 @@ export function buildUsageChart(input: UsageChartInput): UsageChart {
   // time scale (outer padding = half the inner one centres each band on its day), linear for credits.
   const x = scaleUtc().domain([new Date(fromMs), new Date(toMs)]).range([plot.left, plot.right]);
   const band = scaleBand<string>().domain(dayKeys).range([plot.left, plot.right]).paddingInner(0.25).paddingOuter(0.125);
-  const maxSpent = Math.max(1, ...days.map((d) => d.total));
+  // At least 10 credits high, so an empty or light chart keeps whole-credit ticks.
+  const maxSpent = Math.max(10, ...days.map((d) => d.total));
   const spend = scaleLinear().domain([0, maxSpent]).nice(5).range([plot.bottom, plot.top]);
-  const maxBalance = Math.max(1, ...days.map((d) => d.available ?? 0));
+  const maxBalance = Math.max(10, ...days.map((d) => d.available ?? 0));
   const balance = scaleLinear().domain([0, maxBalance]).nice(5).range([plot.bottom, plot.top]);
 
   const series = stack<ChartDay, string>().keys(models).value((d, model) => d.byModel[model] ?? 0)(days);
@@ -155,8 +156,8 @@ export function buildUsageChart(input: UsageChartInput): UsageChart {
   return {
     width: WIDTH, height: HEIGHT, plot, from: new Date(fromMs), to: new Date(toMs), days, bars, balancePoints, balancePath,
     models: models.map((model) => ({ model, color: modelColor(model) })),
-    spendTicks: spend.ticks(5).map((t) => ({ at: spend(t), label: t.toLocaleString('en-US') })),
-    balanceTicks: balance.ticks(5).map((t) => ({ at: balance(t), label: t.toLocaleString('en-US') })),
+    spendTicks: spend.ticks(5).filter(Number.isInteger).map((t) => ({ at: spend(t), label: t.toLocaleString('en-US') })),
+    balanceTicks: balance.ticks(5).filter(Number.isInteger).map((t) => ({ at: balance(t), label: t.toLocaleString('en-US') })),
     dayTicks: x.ticks(8).map((t) => ({ at: x(t), label: dayLabel.format(t) })),
     periods: input.periods.map((p) => ({ ...p, x0: x(new Date(Math.max(fromMs, p.start.getTime()))), x1: x(new Date(Math.min(toMs, p.end.getTime()))) })),
     marks: input.marks.filter((m) => inside(m.at.getTime())).map((m) => ({ ...m, x: x(m.at) })),

@@ -14,6 +14,9 @@ import { ActionForm, NoticeBanner } from './components.js';
 import { CreditsSection } from './credits-section.js';
 import { CreationsSection, InvoicesSection } from './history-sections.js';
 import { PlanSection } from './plan-section.js';
+import type { SubscribePreselect } from './subscribe-preselect.js';
+import type { UsageChartInput } from './usage-chart.js';
+import { UsageChartSection } from './usage-chart-section.js';
 
 export interface BillingPageData {
   session: BillingSession;
@@ -24,6 +27,10 @@ export interface BillingPageData {
   /** The next scheduled charge (SPEC §10 upcoming invoice), when there is one and it could be read. */
   upcoming: UpcomingInvoice | undefined;
   notice: Notice | undefined;
+  /** The usage chart's data (SPEC §11): spend per day and model, balances, marks. */
+  usage?: UsageChartInput;
+  /** The plan and interval the subscribe form shows selected (from the pricing page's Subscribe). */
+  preselect?: SubscribePreselect;
   /** Sandbox payments (no Stripe key): the page carries the Test mode banner (issue 16). */
   testMode?: boolean;
 }
@@ -48,8 +55,9 @@ export function billingPage(view: BillingPageData) {
       {view.session.returnUrl ? <p><a id="return-url" href={view.session.returnUrl}>← Back to your app</a></p> : ''}
       {view.notice ? <NoticeBanner notice={view.notice} /> : ''}
       <h2 id="plan">Your plan</h2>
-      <PlanSection session={view.session} subscription={view.subscription} upcoming={view.upcoming} />
+      <PlanSection session={view.session} subscription={view.subscription} upcoming={view.upcoming} preselect={view.preselect} />
       <CreditsSection session={view.session} balance={view.balance} subscription={view.subscription} />
+      {view.usage ? <UsageChartSection usage={view.usage} /> : ''}
       <CreationsSection creations={view.creations} />
       <InvoicesSection invoices={view.invoices} />
       <footer class="muted">
@@ -60,7 +68,7 @@ export function billingPage(view: BillingPageData) {
 }
 
 /** /billing/sign-in, with an error or a notice; `next` says where to go once signed in. */
-export function signInPage(props: { error?: string; notice?: Notice; next?: 'portal' }) {
+export function signInPage(props: { error?: string; notice?: Notice; next?: string }) {
   return (
     <SitePage title="Sign in to billing" current="billing">
       <h1>Sign in to billing</h1>

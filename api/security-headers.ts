@@ -1,0 +1,44 @@
+import type { MiddlewareHandler } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
+
+/**
+ * Security headers of the pages (issue 16) through Hono's secureHeaders: a Content-Security-Policy that
+ * forbids framing (`frame-ancestors 'none'`, clickjacking on /billing and /admin forms), scripts and
+ * plugins, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (single-use and hosted URLs
+ * never leak to another site), and HSTS only when PUBLIC_URL is https (HSTS on plain http would be
+ * ignored at best). The pages use inline <style> and style attributes, no scripts; /docs (Swagger UI)
+ * loads its script and styles from cdn.jsdelivr.net and starts with an inline script, so it gets its own
+ * policy. JSON routes (/v1, webhooks) are left alone: no browser renders them.
+ */
+export function pageSecurityHeaders(publicUrl: string): MiddlewareHandler {
+  const https = new URL(publicUrl).protocol === 'https:';
+  const common = {
+    xContentTypeOptions: true,
+    referrerPolicy: 'no-referrer',
+    xFrameOptions: 'DENY',
+    strictTransportSecurity: https ? 'max-age=31536000; includeSubDomains' : false,
+    crossOriginResourcePolicy: 'same-origin',
+    crossOriginOpenerPolicy: 'same-origin',
+  } as const;
+  const pages = secureHeaders({
+    ...common,
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"], scriptSrc: ["'none'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'],
+      objectSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"],
+    },
+  });
+  const docs = secureHeaders({
+    ...common,
+    crossOriginResourcePolicy: 'cross-origin',
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'", 'https://cdn.jsdelivr.net'],
+      styleSrc: ["'self'", "'unsafe-inline'", 'https://cdn.jsdelivr.net'], imgSrc: ["'self'", 'data:', 'https://cdn.jsdelivr.net'],
+      connectSrc: ["'self'"], objectSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"],
+    },
+  });
+  return async (c, next) => {
+    const path = c.req.path;
+    if (path.startsWith('/v1/') || path.startsWith('/webhooks/') || path === '/metrics' || path === '/openapi.json') return next();
+    return (path === '/docs' ? docs : pages)(c, next);
+  };
+}

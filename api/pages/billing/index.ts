@@ -21,6 +21,8 @@ import type { ApiDeps } from '../../router.js';
 import { billingSessions } from '../billing-session.js';
 import { type Action, billingActions } from './actions.js';
 import { field } from './form.js';
+import { billingUrlOf, nextOfPreselect, preselectOf, preselectOfNext } from './subscribe-preselect.js';
+import { loadUsageChart } from './usage-chart-data.js';
 import { billingPage, formExpiredPage, portalUnavailablePage, signInPage } from './view.js';
 
 const UPCOMING_WAIT_MS = 3000;
@@ -58,8 +60,12 @@ export function billingPages(deps: ApiDeps) {
   const forbidden = (c: Context) => c.html(formExpiredPage(), 403);
 
   // After signing in, go back to where the customer was headed: the billing page, or the portal.
-  const nextOf = (value: string | undefined) => (value === 'portal' ? 'portal' as const : undefined);
-  const landing = (next: 'portal' | undefined) => (next === 'portal' ? '/billing/portal' : '/billing');
+  // …or /billing with a plan preselected (the pricing page's Subscribe, subscribe-preselect.ts).
+  const nextOf = (value: string | undefined) => (value === 'portal' || preselectOfNext(value) ? value : undefined);
+  const landing = (next: string | undefined) => {
+    const preselect = preselectOfNext(next);
+    return next === 'portal' ? '/billing/portal' : preselect ? billingUrlOf(preselect) : '/billing';
+  };
 
   pages.get('/billing/sign-in', async (c) => {
     const next = nextOf(c.req.query('next'));
@@ -86,7 +92,8 @@ export function billingPages(deps: ApiDeps) {
 
   pages.get('/billing', async (c) => {
     const session = await sessions.current(c);
-    if (!session) return toSignIn(c);
+    const preselect = preselectOf(c.req.query('plan'), c.req.query('interval'));
+    if (!session) return preselect ? c.redirect(`/billing/sign-in?next=${nextOfPreselect(preselect)}`, 303) : toSignIn(c);
     const workspaceId = session.workspace.id;
     await expireStaleHolds(deps.sql, { workspaceId });
     const [subscription, balance, creations, invoices, upcoming] = await Promise.all([
@@ -96,9 +103,10 @@ export function billingPages(deps: ApiDeps) {
       listInvoices(deps.sql, workspaceId),
       upcomingForPage(session.workspace),
     ]);
+    const usage = await loadUsageChart(deps.sql, workspaceId, subscription, balance);
     const notice = (await sessions.takeFlash(c))
       ?? (c.req.query('card') === 'saved' ? { kind: 'ok' as const, text: 'Your card was saved.' } : undefined);
-    return c.html(billingPage({ session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice, testMode: deps.sandbox !== undefined }));
+    return c.html(billingPage({ usage, preselect, session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice, testMode: deps.sandbox !== undefined }));
   });
 
   pages.get('/billing/portal', async (c) => {

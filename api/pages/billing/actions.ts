@@ -6,6 +6,7 @@
  * moved meanwhile the fresh confirm view comes back with a notice and nothing is charged.
  */
 import { randomBytes } from 'node:crypto';
+import { setAutoTopUp } from '../../../billing/auto-top-up.js';
 import { changeSubscriptionAsConfirmed } from '../../../billing/confirmed-change.js';
 import { buyPack, type PackPreview, previewPack } from '../../../billing/packs.js';
 import { previewSubscriptionChange } from '../../../billing/previews.js';
@@ -30,6 +31,7 @@ import {
   confirmed, cyclesField, expectedAmountField, field, type Form, intervalField, invalidForm, packSizeField, planField, purchaseKeyField,
 } from './form.js';
 import { cadence, plural } from './format.js';
+import { autoTopUpFormFields } from './auto-top-up-form.js';
 
 type Page = ReturnType<typeof confirmCancelPage>;
 /** What a form post leads to: back to /billing with a notice, or a page (a confirm view) shown in place. */
@@ -78,6 +80,14 @@ export function billingActions(deps: ApiDeps): Record<string, Action> {
   };
 
   return {
+    // Saving the setting charges nothing now (no confirm view); the limit must allow one pack (SPEC §11).
+    '/billing/auto-top-up': async ({ workspace }, form) => {
+      const saved = await setAutoTopUp(deps.sql, workspace.id, autoTopUpFormFields(form));
+      if ('invalid' in saved) return failed(`Nothing was saved: the monthly limit ${saved.invalid.reason}.`);
+      const { enabled, threshold, pack } = saved.view;
+      return ok(enabled ? `Automatic top-up is on: below ${plural(threshold, 'credit')} we buy ${pack} credits.` : 'Automatic top-up is off.');
+    },
+
     '/billing/subscribe': async (session, form) => {
       const { workspace } = session;
       const plan = planField(form);

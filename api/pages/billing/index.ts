@@ -21,6 +21,7 @@ import type { ApiDeps } from '../../router.js';
 import { billingSessions } from '../billing-session.js';
 import { type Action, billingActions } from './actions.js';
 import { field } from './form.js';
+import { getAutoTopUp } from '../../../billing/auto-top-up.js';
 import { billingUrlOf, nextOfPreselect, preselectOf, preselectOfNext } from './subscribe-preselect.js';
 import { loadUsageChart } from './usage-chart-data.js';
 import { billingPage, formExpiredPage, portalUnavailablePage, signInPage } from './view.js';
@@ -106,7 +107,8 @@ export function billingPages(deps: ApiDeps) {
     const usage = await loadUsageChart(deps.sql, workspaceId, subscription, balance);
     const notice = (await sessions.takeFlash(c))
       ?? (c.req.query('card') === 'saved' ? { kind: 'ok' as const, text: 'Your card was saved.' } : undefined);
-    return c.html(billingPage({ usage, preselect, session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice, testMode: deps.sandbox !== undefined }));
+    const autoTopUp = await getAutoTopUp(deps.sql, workspaceId);
+    return c.html(billingPage({ autoTopUp, usage, preselect, session, subscription, balance, creations: creations?.data ?? [], invoices, upcoming, notice, testMode: deps.sandbox !== undefined }));
   });
 
   pages.get('/billing/portal', async (c) => {

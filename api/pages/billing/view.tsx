@@ -3,6 +3,7 @@
  * they show (no I/O), called by the router (index.ts).
  */
 import type { UpcomingInvoice } from '../../../domain/lifecycle/index.js';
+import type { AutoTopUpView } from '../../../ledger/auto-top-up.js';
 import type { BalanceView } from '../../../ledger/credits.js';
 import type { InvoiceRow } from '../../../ledger/invoices.js';
 import type { CreationView } from '../../../ledger/spend.js';
@@ -11,6 +12,7 @@ import type { BillingSession, Notice } from '../billing-session.js';
 import { SitePage } from '../site.js';
 import { TestModeBanner } from '../test-mode.js';
 import { ActionForm, NoticeBanner } from './components.js';
+import { AutoTopUpSection } from './auto-top-up-section.js';
 import { CreditsSection } from './credits-section.js';
 import { CreationsSection, InvoicesSection } from './history-sections.js';
 import { PlanSection } from './plan-section.js';
@@ -27,6 +29,8 @@ export interface BillingPageData {
   /** The next scheduled charge (SPEC §10 upcoming invoice), when there is one and it could be read. */
   upcoming: UpcomingInvoice | undefined;
   notice: Notice | undefined;
+  /** The automatic top-up setting and its state (SPEC §11); undefined when never saved. */
+  autoTopUp?: AutoTopUpView;
   /** The usage chart's data (SPEC §11): spend per day and model, balances, marks. */
   usage?: UsageChartInput;
   /** The plan and interval the subscribe form shows selected (from the pricing page's Subscribe). */
@@ -57,6 +61,7 @@ export function billingPage(view: BillingPageData) {
       <h2 id="plan">Your plan</h2>
       <PlanSection session={view.session} subscription={view.subscription} upcoming={view.upcoming} preselect={view.preselect} />
       <CreditsSection session={view.session} balance={view.balance} subscription={view.subscription} />
+      <AutoTopUpSection session={view.session} autoTopUp={view.autoTopUp} subscription={view.subscription} />
       {view.usage ? <UsageChartSection usage={view.usage} /> : ''}
       <CreationsSection creations={view.creations} />
       <InvoicesSection invoices={view.invoices} />

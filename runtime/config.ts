@@ -19,6 +19,10 @@ const schema = z.object({
   STRIPE_SECRET_KEY: z.string().startsWith('sk_').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
   STRIPE_API_BASE: z.string().url().optional(),
+  // Which payment provider: stripe (needs STRIPE_SECRET_KEY) or sandbox (simulated payments, test mode). Unset: Stripe when a key
+  // is configured, else the sandbox, except with NODE_ENV=production, where the sandbox must be asked for (issue 16).
+  PAYMENTS: z.enum(['stripe', 'sandbox']).optional(),
+  NODE_ENV: z.string().optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   // Security (issue 16). The worker's Prometheus endpoint listens here: loopback unless opened on purpose.
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -46,7 +50,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);
   }
+  const payments = paymentsProblem(parsed.data);
+  if (payments) throw new Error(`invalid configuration: ${payments}`);
   return { ...parsed.data, PUBLIC_URL: parsed.data.PUBLIC_URL ?? `http://localhost:${parsed.data.PORT}` };
+}
+
+/**
+ * Why the payment settings cannot start the API or the worker, or null (issue 16): a production deployment
+ * (NODE_ENV=production) without a Stripe key runs the sandbox, which gives credits for simulated payments, only
+ * when PAYMENTS=sandbox says so; PAYMENTS=stripe needs the Stripe key; PAYMENTS=sandbox with a Stripe key is ambiguous.
+ */
+export function paymentsProblem(settings: { NODE_ENV?: string; PAYMENTS?: 'stripe' | 'sandbox'; STRIPE_SECRET_KEY?: string }): string | null {
+  const hasKey = Boolean(settings.STRIPE_SECRET_KEY);
+  if (settings.PAYMENTS === 'stripe' && !hasKey) return 'PAYMENTS=stripe needs STRIPE_SECRET_KEY';
+  if (settings.PAYMENTS === 'sandbox' && hasKey) return 'PAYMENTS=sandbox with STRIPE_SECRET_KEY set: unset one of them';
+  if (settings.NODE_ENV === 'production' && !hasKey && settings.PAYMENTS !== 'sandbox') {
+    return 'NODE_ENV=production without STRIPE_SECRET_KEY: set the Stripe keys, or PAYMENTS=sandbox to run on simulated payments (test mode)';
+  }
+  return null;
 }
 
 /** The seller on every invoice (SPEC §10, issue 12), from SELLER_* and INVOICE_NUMBER_PREFIX. */

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Sql } from '../ledger/db.js';
 import { type AttemptOutcome, type Outgoing, recordAttempt, type WebhookDeliveryView } from '../ledger/events.js';
+import { guardedFetch } from '../runtime/outgoing-http.js';
 
 /**
  * One signed attempt to deliver an alert (SPEC §6) or an event (SPEC §11) to the workspace's webhook URL,
@@ -67,6 +68,6 @@ export async function retryDelivery(
   deps: { sql: Sql; fetchImpl?: typeof fetch; now?: () => Date },
   n: Outgoing,
 ): Promise<WebhookDeliveryView> {
-  const outcome = await postSigned(deps.fetchImpl ?? fetch, n, deps.now ?? (() => new Date()));
+  const outcome = await postSigned(deps.fetchImpl ?? guardedFetch, n, deps.now ?? (() => new Date())); // SSRF guard (issue 16)
   return recordAttempt(deps.sql, n, outcome, { trigger: 'manual' });
 }

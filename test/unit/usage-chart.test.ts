@@ -180,9 +180,11 @@ describe('usage chart periods', () => {
     expect(nextRefresh?.toISOString()).toBe('2026-03-31T09:00:00.000Z');
   });
 
-  it('without a subscription: the 30 days up to the end of today, no refresh', () => {
-    const { periods, nextRefresh } = chartPeriods(undefined, new Date('2026-02-10T13:00:00Z'));
-    expect(periods.map((p) => [p.start.toISOString(), p.end.toISOString()])).toEqual([['2026-01-12T00:00:00.000Z', '2026-02-11T00:00:00.000Z']]);
-    expect(nextRefresh).toBeNull();
+  it('without a subscription, or a canceled one: the 30 days up to the end of today, no refresh', () => {
+    for (const none of [undefined, sub({ status: 'canceled' })]) {
+      const { periods, nextRefresh } = chartPeriods(none, new Date('2026-02-10T13:00:00Z'));
+      expect(periods.map((p) => [p.label, p.start.toISOString(), p.end.toISOString()])).toEqual([['Last 30 days', '2026-01-12T00:00:00.000Z', '2026-02-11T00:00:00.000Z']]);
+      expect(nextRefresh).toBeNull();
+    }
   });
 });

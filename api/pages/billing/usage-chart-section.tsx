@@ -138,7 +138,10 @@ export function UsageChartSection(props: { usage: UsageChartInput }) {
   return (
     <>
       <h2 id="usage">Usage</h2>
-      <p>Credits spent each day of your current and previous period, by model, with your available balance at the end of each day.</p>
+      <p>
+        Credits spent each day {chart.periods.length > 1 ? 'of your current and previous period' : 'of the last 30 days'}, by
+        model, with your available balance at the end of each day.
+      </p>
       <figure class="usage-chart" id="usage-chart" data-total={String(chart.totalSpent)}>
         <ChartSvg chart={chart} desc={desc} />
         <Legend chart={chart} />

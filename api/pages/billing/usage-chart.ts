@@ -180,11 +180,12 @@ export interface ChartSubscription {
  * The chart's two periods and its next refresh. Monthly plans: the current 30-day billing period and the one
  * before it. Yearly plans: the current and previous monthly credit cycle (a yearly plan refreshes every month
  * on the anchor's day; two yearly periods would be 730 bars), counted from the current period's start.
- * Without a subscription: the 30 days up to the end of today. The next refresh is the current period's end
+ * Without a subscription, or once it is canceled (its periods are over): the 30 days up to the end of today.
+ * The next refresh is the current period's end
  * when a grant will happen there by itself: active, not set to cancel, no pause starting.
  */
 export function chartPeriods(sub: ChartSubscription | undefined, now: Date): { periods: ChartPeriod[]; nextRefresh: Date | null } {
-  if (!sub) {
+  if (!sub || sub.status === 'canceled') {
     const end = ceilDay(now.getTime() + 1);
     return { periods: [{ label: 'Last 30 days', start: new Date(end - 30 * DAY_MS), end: new Date(end) }], nextRefresh: null };
   }

@@ -16,7 +16,7 @@ export const OPERATOR_KEY = 'security-test-operator-key-0123';
  * reaches nothing (nothing listens on port 1): the security checks of issue 16 are all in the API and
  * Postgres, and a whole Temporal dev server per file would only slow the suite down.
  */
-export async function startLightApp(extra: Partial<Omit<ApiDeps, 'apiKeys'>> = {}) {
+export async function startLightApp(extra: Partial<Omit<ApiDeps, 'apiKeys'>> = {}, listen: { hostname?: string } = {}) {
   const db = await freshDatabase();
   const connection = Connection.lazy({ address: '127.0.0.1:1' });
   const payments = createSandboxProvider({ publicUrl: 'http://127.0.0.1', sql: db.sql });
@@ -25,7 +25,7 @@ export async function startLightApp(extra: Partial<Omit<ApiDeps, 'apiKeys'>> = {
     sql: db.sql, temporal: new Client({ connection }), taskQueue: 'none', adminApiKey: OPERATOR_KEY, payments,
     webhookSecret: 'security-test-webhook-secret', sandbox: payments, publicUrl: 'http://127.0.0.1', ...extra,
   });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: listen.hostname ?? '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -126,7 +126,7 @@ export interface TopUpOutcome {
  * Ends a pending top-up, once (a second call finds it ended and changes nothing: false). In the same
  * transaction: the failure count (a paid one resets it, a failed one adds one, two in a row disable
  * automatic top-ups) and the notifications: `top_up_failed` per failed top-up, `auto_top_up_disabled` when it
- * disables, `top_up_skipped` at most once per calendar month (UTC) of the workspace's time.
+ * disables, `top_up_skipped` at most once per calendar month (UTC) of the workspace's time (not when it was turned off meanwhile).
  */
 export async function settleTopUp(sql: Sql, topUpId: string, outcome: TopUpOutcome): Promise<boolean> {
   return sql.begin(async (tx) => {
@@ -153,7 +153,8 @@ export async function settleTopUp(sql: Sql, topUpId: string, outcome: TopUpOutco
       notes.push({ kind: 'auto_top_up_disabled', key: `auto_top_up_disabled:${topUp.id}`,
         payload: { ...payload, failures_in_row: next.failuresInRow, reason: 'payment_failed_twice' } });
     }
-    if (outcome.status === 'skipped') {
+    // Skipped because the customer turned it off meanwhile: nothing to tell them.
+    if (outcome.status === 'skipped' && outcome.failureCode !== 'disabled') {
       notes.push({ kind: 'top_up_skipped', key: `top_up_skipped:${topUp.workspace_id}:${capMonth(outcome.at).key}`, payload });
     }
     for (const note of notes) {

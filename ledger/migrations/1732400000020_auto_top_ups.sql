@@ -55,7 +55,8 @@ CREATE INDEX auto_top_ups_by_workspace ON auto_top_ups(workspace_id, created_at)
 -- The common case, no setting or armed and at or above the threshold, is one primary-key lookup.
 -- A refused hold is a crossing whatever the balance (the customer wanted more than there is); a capture or
 -- an expiry is one when it leaves available below the threshold. Answers {"top_up_pending": true}
--- whenever a top-up of this workspace is in flight (a refusal's 402 says so).
+-- whenever a top-up of this workspace is in flight (a refusal's 402 says so), except to a capture or an
+-- expiry at or above the threshold: that common case answers {} at once (those callers ignore the answer).
 CREATE OR REPLACE FUNCTION ledger_auto_top_up_check(ws text, available integer, cause text, cause_key text, at timestamptz)
   RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE

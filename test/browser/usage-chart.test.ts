@@ -176,6 +176,15 @@ describe('usage chart on /billing in headless Chromium', () => {
     expect(Object.values(await tableRows(page))).toEqual([['0', '150']]); // today only: no model columns
     expect(await page.locator('#usage-chart g.mark-refresh').count()).toBe(1);
     await page.locator('#usage-chart').screenshot({ path: join(ARTIFACTS, 'usage-chart-empty.png') });
+
+    // A pricing page Subscribe while subscribed says where the chosen plan is found; nothing else changes.
+    await page.goto(`${stack.baseUrl}/billing?plan=max&interval=month`);
+    await expect(page.locator('#preselect-hint').innerText()).resolves.toBe(
+      'You chose Max on the pricing page. You already have Plus: change your plan below; you see the amount before anything is charged.');
+    await page.goto(`${stack.baseUrl}/billing?plan=plus&interval=year`);
+    expect(await page.locator('#preselect-hint').innerText()).toContain('Switch the billing frequency below.');
+    await page.goto(`${stack.baseUrl}/billing?plan=gold&interval=month`);
+    expect(await page.locator('#preselect-hint').count()).toBe(0);
     await page.close();
   });
 

@@ -19,6 +19,7 @@ export function PlanSection(props: { session: BillingSession; subscription: Subs
   const next = sub.scheduled_change ? planById(sub.scheduled_change.plan) : plan;
   return (
     <>
+      {props.preselect && live ? <PreselectHint sub={sub} plan={plan} preselect={props.preselect} /> : ''}
       <div class="panel" id="subscription">
         <dl class="facts">
           <dt>Plan</dt>
@@ -196,6 +197,18 @@ function ChangeControls(props: { session: BillingSession; sub: SubscriptionRow; 
       ) : ''}
     </>
   );
+}
+
+/** Came from the pricing page's Subscribe while subscribed: where the chosen plan or interval is found. */
+function PreselectHint(props: { sub: SubscriptionRow; plan: Plan; preselect: SubscribePreselect }) {
+  const { sub, plan, preselect } = props;
+  const chosen = planById(preselect.plan);
+  const text = chosen.id === plan.id && preselect.interval === sub.interval
+    ? `You are already on ${plan.name}, billed ${cadence(sub.interval)}.`
+    : chosen.id === plan.id
+      ? `You chose ${plan.name} billed ${cadence(preselect.interval)}: you are on it, billed ${cadence(sub.interval)}. Switch the billing frequency below.`
+      : `You chose ${chosen.name} on the pricing page. You already have ${plan.name}: change your plan below; you see the amount before anything is charged.`;
+  return <p class="notice" id="preselect-hint">{text}</p>;
 }
 
 function NoSubscription(props: { session: BillingSession; preselect?: SubscribePreselect }) {

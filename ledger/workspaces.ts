@@ -125,30 +125,92 @@ export async function updateWorkspace(
   }
 }
 
-export async function insertApiKey(sql: Sql | Tx, workspaceId: string): Promise<{ id: string; apiKey: string }> {
+/** At most this many unrevoked API keys per workspace (issue 16: caps). */
+export const MAX_ACTIVE_API_KEYS = 100;
+
+/** A key's name and daily budget (SPEC §11): name 1–100 characters, daily_credit_limit credits > 0; null: none. */
+export interface ApiKeySettings {
+  name?: string | null;
+  dailyCreditLimit?: number | null;
+}
+
+/** Stores a new key (only its hash); the secret is returned once. No cap: see createApiKey. */
+export async function insertApiKey(sql: Sql | Tx, workspaceId: string, settings: ApiKeySettings = {}): Promise<{ id: string; apiKey: string }> {
   const apiKey = `sk_ws_${randomBytes(24).toString('base64url')}`;
   const id = newId('key');
-  await sql`INSERT INTO api_keys (key_hash, id, hint, workspace_id) VALUES (${hashKey(apiKey)}, ${id}, ${apiKey.slice(-4)}, ${workspaceId})`;
+  await sql`INSERT INTO api_keys (key_hash, id, hint, workspace_id, name, daily_credit_limit)
+    VALUES (${hashKey(apiKey)}, ${id}, ${apiKey.slice(-4)}, ${workspaceId}, ${settings.name ?? null}, ${settings.dailyCreditLimit ?? null})`;
   return { id, apiKey };
+}
+
+/**
+ * A workspace's new API key with its name and daily budget, under the workspace lock so the cap holds under
+ * concurrency. Throws Refusal `api_key_limit_reached` when it already has MAX_ACTIVE_API_KEYS unrevoked keys.
+ */
+export async function createApiKey(sql: Sql, workspaceId: string, settings: ApiKeySettings): Promise<{ id: string; apiKey: string }> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT ledger_lock_workspace(${workspaceId})`;
+    const [row] = await tx<{ active: number }[]>`
+      SELECT count(*)::int AS active FROM api_keys WHERE workspace_id = ${workspaceId} AND revoked_at IS NULL`;
+    if (row!.active >= MAX_ACTIVE_API_KEYS) {
+      throw new Refusal('api_key_limit_reached', `a workspace holds at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`,
+        { limit: MAX_ACTIVE_API_KEYS });
+    }
+    return insertApiKey(tx, workspaceId, settings);
+  }) as Promise<{ id: string; apiKey: string }>;
 }
 
 export interface ApiKeyView {
   id: string;
   hint: string;
+  name: string | null;
+  /** Credits per UTC day of the workspace's time; null: no limit. */
+  daily_credit_limit: number | null;
+  /** Credits its holds made today (the workspace's UTC day) quoted, less what they released. */
+  used: number;
   created_at: string;
   revoked_at: string | null;
 }
 
-export async function listApiKeys(sql: Sql, workspaceId: string): Promise<ApiKeyView[]> {
-  const rows = await sql<{ id: string; hint: string; created_at: Date; revoked_at: Date | null }[]>`
-    SELECT id, hint, created_at, revoked_at FROM api_keys WHERE workspace_id = ${workspaceId} ORDER BY created_at DESC, id`;
-  return rows.map((r) => ({ id: r.id, hint: r.hint, created_at: r.created_at.toISOString(), revoked_at: r.revoked_at?.toISOString() ?? null }));
+type ApiKeyRow = { id: string; hint: string; name: string | null; daily_credit_limit: number | null; used: number; created_at: Date; revoked_at: Date | null };
+
+const toApiKeyView = (r: ApiKeyRow): ApiKeyView => ({
+  id: r.id, hint: r.hint, name: r.name, daily_credit_limit: r.daily_credit_limit, used: r.used,
+  created_at: r.created_at.toISOString(), revoked_at: r.revoked_at?.toISOString() ?? null,
+});
+
+/** The workspace's keys, newest first (one of them when `keyId` is given), with today's use of each. */
+export async function listApiKeys(sql: Sql, workspaceId: string, keyId?: string): Promise<ApiKeyView[]> {
+  const rows = await sql<ApiKeyRow[]>`
+    SELECT k.id, k.hint, k.name, k.daily_credit_limit, coalesce(s.used, 0)::int AS used, k.created_at, k.revoked_at
+    FROM api_keys k
+    LEFT JOIN api_key_daily_spend s ON s.api_key_id = k.id AND s.day = (workspace_now(${workspaceId}) AT TIME ZONE 'UTC')::date
+    WHERE k.workspace_id = ${workspaceId} ${keyId === undefined ? sql`` : sql`AND k.id = ${keyId}`}
+    ORDER BY k.created_at DESC, k.id`;
+  return rows.map(toApiKeyView);
+}
+
+/** Changes a key's name and daily budget (an absent field stays, null removes it); undefined when the workspace has no such key. */
+export async function updateApiKey(sql: Sql, workspaceId: string, keyId: string, settings: ApiKeySettings): Promise<ApiKeyView | undefined> {
+  const updated = await sql`
+    UPDATE api_keys SET
+      name = ${settings.name === undefined ? sql`name` : sql`${settings.name}`},
+      daily_credit_limit = ${settings.dailyCreditLimit === undefined ? sql`daily_credit_limit` : sql`${settings.dailyCreditLimit}`}
+    WHERE id = ${keyId} AND workspace_id = ${workspaceId}`;
+  if (updated.count === 0) return undefined;
+  return (await listApiKeys(sql, workspaceId, keyId))[0];
+}
+
+/** The daily budget of the key a request was made with (null: none; undefined: no such key). */
+export async function apiKeyDailyLimit(sql: Sql, keyId: string): Promise<number | null | undefined> {
+  const [row] = await sql<{ daily_credit_limit: number | null }[]>`SELECT daily_credit_limit FROM api_keys WHERE id = ${keyId}`;
+  return row?.daily_credit_limit;
 }
 
 /** Revokes one of the workspace's keys; undefined when the workspace has no such key. Idempotent. */
 export async function revokeApiKey(sql: Sql, workspaceId: string, keyId: string): Promise<ApiKeyView | undefined> {
   await sql`UPDATE api_keys SET revoked_at = now() WHERE id = ${keyId} AND workspace_id = ${workspaceId} AND revoked_at IS NULL`;
-  return (await listApiKeys(sql, workspaceId)).find((k) => k.id === keyId);
+  return (await listApiKeys(sql, workspaceId, keyId))[0];
 }
 
 export async function workspaceByKey(sql: Sql, apiKey: string): Promise<WorkspaceRow | undefined> {

@@ -292,6 +292,18 @@ const fixtures: Record<string, Fixture> = {
       unknownId('an unknown quote id', { body: { quote_id: 'quote_unknown' } }, 'quote_not_found'),
     ],
   },
+  // SPEC §11: a running hold's expiry moves to now + extend_by_s (the clock stands still: exactly that).
+  'POST /v1/creations/{id}/extend': {
+    valid: async (ctx, send) => {
+      const extended = await send({ op: 'POST /v1/creations/{id}/extend', params: { id: ctx.creationIds[0]! }, body: { extend_by_s: 7200 } }, 200);
+      expect(extended.body).toMatchObject({ status: 'running', expires_at: '2026-01-02T02:00:00.000Z' });
+    },
+    invalid: (ctx) => [
+      bad('extend_by_s of the wrong type', { params: { id: ctx.creationIds[0]! }, body: { extend_by_s: 'long' } }, ['extend_by_s']),
+      bad('extend_by_s missing', { params: { id: ctx.creationIds[0]! }, body: {} }, ['extend_by_s']),
+      unknownId('an unknown creation id', { params: { id: 'cre_unknown' }, body: { extend_by_s: 60 } }, 'creation_not_found'),
+    ],
+  },
   'POST /v1/creations/{id}/complete': {
     valid: async (ctx, send) => {
       const done = await send({ op: 'POST /v1/creations/{id}/complete', params: { id: ctx.creationIds[0]! }, body: { credits: 3 } }, 200);
@@ -371,7 +383,22 @@ const fixtures: Record<string, Fixture> = {
       expect(created.body.api_key).not.toBe(ctx.workspaceKey);
       ctx.apiKeyId = created.body.id;
     },
-    invalid: () => [],
+    invalid: () => [
+      bad('daily_credit_limit of the wrong type', { body: { daily_credit_limit: 'ten' } }, ['daily_credit_limit']),
+      bad('a name longer than 100 characters', { body: { name: 'n'.repeat(101) } }, ['name']),
+    ],
+  },
+  // SPEC §11: names and daily budgets; null removes.
+  'PATCH /v1/api-keys/{id}': {
+    valid: async (ctx, send) => {
+      const key = await send({ op: 'PATCH /v1/api-keys/{id}', params: { id: ctx.apiKeyId }, body: { name: 'Ana', daily_credit_limit: 50 } }, 200);
+      expect(key.body).toMatchObject({ id: ctx.apiKeyId, name: 'Ana', daily_credit_limit: 50, used: 0 });
+    },
+    invalid: (ctx) => [
+      bad('daily_credit_limit below 1', { params: { id: ctx.apiKeyId }, body: { daily_credit_limit: 0 } }, ['daily_credit_limit']),
+      bad('an id longer than 64 characters', { params: { id: 'k'.repeat(65) }, body: {} }, ['id']),
+      unknownId('an unknown key id', { params: { id: 'key_unknown' }, body: { name: 'x' } }, 'not_found'),
+    ],
   },
   'GET /v1/api-keys': {
     valid: async (ctx, send) => {

@@ -1,4 +1,5 @@
 /** The history parts of /billing: creations (quoted vs charged credits) and invoices with their documents. No I/O. */
+import { creationLabel } from '../../../domain/creation-label.js';
 import type { InvoiceRow } from '../../../ledger/invoices.js';
 import type { CreationView } from '../../../ledger/spend.js';
 import { dollars } from '../pricing.js';
@@ -13,12 +14,16 @@ export function CreationsSection(props: { creations: CreationView[] }) {
       {props.creations.length === 0 ? <p class="muted">No creations yet.</p> : (
         <table id="creation-rows">
           <thead>
-            <tr><th>Started</th><th>Status</th><th class="num">Quoted</th><th class="num">Charged</th><th class="num">Released</th></tr>
+            <tr><th>Started</th><th>What</th><th>Status</th><th class="num">Quoted</th><th class="num">Charged</th><th class="num">Released</th></tr>
           </thead>
           <tbody>
             {props.creations.map((creation) => (
               <tr id={`creation-${creation.id}`}>
                 <td><When at={creation.created_at} /></td>
+                <td class="creation-what">
+                  {creationLabel(creation)}
+                  {creation.external_id === null ? null : <span class="muted"> · {creation.external_id}</span>}
+                </td>
                 <td>{creation.status}</td>
                 <td class="num">{creation.quoted}</td>
                 <td class="num">{creation.charged ?? '—'}</td>

@@ -3,7 +3,7 @@
  * charge is the pack service's own purchase (billing/packs.ts buyPack), off-session, with an idempotency
  * key derived from the top-up's id, so a pass that stops midway and the next one charge once.
  */
-import { chargeDecision, limitAllowsOnePack } from '../domain/auto-top-up.js';
+import { capMonth, chargeDecision, limitAllowsOnePack } from '../domain/auto-top-up.js';
 import { findPlan, PACKS, packPriceCents } from '../domain/catalog.js';
 import { isLive } from '../domain/lifecycle/status.js';
 import { Refusal } from '../domain/refusals.js';
@@ -40,9 +40,15 @@ export async function setAutoTopUp(
   return { view: (await readAutoTopUp(sql, workspaceId, now))! };
 }
 
-/** The setting and its state (GET /v1/auto-top-up); undefined when never saved. */
+/** The setting and its state (the billing page); undefined when never saved. */
 export async function getAutoTopUp(sql: Sql, workspaceId: string): Promise<AutoTopUpView | undefined> {
-  return readAutoTopUp(sql, workspaceId, await workspaceNow(sql, workspaceId));
+  return (await autoTopUpState(sql, workspaceId)).view;
+}
+
+/** GET /v1/auto-top-up: the setting and its state (undefined when never saved) and the cap's month now (`YYYY-MM`). */
+export async function autoTopUpState(sql: Sql, workspaceId: string): Promise<{ view: AutoTopUpView | undefined; month: string }> {
+  const now = await workspaceNow(sql, workspaceId);
+  return { view: await readAutoTopUp(sql, workspaceId, now), month: capMonth(now).key };
 }
 
 /** The pack purchase's idempotency key (billing/packs.ts makes the invoice's business key `pack:<ws>:<this>`). */

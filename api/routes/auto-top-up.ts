@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { getAutoTopUp, setAutoTopUp } from '../../billing/auto-top-up.js';
+import { autoTopUpState, setAutoTopUp } from '../../billing/auto-top-up.js';
 import { PACKS } from '../../domain/catalog.js';
 import type { AutoTopUpView } from '../../ledger/auto-top-up.js';
 import { requireWorkspace } from '../auth.js';
@@ -73,8 +73,8 @@ export function autoTopUpRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Automatic top-up', ...json(AutoTopUpState) }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      const view = await getAutoTopUp(deps.sql, workspace.id);
-      return c.json(present(view, view?.this_month.month ?? new Date().toISOString().slice(0, 7)), 200);
+      const { view, month } = await autoTopUpState(deps.sql, workspace.id);
+      return c.json(present(view, month), 200);
     },
   );
 

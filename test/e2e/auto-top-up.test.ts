@@ -152,6 +152,19 @@ describe('automatic top-ups', () => {
     expect(await packInvoices(customer)).toEqual([]);
   });
 
+  it('a spending_limit_reached refusal never triggers a top-up', async () => {
+    const { customer, workspaceId } = await maxWorkspace('key budget');
+    await customer.put('/v1/auto-top-up', { enabled: true, threshold: 10, pack: 100, monthly_limit_cents: 10_000 });
+    const made = await customer.post('/v1/api-keys', { name: 'Ana', daily_credit_limit: 10 });
+    const limited = apiClient(stack.baseUrl, made.body.api_key);
+    const quote = await limited.post('/v1/credits/estimate', { model: 'veo-2', duration_s: 10 }); // 20 credits > the key's 10
+    const refused = await limited.post('/v1/creations', { quote_id: quote.body.quote_id });
+    expect(refused.status).toBe(402);
+    expect(refused.body.code).toBe('spending_limit_reached');
+    expect(refused.body.top_up_pending).toBeUndefined();
+    expect((await stack.sql`SELECT count(*)::int AS n FROM auto_top_ups WHERE workspace_id = ${workspaceId}`)[0]!.n).toBe(0);
+  });
+
   it('a card that needs 3-D Secure fails the top-up and voids its invoice', async () => {
     const { customer } = await maxWorkspace('3ds');
     await customer.put('/v1/auto-top-up', { enabled: true, threshold: 10, pack: 100, monthly_limit_cents: 10_000 });

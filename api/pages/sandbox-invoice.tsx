@@ -170,6 +170,10 @@ export function sandboxInvoicePages(deps: ApiDeps & { sandbox: NonNullable<ApiDe
             <p>Your bank asks you to confirm this payment (3-D Secure).</p>
             <button type="submit" id="authenticate" class="primary">Complete authentication</button>
           </form>
+        ) : shown.status === 'open' && invoice.last_payment_error && invoice.last_payment_error !== 'authentication_required' ? (
+          // A declined payment is never completed here: a new card pays it (PUT /v1/payment-method, or Stripe's portal).
+          <p id="declined" class="notice error">The card was declined ({invoice.last_payment_error}). This invoice is paid by a new card:
+            update it from <a href="/billing">your billing page</a> and the payment is retried at once.</p>
         ) : ''}
         <p><a id="pdf" href={`/sandbox/invoices/${invoice.id}/pdf`}>Download the PDF</a></p>
       </Page>,

@@ -126,6 +126,10 @@ describe('sandbox 3-D Secure completion (finding 1)', () => {
       SELECT id, status FROM invoices WHERE workspace_id = ${workspaceId} ORDER BY seq DESC LIMIT 1`;
     expect(renewal!.status).toBe('open');
     const before = await footprint(workspaceId, customer);
+    // Its hosted page offers no authentication, only the way a declined invoice is paid: a new card.
+    const page = await (await fetch(`${stack.baseUrl}/sandbox/invoices/${renewal!.id}`)).text();
+    expect(page).not.toContain('Complete authentication');
+    expect(page).toMatch(/<p id="declined"[^>]*>The card was declined \(card_declined\)/);
 
     const attempt = await latestAttempt(renewal!.id);
     const tries = await Promise.all([

@@ -4,8 +4,10 @@ import { secureHeaders } from 'hono/secure-headers';
 /**
  * Security headers of the pages (issue 16) through Hono's secureHeaders: a Content-Security-Policy that
  * forbids framing (`frame-ancestors 'none'`, clickjacking on /billing and /admin forms), scripts and
- * plugins, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (single-use and hosted URLs
- * never leak to another site), and HSTS only when PUBLIC_URL is https (HSTS on plain http would be
+ * plugins, `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin` (our URLs never leak to another
+ * site; not `no-referrer`, which makes browsers send `Origin: null` on our own form posts and fail the
+ * Origin check of the forms; it replaces the stricter one the single-use sign-in URL sets, harmless as
+ * same-origin never leaves our site), and HSTS only when PUBLIC_URL is https (HSTS on plain http would be
  * ignored at best). The pages use inline <style> and style attributes, no scripts; /docs (Swagger UI)
  * loads its script and styles from cdn.jsdelivr.net and starts with an inline script, so it gets its own
  * policy. JSON routes (/v1, webhooks) are left alone: no browser renders them.
@@ -14,7 +16,7 @@ export function pageSecurityHeaders(publicUrl: string): MiddlewareHandler {
   const https = new URL(publicUrl).protocol === 'https:';
   const common = {
     xContentTypeOptions: true,
-    referrerPolicy: 'no-referrer',
+    referrerPolicy: 'same-origin',
     xFrameOptions: 'DENY',
     strictTransportSecurity: https ? 'max-age=31536000; includeSubDomains' : false,
     crossOriginResourcePolicy: 'same-origin',

@@ -110,15 +110,22 @@ describe('spend path: key budgets, hold extensions, caps', () => {
     expect(await spendRow(key.id, '2026-03-11')).toBe(12);
   });
 
-  it('checks the key budget before the balance: an over-budget hold on a short balance is spending_limit_reached, one within it insufficient_credits', async () => {
+  it('checks the key budget before the balance and never asks for a top-up then; a refusal for want of credits records one (top_up_pending)', async () => {
     const { workspaceId } = await fundedWorkspace('2026-03-10T12:00:00Z', 4);
+    // Automatic top-up on (SPEC §11), armed: any refusal for want of credits is a crossing.
+    await sql`INSERT INTO auto_top_up_settings (workspace_id, enabled, threshold, pack_credits, monthly_limit_cents, updated_at)
+              VALUES (${workspaceId}, true, 10, 100, 100000, now())`;
+    const topUps = () => sql<{ trigger_key: string; cause: string }[]>`SELECT trigger_key, cause FROM auto_top_ups WHERE workspace_id = ${workspaceId}`;
     const key = await insertApiKey(sql, workspaceId, { dailyCreditLimit: 5 });
     const refused = await refusalOf(holdForQuote(sql, workspaceId, (await quote(workspaceId, 6)).quote_id, { apiKeyId: key.id }));
     expect(refused.code).toBe('spending_limit_reached');
-    // Within the budget but beyond the balance: insufficient_credits with the balance's detail.
-    const short = await refusalOf(holdForQuote(sql, workspaceId, (await quote(workspaceId, 5)).quote_id, { apiKeyId: key.id }));
-    expect(short.code).toBe('insufficient_credits');
-    expect(short.detail).toMatchObject({ required: 5, available: 4 });
+    expect(refused.detail.top_up_pending).toBeUndefined();
+    expect(await topUps()).toEqual([]);
+    // Within the budget but beyond the balance: insufficient_credits with the balance's detail and the hook's answer.
+    const shortQuote = await quote(workspaceId, 5);
+    const short = await refusalOf(holdForQuote(sql, workspaceId, shortQuote.quote_id, { apiKeyId: key.id }));
+    expect([short.code, short.detail]).toEqual(['insufficient_credits', { required: 5, available: 4, top_up_pending: true }]);
+    expect(await topUps()).toEqual([{ trigger_key: `refusal:${shortQuote.quote_id}`, cause: 'refusal' }]);
     expect(await spendRow(key.id, '2026-03-10')).toBeUndefined();
   });
 

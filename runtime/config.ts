@@ -21,7 +21,8 @@ const schema = z.object({
   STRIPE_API_BASE: z.string().url().optional(),
   // Which payment provider: stripe (needs STRIPE_SECRET_KEY) or sandbox (simulated payments, test mode). Unset: Stripe when a key
   // is configured, else the sandbox, except with NODE_ENV=production, where the sandbox must be asked for (issue 16).
-  PAYMENTS: z.enum(['stripe', 'sandbox']).optional(),
+  // Empty is unset (docker compose passes `${PAYMENTS:-}` through as '').
+  PAYMENTS: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['stripe', 'sandbox']).optional()),
   NODE_ENV: z.string().optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   // Security (issue 16). The worker's Prometheus endpoint listens here: loopback unless opened on purpose.

@@ -16,6 +16,8 @@ const stripeKeys = { STRIPE_SECRET_KEY: 'sk_live_0123456789', STRIPE_WEBHOOK_SEC
 describe('sandbox in production is an explicit opt-in', () => {
   it('refuses NODE_ENV=production without a Stripe key unless PAYMENTS=sandbox', () => {
     expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(/NODE_ENV=production without STRIPE_SECRET_KEY.*PAYMENTS=sandbox/);
+    // docker compose's `PAYMENTS: ${PAYMENTS:-}` passes an empty value: unset, so still refused.
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production', PAYMENTS: '' })).toThrow(/PAYMENTS=sandbox/);
     expect(loadConfig({ ...base, NODE_ENV: 'production', PAYMENTS: 'sandbox' }).PAYMENTS).toBe('sandbox');
     expect(loadConfig({ ...base, NODE_ENV: 'production', ...stripeKeys }).STRIPE_SECRET_KEY).toBe(stripeKeys.STRIPE_SECRET_KEY);
     // Development and tests keep the sandbox by default (npm start).

@@ -171,3 +171,28 @@ export function reconcileUsage(sums: JournalKindSums[], opening: number, closing
 export function creditsRetired(sums: JournalKindSums[], kind: 'expire' | 'forfeit'): number {
   return -sums.filter((s) => s.kind === kind).reduce((t, s) => t + s.remaining_delta, 0);
 }
+
+/**
+ * The daily rollup of usage (migration 1732400000022): whole UTC days that ended at least this many days before
+ * the workspace's time are folded into per-day sums, so a long window reads a few thousand rows instead of
+ * every journal entry. The margin leaves room for entries journaled a little after their instant (a swept
+ * hold, an expiry written by a sweep); later arrivals are still counted (see ledger/usage-rollup.ts).
+ */
+export const USAGE_SETTLE_DAYS = 2;
+
+/** The instant up to which days may be folded at the workspace's time `now`: a UTC midnight. */
+export function foldTarget(now: Date): Date {
+  return new Date((Math.floor(now.getTime() / DAY_MS) - USAGE_SETTLE_DAYS) * DAY_MS);
+}
+
+/**
+ * The part of a window read from the rollup: the whole UTC days inside [from, to) before `foldedUntil`, as
+ * [start, end) on UTC midnights, or null when there is none. The rest of the window ([from, start), [end, to))
+ * is read from the journal and the creations directly.
+ */
+export function rollupRange(window: UsageWindow, foldedUntil: Date | null): UsageWindow | null {
+  if (foldedUntil === null) return null;
+  const start = Math.ceil(window.from.getTime() / DAY_MS) * DAY_MS;
+  const end = Math.min(Math.floor(window.to.getTime() / DAY_MS) * DAY_MS, Math.floor(foldedUntil.getTime() / DAY_MS) * DAY_MS);
+  return start < end ? { from: new Date(start), to: new Date(end) } : null;
+}

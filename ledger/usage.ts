@@ -1,8 +1,10 @@
 import {
-  creditsRetired, type JournalKindSums, reconcileUsage, type UsageFigures, type UsageGroupBy, usageGroups,
-  type UsageReconciliation, type UsageRow, usageTotals, type UsageWindow,
+  creditsRetired, type JournalKindSums, reconcileUsage, rollupRange, type UsageFigures, type UsageGroupBy, usageGroups,
+  type UsageReconciliation, type UsageRow, usageTotals, type UsageWindow, utcDay,
 } from '../domain/usage.js';
 import type { Sql } from './db.js';
+import type { Tx } from './operations.js';
+import { lateEndings, rollupState, type RollupState } from './usage-rollup.js';
 
 /** One group of GET /v1/usage: its key (a UTC day, a model, an API key's id; null: no key) and its figures. */
 export interface UsageGroupView extends UsageFigures {
@@ -25,30 +27,53 @@ export interface UsageView {
 }
 
 type Figures = { credits_captured: number; creations: number; creations_failed: number; creations_expired: number };
+type Db = Sql | Tx;
+
+const groupKey = (sql: Db, groupBy: UsageGroupBy) => (groupBy === 'day' ? sql`to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+  : groupBy === 'model' ? sql`model` : sql`api_key_id`);
 
 /**
- * Creations that ended in [from, to), aggregated by `key` (a SQL expression over creations). A creation counts
- * at its end (ended_at): its capture when it succeeded. Uses the creations_by_end index (migration 1732400000022).
+ * Creations that ended in [from, to) (`only`: and whose id is in that fragment), aggregated by group. A creation
+ * counts at its end (ended_at): its capture when it succeeded. Index creations_by_end.
  */
-async function creationRows(sql: Sql, workspaceId: string, window: UsageWindow, groupBy: UsageGroupBy): Promise<UsageRow[]> {
-  const key = groupBy === 'day' ? sql`to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
-    : groupBy === 'model' ? sql`model` : sql`api_key_id`;
+async function creationRows(sql: Db, workspaceId: string, window: UsageWindow, groupBy: UsageGroupBy, only?: ReturnType<typeof lateEndings>): Promise<UsageRow[]> {
   return sql<(Figures & { key: string | null })[]>`
-    SELECT ${key} AS key,
+    SELECT ${groupKey(sql, groupBy)} AS key,
       coalesce(sum(charged) FILTER (WHERE status = 'succeeded'), 0)::integer AS credits_captured,
       (count(*) FILTER (WHERE status = 'succeeded'))::integer AS creations,
       (count(*) FILTER (WHERE status = 'failed'))::integer AS creations_failed,
       (count(*) FILTER (WHERE status = 'expired'))::integer AS creations_expired
     FROM creations
     WHERE workspace_id = ${workspaceId} AND status <> 'running' AND ended_at >= ${window.from} AND ended_at < ${window.to}
+      ${only ? sql`AND id IN (${only})` : sql``}
     GROUP BY 1`;
 }
 
-/** The journal's entries with `at` in [from, to), summed per kind (index ledger_entries_by_time). */
-async function journalSums(sql: Sql, workspaceId: string, window: UsageWindow): Promise<JournalKindSums[]> {
+/** The folded creations of the UTC days [from, to) (midnights), aggregated by group. */
+async function foldedCreationRows(sql: Db, workspaceId: string, days: UsageWindow, groupBy: UsageGroupBy): Promise<UsageRow[]> {
+  const key = groupBy === 'day' ? sql`to_char(day, 'YYYY-MM-DD')` : groupBy === 'model' ? sql`nullif(model, '')` : sql`nullif(api_key_id, '')`;
+  return sql<(Figures & { key: string | null })[]>`
+    SELECT ${key} AS key, sum(credits_captured)::integer AS credits_captured, sum(creations)::integer AS creations,
+      sum(creations_failed)::integer AS creations_failed, sum(creations_expired)::integer AS creations_expired
+    FROM usage_creation_days
+    WHERE workspace_id = ${workspaceId} AND day >= ${utcDay(days.from)}::date AND day < ${utcDay(days.to)}::date
+    GROUP BY 1`;
+}
+
+/** The journal's entries with `at` in [from, to) (`afterId`: and id above it), summed per kind (index ledger_entries_by_time). */
+async function journalSums(sql: Db, workspaceId: string, window: UsageWindow, afterId?: number): Promise<JournalKindSums[]> {
   return sql<JournalKindSums[]>`
     SELECT kind, sum(amount)::integer AS amount, sum(remaining_delta)::integer AS remaining_delta
     FROM ledger_entries WHERE workspace_id = ${workspaceId} AND at >= ${window.from} AND at < ${window.to}
+      ${afterId === undefined ? sql`` : sql`AND id > ${afterId}`}
+    GROUP BY kind`;
+}
+
+/** The folded journal of the UTC days [from, to) (midnights), summed per kind. */
+async function foldedJournalSums(sql: Db, workspaceId: string, days: UsageWindow): Promise<JournalKindSums[]> {
+  return sql<JournalKindSums[]>`
+    SELECT kind, sum(amount)::integer AS amount, sum(remaining_delta)::integer AS remaining_delta FROM usage_journal_days
+    WHERE workspace_id = ${workspaceId} AND day >= ${utcDay(days.from)}::date AND day < ${utcDay(days.to)}::date
     GROUP BY kind`;
 }
 
@@ -56,7 +81,7 @@ async function journalSums(sql: Sql, workspaceId: string, window: UsageWindow): 
  * The available balance just before `at`: the balance_after of the journal's last entry before it (in the
  * order of `at`, then of writing), 0 when there is none.
  */
-export async function availableBefore(sql: Sql, workspaceId: string, at: Date): Promise<number> {
+export async function availableBefore(sql: Db, workspaceId: string, at: Date): Promise<number> {
   const [row] = await sql<{ balance_after: number }[]>`
     SELECT balance_after FROM ledger_entries WHERE workspace_id = ${workspaceId} AND at < ${at}
     ORDER BY at DESC, id DESC LIMIT 1`;
@@ -64,29 +89,49 @@ export async function availableBefore(sql: Sql, workspaceId: string, at: Date): 
 }
 
 /**
+ * The creations' rows and the journal's per-kind sums of a window, read from one snapshot: the whole folded
+ * days inside it from the rollup (ledger/usage-rollup.ts), the rest ([from, first day), [last day, to), and
+ * anything of the folded days not folded yet: entries above the watermark, creations ended by them) directly.
+ */
+export async function windowFigures(sql: Db, workspaceId: string, window: UsageWindow, groupBy: UsageGroupBy, state: RollupState | null) {
+  const days = rollupRange(window, state?.folded_until ?? null);
+  if (!days || !state) {
+    return { rows: await creationRows(sql, workspaceId, window, groupBy), sums: await journalSums(sql, workspaceId, window) };
+  }
+  const edges = [{ from: window.from, to: days.from }, { from: days.to, to: window.to }].filter((w) => w.from < w.to);
+  const rows: UsageRow[] = [...await foldedCreationRows(sql, workspaceId, days, groupBy)];
+  const sums: JournalKindSums[] = [...await foldedJournalSums(sql, workspaceId, days)];
+  for (const edge of edges) {
+    rows.push(...await creationRows(sql, workspaceId, edge, groupBy));
+    sums.push(...await journalSums(sql, workspaceId, edge));
+  }
+  rows.push(...await creationRows(sql, workspaceId, days, groupBy, lateEndings(sql as Sql, workspaceId, state.entry_watermark, null, state.folded_until)));
+  sums.push(...await journalSums(sql, workspaceId, days, state.entry_watermark));
+  return { rows, sums };
+}
+
+/**
  * GET /v1/usage (SPEC §11) over [from, to): groups of creations by UTC day, model or API key (credits captured,
  * creations succeeded, failed and expired; they sum to `totals`), the credits expired and forfeited in the
  * window, and the journal's reconciliation from the available balance at `from` to the one at `to`.
- * Credits are whole numbers; times are UTC. Four independent queries run concurrently.
+ * Credits are whole numbers; times are UTC. Reads one snapshot (repeatable read), so a concurrent fold never
+ * counts a day twice; call foldUsage first to keep the direct part small.
  */
 export async function readUsage(sql: Sql, workspaceId: string, window: UsageWindow, groupBy: UsageGroupBy): Promise<UsageView> {
-  const [rows, sums, opening, closing] = await Promise.all([
-    creationRows(sql, workspaceId, window, groupBy),
-    journalSums(sql, workspaceId, window),
-    availableBefore(sql, workspaceId, window.from),
-    availableBefore(sql, workspaceId, window.to),
-  ]);
+  const { rows, sums, opening, closing, names } = await sql.begin('isolation level repeatable read read only', async (tx) => {
+    const state = await rollupState(tx as unknown as Sql, workspaceId);
+    const figures = await windowFigures(tx, workspaceId, window, groupBy, state);
+    const ends = [await availableBefore(tx, workspaceId, window.from), await availableBefore(tx, workspaceId, window.to)];
+    const ids = [...new Set(figures.rows.map((r) => r.key).filter((k): k is string => k !== null))];
+    const keyNames = groupBy === 'api_key' && ids.length > 0
+      ? await tx<{ id: string; name: string | null }[]>`SELECT id, name FROM api_keys WHERE workspace_id = ${workspaceId} AND id IN ${tx(ids)}`
+      : [];
+    return { ...figures, opening: ends[0]!, closing: ends[1]!, names: new Map(keyNames.map((k) => [k.id, k.name])) };
+  });
   const groups = usageGroups(groupBy, window, rows);
-  let views: UsageGroupView[] = groups;
-  if (groupBy === 'api_key') {
-    const ids = groups.map((g) => g.key).filter((k): k is string => k !== null);
-    const names = new Map<string, string | null>();
-    if (ids.length > 0) {
-      for (const k of await sql<{ id: string; name: string | null }[]>`
-        SELECT id, name FROM api_keys WHERE workspace_id = ${workspaceId} AND id IN ${sql(ids)}`) names.set(k.id, k.name);
-    }
-    views = groups.map((g) => ({ ...g, api_key_name: g.key === null ? null : names.get(g.key) ?? null }));
-  }
+  const views: UsageGroupView[] = groupBy === 'api_key'
+    ? groups.map((g) => ({ ...g, api_key_name: g.key === null ? null : names.get(g.key) ?? null }))
+    : groups;
   return {
     from: window.from.toISOString(), to: window.to.toISOString(), group_by: groupBy,
     groups: views, totals: usageTotals(groups),

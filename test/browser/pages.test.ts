@@ -197,8 +197,13 @@ describe('pricing and billing pages in headless Chromium', () => {
     })).body;
     const reloaded = await page.reload();
     expect(reloaded?.headers()).toMatchObject({ 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
-    expect((await page.locator(`#creation-${finished.id} td`).allInnerTexts()).slice(1)).toEqual(['succeeded', '10', '7', '3']);
-    expect((await page.locator(`#creation-${running.id} td`).allInnerTexts()).slice(1)).toEqual(['running', '2', '—', '0']);
+    // Each row says what the creation was (SPEC §11), then status, quoted, charged, released.
+    const finishedRow = await page.locator(`#creation-${finished.id} td`).allInnerTexts();
+    expect(finishedRow[1]).toMatch(/^Video · veo-2 · 5 s · key /);
+    expect(finishedRow.slice(2)).toEqual(['succeeded', '10', '7', '3']);
+    const runningRow = await page.locator(`#creation-${running.id} td`).allInnerTexts();
+    expect(runningRow[1]).toMatch(/^Image · standard · key /);
+    expect(runningRow.slice(2)).toEqual(['running', '2', '—', '0']);
     await expect(page.locator('#balance-available').innerText()).resolves.toBe('491');
     await expect(page.locator('#balance-held').innerText()).resolves.toBe('2');
 

@@ -11,6 +11,9 @@ ALTER TABLE creations
   ADD COLUMN api_key_id  text,
   ADD COLUMN external_id text CHECK (external_id IS NULL OR length(external_id) BETWEEN 1 AND 200),
   ADD COLUMN metadata    jsonb NOT NULL DEFAULT '{}';
+-- Creations made before this migration: what they were is their quote's request (every creation has one),
+-- so usage by model and the billing page's chart read one column for old and new creations alike.
+UPDATE creations c SET request = q.request, model = q.request->>'model' FROM quotes q WHERE q.id = c.quote_id;
 
 -- Keys have names, so a team gives each producer or tool its own key; a key may carry a daily budget
 -- (credits per UTC day of the workspace's time; NULL: none).

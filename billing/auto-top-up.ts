@@ -75,7 +75,9 @@ export async function chargeTopUp(deps: { sql: Sql; payments: PaymentProvider },
     const [setting, sub, price] = await Promise.all([
       topUpSetting(sql, ws), currentSubscription(sql, ws), packPriceNow(sql, ws, topUp.pack_credits),
     ]);
-    const spent = await monthSpend(sql, ws, now, { excludeId: topUp.id, pendingPriceCents: price });
+    // The cap's month is the one this top-up counts in (monthSpend: by recording time), not the charge's:
+    // one recorded on the 31st and charged after midnight must fit the month it is counted in.
+    const spent = await monthSpend(sql, ws, topUp.created_at, { excludeId: topUp.id, pendingPriceCents: price });
     const decision = chargeDecision({
       enabled: setting?.enabled ?? false, subscription: sub, spentThisMonthCents: spent.spent_cents, priceCents: price,
       monthlyLimitCents: setting?.monthly_limit_cents ?? 0,

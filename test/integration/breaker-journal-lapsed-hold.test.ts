@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grantLot } from '../../ledger/credits.js';
+import type { Sql } from '../../ledger/db.js';
+import { createQuote, endCreation, expireStaleHolds, holdForQuote } from '../../ledger/spend.js';
+import { createTestClock } from '../../ledger/test-clocks.js';
+import { readUsage } from '../../ledger/usage.js';
+import { createWorkspace, newId } from '../../ledger/workspaces.js';
+import { freshDatabase } from '../helpers/database.js';
+
+/**
+ * Breaker test of the journal around a lapsed hold (SPEC §3 "a hold not completed within 1 hour is released",
+ * §11 "the window's grants, captures, ... reconcile to the change of balance"). Invariant
+ * journal_balance_after_chains_in_time_order: in the journal's order (at, then id) every entry's balance_after is
+ * the available balance at its instant, so GET /v1/usage's reconciliation adds up (opening + net_change =
+ * closing) for every window. A lapsed hold is swept late (the sweeper runs every few seconds; a test clock
+ * jumps), its release dated at the lapse; another creation ended between the lapse and the sweep.
+ */
+describe('breaker: journal order around a lapsed hold swept late', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let sql: Sql;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    sql = db.sql;
+  });
+  afterAll(async () => db?.drop());
+
+  const MIN = 60_000;
+
+  it('journal_balance_after_chains_in_time_order: a release dated at the lapse but written after a later failure still reconciles', async () => {
+    const t0 = new Date('2026-03-10T12:00:00Z').getTime();
+    const clock = await createTestClock(sql, new Date(t0));
+    const { id: ws } = await createWorkspace(sql, { name: 'breaker journal', testClockId: clock.id });
+    await sql`INSERT INTO subscriptions (id, workspace_id, plan, interval, status, current_period_start, current_period_end)
+              VALUES (${newId('sub')}, ${ws}, 'plus', 'month', 'active', ${new Date(t0)}, ${new Date(t0 + 30 * 24 * 60 * MIN)})`;
+    const setClock = (ms: number) => sql`UPDATE test_clocks SET frozen_time = ${new Date(ms)} WHERE id = ${clock.id}`;
+    await grantLot(sql, { key: `${ws}:grant`, workspaceId: ws, source: 'pack', amount: 100, grantedAt: new Date(t0), expiresAt: null });
+    const hold = async () => (await holdForQuote(sql, ws, (await createQuote(sql, ws, { model: 'imagen-3', resolution: 'high', count: 1 }, 10)).quote_id)).creation;
+    const a = await hold(); // lapses at t0 + 60 min
+    await setClock(t0 + 30 * MIN);
+    const b = await hold(); // lapses at t0 + 90 min
+    // A lapsed a minute ago, not swept yet; B fails now; then the sweeper releases A as of its lapse.
+    await setClock(t0 + 61 * MIN);
+    await endCreation(sql, ws, b.id, { status: 'failed' });
+    await setClock(t0 + 62 * MIN);
+    expect(await expireStaleHolds(sql, { workspaceId: ws })).toBe(1);
+    void a;
+
+    // Every window's reconciliation adds up, e.g. the one that starts between the lapse and B's failure.
+    for (const [from, to] of [[60.5, 70], [0, 70], [45, 60.5]] as const) {
+      const usage = await readUsage(sql, ws, { from: new Date(t0 + from * MIN), to: new Date(t0 + to * MIN) }, 'day');
+      const r = usage.reconciliation;
+      expect({ window: [from, to], adds_up: r.opening_available + r.net_change === r.closing_available })
+        .toEqual({ window: [from, to], adds_up: true });
+    }
+    // True history: 100 → 90 (hold A) → 80 (hold B) → 90 (A released at its lapse) → 100 (B released at 61 min).
+    const journal = await sql<{ kind: string; amount: number; balance_after: number; at: Date }[]>`
+      SELECT kind, amount, balance_after, at FROM ledger_entries WHERE workspace_id = ${ws} ORDER BY at, id`;
+    expect(journal.map((e) => [e.kind, e.amount, e.balance_after, (e.at.getTime() - t0) / MIN])).toEqual([
+      ['grant', 100, 100, 0], ['hold', -10, 90, 0], ['hold', -10, 80, 30], ['release', 10, 90, 60], ['release', 10, 100, 61],
+    ]);
+  });
+});

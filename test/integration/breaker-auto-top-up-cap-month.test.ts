@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chargeTopUp, setAutoTopUp } from '../../billing/auto-top-up.js';
+import { buyPack } from '../../billing/packs.js';
 import { findPlan, PACKS, packPriceCents } from '../../domain/catalog.js';
 import { type AutoTopUpRow, monthSpend, pendingTopUps } from '../../ledger/auto-top-up.js';
 import type { Sql } from '../../ledger/db.js';
 import { createTestClock } from '../../ledger/test-clocks.js';
-import { createWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
+import { createWorkspace, getWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
 import { freshDatabase } from '../helpers/database.js';
 
@@ -76,6 +77,40 @@ describe('breaker: automatic top-up cap and charge', () => {
     const lots = await sql<{ remaining: number }[]>`SELECT remaining FROM lots WHERE workspace_id = ${id}`;
     expect(lots).toEqual([{ remaining: 100 }]);
     expect((await topUps(id)).map((t) => [t.status, t.amount_cents])).toEqual([['paid', price]]);
+  });
+
+  it('paid_top_up_counts_in_cap: a pass that decided after another pass already charged the same top-up never records it skipped (a paid pack always counts in the month and says top_up.succeeded)', async () => {
+    const at = new Date('2026-07-10T00:00:00Z');
+    const { id } = await workspace(at);
+    await crossing(id, 'refusal:t1', at);
+    const pending = await pendingOf(id);
+    // Pass B looks for the top-up's invoice (none yet), then is held at a gate before it decides.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    let held = false;
+    const gated = new Proxy(sql, {
+      apply(target, self, args: unknown[]) {
+        const query = Reflect.apply(target as never, self, args) as Promise<unknown>;
+        const text = Array.isArray(args[0]) ? (args[0] as string[]).join('?') : '';
+        if (!held && text.includes('FROM invoices WHERE business_key')) {
+          held = true;
+          return query.then(async (rows) => { await gate; return rows; });
+        }
+        return query;
+      },
+    });
+    const passB = chargeTopUp({ sql: gated, payments }, pending);
+    await expect.poll(() => held).toBe(true);
+    // Pass A charges the same top-up meanwhile (its purchase, with the top-up's own idempotency key) and stops
+    // before recording it; the customer then turns automatic top-ups off.
+    await buyPack({ sql, payments }, (await getWorkspace(sql, id))!, { size: 100, idempotencyKey: `auto-top-up:${pending.id}` });
+    await setAutoTopUp(sql, id, { enabled: false, threshold: 50, pack: 100, monthly_limit_cents: price });
+    open();
+    await passB;
+    const invoices = await sql<{ status: string }[]>`SELECT status FROM invoices WHERE workspace_id = ${id}`;
+    expect(invoices).toEqual([{ status: 'paid' }]);
+    expect((await topUps(id)).map((t) => [t.status, t.amount_cents])).toEqual([['paid', price]]);
+    expect((await monthSpend(sql, id, at)).spent_cents).toBe(price);
   });
 
   it('charge_once_after_crash: a pass that stopped after its invoice was paid is carried on by the next without a second charge', async () => {

@@ -82,7 +82,9 @@ export async function chargeTopUp(deps: { sql: Sql; payments: PaymentProvider },
       enabled: setting?.enabled ?? false, subscription: sub, spentThisMonthCents: spent.spent_cents, priceCents: price,
       monthlyLimitCents: setting?.monthly_limit_cents ?? 0,
     });
-    if (!decision.charge) return settle('skipped', decision.reason);
+    // Another pass may have charged this top-up since the look-up above: its purchase is carried on (the
+    // pack service replays it by its idempotency key), never recorded as skipped beside a paid invoice.
+    if (!decision.charge && !await invoiceByBusinessKey(sql, businessKey)) return settle('skipped', decision.reason);
   }
   const workspace = (await getWorkspace(sql, ws))!;
   try {

@@ -123,7 +123,8 @@ export interface TopUpOutcome {
 }
 
 /**
- * Ends a pending top-up, once (a second call finds it ended and changes nothing: false). In the same
+ * Ends a pending top-up, once (a second call finds it ended and changes nothing: false); a paid outcome also
+ * ends one a racing pass recorded skipped while this one was charging it (a paid pack always counts). In the same
  * transaction: the failure count (a paid one resets it, a failed one adds one, two in a row disable
  * automatic top-ups) and the notifications: `top_up_failed` per failed top-up, `auto_top_up_disabled` when it
  * disables, `top_up_skipped` at most once per calendar month (UTC) of the workspace's time (not when it was turned off meanwhile).
@@ -134,7 +135,7 @@ export async function settleTopUp(sql: Sql, topUpId: string, outcome: TopUpOutco
       UPDATE auto_top_ups SET status = ${outcome.status}, amount_cents = coalesce(${outcome.amountCents ?? null}, amount_cents),
         invoice_id = coalesce(${outcome.invoiceId ?? null}, invoice_id), failure_code = ${outcome.failureCode ?? null},
         updated_at = ${outcome.at}
-      WHERE id = ${topUpId} AND status = 'pending' RETURNING *`;
+      WHERE id = ${topUpId} AND (status = 'pending' OR (status = 'skipped' AND ${outcome.status} = 'paid')) RETURNING *`;
     if (!topUp) return false;
     const [setting] = await tx<{ failures_in_row: number }[]>`
       SELECT failures_in_row FROM auto_top_up_settings WHERE workspace_id = ${topUp.workspace_id} FOR UPDATE`;

@@ -145,9 +145,10 @@ export interface UsageReconciliation {
 }
 
 /**
- * The reconciliation block of a window from its per-kind sums and the available balance at both ends (the
- * `balance_after` of the last entry before `from` and before `to`, 0 with none). Pure arithmetic: a journal
- * whose balance changes add up (README "a journal that reconciles") gives net_change = closing − opening.
+ * The reconciliation block of a window from its per-kind sums and the available balance at both ends as the
+ * journal has it (the sum of the balance changes of the entries dated before `from` and before `to`). Pure
+ * arithmetic: a journal whose balance changes add up (README "a journal that reconciles") gives
+ * net_change = closing − opening, and closing at the workspace's time is GET /v1/credits' `available`.
  */
 export function reconcileUsage(sums: JournalKindSums[], opening: number, closing: number): UsageReconciliation {
   const amount = (kind: string) => sums.filter((s) => s.kind === kind).reduce((t, s) => t + s.amount, 0);

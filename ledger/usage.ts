@@ -3,7 +3,8 @@ import {
   type UsageReconciliation, type UsageRow, usageTotals, type UsageWindow, utcDay,
 } from '../domain/usage.js';
 import type { Sql } from './db.js';
-import type { Tx } from './operations.js';
+import { balanceChange } from './history.js';
+import type { EntryKind, Tx } from './operations.js';
 import { lateEndings, rollupState, type RollupState } from './usage-rollup.js';
 
 /** One group of GET /v1/usage: its key (a UTC day, a model, an API key's id; null: no key) and its figures. */
@@ -78,14 +79,26 @@ async function foldedJournalSums(sql: Db, workspaceId: string, days: UsageWindow
 }
 
 /**
- * The available balance just before `at`: the balance_after of the journal's last entry before it (in the
- * order of `at`, then of writing), 0 when there is none.
+ * The available balance as journaled just before `at`: the sum of the balance changes (every amount but a
+ * capture's) of the entries dated before it, through the rollup. Summed rather than read from an entry's
+ * balance_after, which follows the order of writing: an entry journaled late at an earlier instant (a hold swept
+ * after its lapse) carries the balance of its writing, so balance_after does not chain in the order of `at`.
  */
-export async function availableBefore(sql: Db, workspaceId: string, at: Date): Promise<number> {
-  const [row] = await sql<{ balance_after: number }[]>`
-    SELECT balance_after FROM ledger_entries WHERE workspace_id = ${workspaceId} AND at < ${at}
-    ORDER BY at DESC, id DESC LIMIT 1`;
-  return row?.balance_after ?? 0;
+export async function journaledBalanceBefore(sql: Db, workspaceId: string, at: Date, state: RollupState | null): Promise<number> {
+  const sums = await journalFigures(sql, workspaceId, { from: new Date(0), to: at }, state);
+  return sums.reduce((t, s) => t + balanceChange(s.kind as EntryKind, s.amount), 0);
+}
+
+/** The journal's per-kind sums of a window: folded days from the rollup, the rest directly (see windowFigures). */
+export async function journalFigures(sql: Db, workspaceId: string, window: UsageWindow, state: RollupState | null): Promise<JournalKindSums[]> {
+  const days = rollupRange(window, state?.folded_until ?? null);
+  if (!days || !state) return journalSums(sql, workspaceId, window);
+  const sums: JournalKindSums[] = [...await foldedJournalSums(sql, workspaceId, days)];
+  for (const edge of [{ from: window.from, to: days.from }, { from: days.to, to: window.to }]) {
+    if (edge.from < edge.to) sums.push(...await journalSums(sql, workspaceId, edge));
+  }
+  sums.push(...await journalSums(sql, workspaceId, days, state.entry_watermark));
+  return sums;
 }
 
 /**
@@ -94,19 +107,14 @@ export async function availableBefore(sql: Db, workspaceId: string, at: Date): P
  * anything of the folded days not folded yet: entries above the watermark, creations ended by them) directly.
  */
 export async function windowFigures(sql: Db, workspaceId: string, window: UsageWindow, groupBy: UsageGroupBy, state: RollupState | null) {
+  const sums = await journalFigures(sql, workspaceId, window, state);
   const days = rollupRange(window, state?.folded_until ?? null);
-  if (!days || !state) {
-    return { rows: await creationRows(sql, workspaceId, window, groupBy), sums: await journalSums(sql, workspaceId, window) };
-  }
-  const edges = [{ from: window.from, to: days.from }, { from: days.to, to: window.to }].filter((w) => w.from < w.to);
+  if (!days || !state) return { rows: await creationRows(sql, workspaceId, window, groupBy), sums };
   const rows: UsageRow[] = [...await foldedCreationRows(sql, workspaceId, days, groupBy)];
-  const sums: JournalKindSums[] = [...await foldedJournalSums(sql, workspaceId, days)];
-  for (const edge of edges) {
-    rows.push(...await creationRows(sql, workspaceId, edge, groupBy));
-    sums.push(...await journalSums(sql, workspaceId, edge));
+  for (const edge of [{ from: window.from, to: days.from }, { from: days.to, to: window.to }]) {
+    if (edge.from < edge.to) rows.push(...await creationRows(sql, workspaceId, edge, groupBy));
   }
   rows.push(...await creationRows(sql, workspaceId, days, groupBy, lateEndings(sql as Sql, workspaceId, state.entry_watermark, null, state.folded_until)));
-  sums.push(...await journalSums(sql, workspaceId, days, state.entry_watermark));
   return { rows, sums };
 }
 
@@ -121,7 +129,7 @@ export async function readUsage(sql: Sql, workspaceId: string, window: UsageWind
   const { rows, sums, opening, closing, names } = await sql.begin('isolation level repeatable read read only', async (tx) => {
     const state = await rollupState(tx as unknown as Sql, workspaceId);
     const figures = await windowFigures(tx, workspaceId, window, groupBy, state);
-    const ends = [await availableBefore(tx, workspaceId, window.from), await availableBefore(tx, workspaceId, window.to)];
+    const ends = [await journaledBalanceBefore(tx, workspaceId, window.from, state), await journaledBalanceBefore(tx, workspaceId, window.to, state)];
     const ids = [...new Set(figures.rows.map((r) => r.key).filter((k): k is string => k !== null))];
     const keyNames = groupBy === 'api_key' && ids.length > 0
       ? await tx<{ id: string; name: string | null }[]>`SELECT id, name FROM api_keys WHERE workspace_id = ${workspaceId} AND id IN ${tx(ids)}`

@@ -29,13 +29,13 @@ export const Usage = z.object({
   credits_expired: credits('Credits that expired in the window (at their expiry instant)'),
   credits_forfeited: credits('Credits forfeited in the window (a canceled plan\'s lots)'),
   reconciliation: z.object({
-    opening_available: credits('Available balance at `from` (balance_after of the journal\'s last entry before it)'),
+    opening_available: credits('Available balance at `from` as journaled: the sum of the balance changes (`balance_change` of GET /v1/ledger) of the entries before it'),
     granted: credits('Grants'), adjusted: credits('Adjustments (signed)'), thawed: credits('Thaws'), frozen: credits('Freezes (≤ 0)'),
     captured: credits('Captures (≤ 0)'), expired: credits('Expiries (≤ 0; a frozen lot\'s counts 0)'), forfeited: credits('Forfeits (≤ 0)'),
     clawed_back: credits('Clawbacks (≤ 0)'),
     held_change: credits('Holds less releases and captures: credits put on hold in the window and not yet captured or released (≤ 0), or released from holds made before it (> 0)'),
     net_change: credits('The sum of the figures above'),
-    closing_available: credits('Available balance at `to`: opening_available + net_change'),
+    closing_available: credits('Available balance at `to` as journaled (the same sum before `to`): opening_available + net_change; at the workspace\'s time, `available` of GET /v1/credits once lapsed lots have their `expire` entry'),
   }).openapi({ description: 'The window\'s journal, as signed effects on the available balance, from the balance at `from` to the one at `to`' }),
 }).openapi('Usage');
 

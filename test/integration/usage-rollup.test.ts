@@ -104,6 +104,13 @@ describe('usage rollup', () => {
           expect(bySum(through.sums)).toEqual(bySum(direct.sums));
           const view = await readUsage(sql, ws, window, groupBy);
           expect(view.totals.creations).toBe(usageGroups(groupBy, window, direct.rows).reduce((t, g) => t + g.creations, 0));
+          // The balance at each end is the journal's balance changes before it, whatever order they were written in.
+          const r = view.reconciliation;
+          expect(r.opening_available + r.net_change).toBe(r.closing_available);
+          const [{ before }] = await sql<{ before: number }[]>`
+            SELECT coalesce(sum(CASE WHEN kind = 'capture' THEN 0 ELSE amount END), 0)::int AS before FROM ledger_entries
+            WHERE workspace_id = ${ws} AND at < ${window.to}` as unknown as [{ before: number }];
+          expect(r.closing_available).toBe(before);
         }
       },
     ), { seed: SEED, numRuns: RUNS });

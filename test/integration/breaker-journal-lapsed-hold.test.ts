@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantLot } from '../../ledger/credits.js';
+import { expireLot, grantLot } from '../../ledger/credits.js';
 import type { Sql } from '../../ledger/db.js';
 import { createQuote, endCreation, expireStaleHolds, holdForQuote } from '../../ledger/spend.js';
 import { createTestClock } from '../../ledger/test-clocks.js';
@@ -57,6 +57,33 @@ describe('breaker: journal order around a lapsed hold swept late', () => {
       SELECT kind, amount, balance_after, at FROM ledger_entries WHERE workspace_id = ${ws} ORDER BY at, id`;
     expect(journal.map((e) => [e.kind, e.amount, e.balance_after, (e.at.getTime() - t0) / MIN])).toEqual([
       ['grant', 100, 100, 0], ['hold', -10, 90, 0], ['hold', -10, 80, 30], ['release', 10, 90, 60], ['release', 10, 100, 61],
+    ]);
+  });
+
+  it('credits_expire_at_their_expiry_instant, journal_balance_after_chains_in_time_order: a test clock advanced past a hold\'s lapse (60 min) and its lot\'s expiry (90 min), swept first as POST /v1/test-clocks/{id}/advance does: the held part comes back at the lapse and expires with its lot at 90 min', async () => {
+    const t0 = new Date('2026-03-12T12:00:00Z').getTime();
+    const clock = await createTestClock(sql, new Date(t0));
+    const { id: ws } = await createWorkspace(sql, { name: 'breaker journal 2', testClockId: clock.id });
+    await sql`INSERT INTO subscriptions (id, workspace_id, plan, interval, status, current_period_start, current_period_end)
+              VALUES (${newId('sub')}, ${ws}, 'plus', 'month', 'active', ${new Date(t0)}, ${new Date(t0 + 30 * 24 * 60 * MIN)})`;
+    const monthly = await grantLot(sql, { key: `${ws}:m`, workspaceId: ws, source: 'monthly', amount: 50, grantedAt: new Date(t0), expiresAt: new Date(t0 + 90 * MIN) });
+    await grantLot(sql, { key: `${ws}:p`, workspaceId: ws, source: 'pack', amount: 100, grantedAt: new Date(t0), expiresAt: null });
+    await holdForQuote(sql, ws, (await createQuote(sql, ws, { model: 'imagen-3', resolution: 'high', count: 1 }, 10)).quote_id);
+    // The clock jumps two hours: the hold lapsed at 60 min, the monthly lot expires at 90 min.
+    await sql`UPDATE test_clocks SET frozen_time = ${new Date(t0 + 120 * MIN)} WHERE id = ${clock.id}`;
+    expect(await expireStaleHolds(sql, { workspaceId: ws })).toBe(1);
+    await expireLot(sql, { workspaceId: ws, lotId: monthly.lotId, at: new Date(t0 + 90 * MIN) });
+
+    // Usage reports credits expired at their expiry instant (SPEC §11): the monthly lot's 50 at 90 min, none before.
+    const expired = async (from: number, to: number) =>
+      (await readUsage(sql, ws, { from: new Date(t0 + from * MIN), to: new Date(t0 + to * MIN) }, 'day')).credits_expired;
+    expect({ before_lot_expiry: await expired(30, 75), from_lot_expiry: await expired(75, 121), all: await expired(0, 121) })
+      .toEqual({ before_lot_expiry: 0, from_lot_expiry: 50, all: 50 });
+    // True history: 150 → 140 (hold) → 150 (released at its lapse) → 100 (the monthly lot's 50 expire at 90 min).
+    const journal = await sql<{ kind: string; amount: number; balance_after: number; at: Date }[]>`
+      SELECT kind, amount, balance_after, at FROM ledger_entries WHERE workspace_id = ${ws} ORDER BY at, id`;
+    expect(journal.map((e) => [e.kind, e.amount, e.balance_after, (e.at.getTime() - t0) / MIN])).toEqual([
+      ['grant', 50, 50, 0], ['grant', 100, 150, 0], ['hold', -10, 140, 0], ['release', 10, 150, 60], ['expire', -50, 100, 90],
     ]);
   });
 });

@@ -85,15 +85,19 @@ BEGIN
     END IF;
   END IF;
   IF s.enabled AND s.armed THEN
-    -- The crossing is served by the top-up it records, or by the one already in flight: disarmed either way.
-    UPDATE auto_top_up_settings
-       SET armed = false,
-           seen_entry_id = coalesce((SELECT max(e.id) FROM ledger_entries e WHERE e.workspace_id = ws), 0)
-     WHERE workspace_id = ws;
     INSERT INTO auto_top_ups (id, workspace_id, trigger_key, cause, status, pack_credits, available, created_at, updated_at)
     VALUES ('atu_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), ws, cause_key, cause, 'pending',
             s.pack_credits, available, at, at)
     ON CONFLICT DO NOTHING;
+    -- The crossing is served by the top-up it records, or by the one already in flight: disarmed either way.
+    -- A trigger that recorded nothing with none in flight (a refused hold of a quote whose earlier refusal
+    -- already bought one, retried after the balance rose) serves nothing: it stays armed for the next crossing.
+    IF FOUND OR EXISTS (SELECT 1 FROM auto_top_ups t WHERE t.workspace_id = ws AND t.status = 'pending') THEN
+      UPDATE auto_top_up_settings
+         SET armed = false,
+             seen_entry_id = coalesce((SELECT max(e.id) FROM ledger_entries e WHERE e.workspace_id = ws), 0)
+       WHERE workspace_id = ws;
+    END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM auto_top_ups t WHERE t.workspace_id = ws AND t.status = 'pending') THEN
     RETURN '{"top_up_pending": true}';

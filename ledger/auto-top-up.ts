@@ -83,8 +83,7 @@ export async function readAutoTopUp(sql: Sql, workspaceId: string, now: Date): P
     SELECT s.enabled, s.threshold, s.pack_credits, s.monthly_limit_cents, s.failures_in_row, s.disabled_reason,
       -- The hook's own arming rule (migration 1732400000020), read without writing: armed, or the balance was
       -- at or above the threshold since the crossing that disarmed it.
-      s.armed OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.workspace_id = s.workspace_id AND e.id > s.seen_entry_id
-                                                        AND e.balance_after >= s.threshold) AS armed
+      s.armed OR auto_top_up_rose(s.workspace_id, s.seen_entry_id, s.threshold) AS armed
     FROM auto_top_up_settings s WHERE s.workspace_id = ${workspaceId}`;
   if (!s) return undefined;
   const recent = await sql<AutoTopUpRow[]>`

@@ -51,6 +51,16 @@ CREATE INDEX auto_top_ups_pending ON auto_top_ups(seq) WHERE status = 'pending';
 -- The monthly cap and the listing: a workspace's top-ups by time.
 CREATE INDEX auto_top_ups_by_workspace ON auto_top_ups(workspace_id, created_at);
 
+-- Whether the available balance was at or above `threshold` after a transaction that journaled after entry
+-- `after_id` (the hook's and GET /v1/auto-top-up's arming rule). A transaction's last entry carries the balance
+-- it left; an entry inside one is no balance anyone could see, and may be above it for a moment: a release of
+-- credits that a pending refund's clawback beside it takes back, a frozen pack's grant before its freeze.
+CREATE FUNCTION auto_top_up_rose(ws text, after_id bigint, threshold integer) RETURNS boolean LANGUAGE sql STABLE AS $$
+  SELECT coalesce(bool_or(t.balance_after >= threshold), false)
+  FROM (SELECT DISTINCT ON (e.xmin::text) e.balance_after FROM ledger_entries e
+        WHERE e.workspace_id = ws AND e.id > after_id ORDER BY e.xmin::text, e.id DESC) t
+$$;
+
 -- The hook (the contract is 1732400000018's): runs in the caller's transaction under the workspace lock.
 -- The common case, no setting or armed and at or above the threshold, is one primary-key lookup.
 -- A refused hold is a crossing whatever the balance (the customer wanted more than there is); a capture or
@@ -76,8 +86,8 @@ BEGIN
   END IF;
   IF s.enabled AND NOT s.armed THEN
     -- Was the balance at or above the threshold since the last crossing? Then this is a new crossing.
-    SELECT max(e.id), coalesce(bool_or(e.balance_after >= s.threshold), false) INTO last_entry, rose
-    FROM ledger_entries e WHERE e.workspace_id = ws AND e.id > s.seen_entry_id;
+    SELECT max(e.id) INTO last_entry FROM ledger_entries e WHERE e.workspace_id = ws AND e.id > s.seen_entry_id;
+    rose := auto_top_up_rose(ws, s.seen_entry_id, s.threshold);
     IF rose THEN
       s.armed := true;
     ELSIF last_entry IS NOT NULL THEN
@@ -137,4 +147,5 @@ BEGIN
 END $$;
 CREATE OR REPLACE FUNCTION ledger_auto_top_up_check(ws text, available integer, cause text, cause_key text, at timestamptz)
   RETURNS jsonb LANGUAGE sql STABLE AS $$ SELECT '{}'::jsonb $$;
+DROP FUNCTION auto_top_up_rose(text, bigint, integer);
 DROP TABLE auto_top_ups, auto_top_up_settings;

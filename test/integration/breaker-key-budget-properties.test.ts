@@ -153,4 +153,20 @@ describe('breaker: per-key daily budgets against a model', () => {
       }
     }), { seed: SEED, numRuns: RUNS });
   }, 240_000);
+
+  it('key_budget_counts_a_hold_once: 20 parallel holds of one quote with a limited key (a double-click, retries) start one creation and count its quote once', async () => {
+    const now = Date.UTC(2026, 2, 10, 23, 59);
+    const clock = await createTestClock(sql, new Date(now));
+    const { id: ws } = await createWorkspace(sql, { name: 'breaker same quote', testClockId: clock.id });
+    await sql`INSERT INTO subscriptions (id, workspace_id, plan, interval, status, current_period_start, current_period_end)
+              VALUES (${newId('sub')}, ${ws}, 'plus', 'month', 'active', ${new Date(now)}, ${new Date(now + 30 * 24 * HOUR)})`;
+    await grantLot(sql, { key: `${ws}:grant`, workspaceId: ws, source: 'pack', amount: GRANT, grantedAt: new Date(now), expiresAt: null });
+    const key = await insertApiKey(sql, ws, { name: 'Ana', dailyCreditLimit: 30 });
+    const q = await createQuote(sql, ws, { model: 'imagen-3', resolution: 'high', count: 1 }, 20);
+    const results = await Promise.all(Array.from({ length: 20 }, () => holdForQuote(sql, ws, q.quote_id, { apiKeyId: key.id })));
+    expect(new Set(results.map((r) => r.creation.id)).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    const rows = await sql<{ used: number }[]>`SELECT used FROM api_key_daily_spend WHERE api_key_id = ${key.id}`;
+    expect(rows.map((r) => r.used)).toEqual([20]);
+  });
 });

@@ -3,7 +3,7 @@
  * baseline run side by side in the same run (see bench/README.md). Never part of `npm test`; all traffic
  * stays on 127.0.0.1.
  *
- * Options: --only=spend,balance,history,storm (a subset; writes bench/results/partial.json instead of latest.json),
+ * Options: --only=spend,balance,history,usage,storm (a subset; writes bench/results/partial.json instead of latest.json),
  * --profile (CPU profile of the API and pg_stat_statements into bench/results/profile/),
  * --quick (short runs, for trying the harness). Env: BENCH_STORM_N (default 2000), BENCH_DURABLE=0 (fsync off on
  * both sides).
@@ -18,6 +18,7 @@ import { startProfiling, summarizeCpuProfiles, writeProfileReport } from './prof
 import { measureSpendAndBalance, type SpendFigures } from './spend.js';
 import { startStack } from './stack.js';
 import { measureHistoryPerYear, measureStorm, type StormFigures } from './storm.js';
+import { measureUsage, type UsageFiguresOut } from './usage.js';
 
 const args = new Set(process.argv.slice(2));
 const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
@@ -41,6 +42,7 @@ interface Summary {
   renewal_storm?: StormFigures;
   history_events_per_year?: number;
   history?: { runs: number; advances: number };
+  usage?: UsageFiguresOut;
   targets: { name: string; value: number; target: string; pass: boolean }[];
   environment: Record<string, unknown>;
 }
@@ -109,6 +111,11 @@ async function main(): Promise<void> {
   }
   const stack = await startStack({ durable, ...(profile ? { profileDir } : {}) });
   const summary: Summary = { targets: [], environment: environment() };
+  // BENCH_DROP_USAGE_INDEXES=1: the spend path without migration 1732400000022's indexes, to compare their cost.
+  if (process.env.BENCH_DROP_USAGE_INDEXES === '1') {
+    await stack.sql.unsafe('DROP INDEX ledger_entries_by_time; DROP INDEX creations_by_end');
+    summary.environment.usage_indexes_dropped = true;
+  }
   try {
     if (profile) await startProfiling(stack);
     if (phase('spend') || phase('balance')) {
@@ -142,6 +149,13 @@ async function main(): Promise<void> {
       summary.history = { runs: history.runs, advances: history.advances };
       summary.targets.push({ name: 'history events per subscription-year', value: history.events, target: `<= ${TARGETS.historyEvents}`,
         pass: history.events <= TARGETS.historyEvents });
+    }
+    if (phase('usage')) {
+      await quietBefore('usage', summary);
+      const usage = await measureUsage(stack, quick ? { requests: 20, requestsWithoutIndexes: 0 } : { requests: 200, requestsWithoutIndexes: 10 });
+      summary.usage = usage;
+      summary.targets.push({ name: 'GET /v1/usage p99 ms, 1M entries (worst case)', value: usage.worst_p99_ms, target: `< ${usage.target_p99_ms}`,
+        pass: usage.worst_p99_ms < usage.target_p99_ms });
     }
     if (phase('storm')) {
       await quietBefore('storm', summary);

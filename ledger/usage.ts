@@ -129,12 +129,15 @@ export async function readUsage(sql: Sql, workspaceId: string, window: UsageWind
   const { rows, sums, opening, closing, names } = await sql.begin('isolation level repeatable read read only', async (tx) => {
     const state = await rollupState(tx as unknown as Sql, workspaceId);
     const figures = await windowFigures(tx, workspaceId, window, groupBy, state);
-    const ends = [await journaledBalanceBefore(tx, workspaceId, window.from, state), await journaledBalanceBefore(tx, workspaceId, window.to, state)];
+    // The balance at `to` is the one at `from` plus the window's changes: the same sum over [0, to), as the
+    // window's sums and the ones before it partition the journal (checked by test/integration/usage-rollup.test.ts).
+    const opening = await journaledBalanceBefore(tx, workspaceId, window.from, state);
+    const closing = opening + figures.sums.reduce((t, s) => t + balanceChange(s.kind as EntryKind, s.amount), 0);
     const ids = [...new Set(figures.rows.map((r) => r.key).filter((k): k is string => k !== null))];
     const keyNames = groupBy === 'api_key' && ids.length > 0
       ? await tx<{ id: string; name: string | null }[]>`SELECT id, name FROM api_keys WHERE workspace_id = ${workspaceId} AND id IN ${tx(ids)}`
       : [];
-    return { ...figures, opening: ends[0]!, closing: ends[1]!, names: new Map(keyNames.map((k) => [k.id, k.name])) };
+    return { ...figures, opening, closing, names: new Map(keyNames.map((k) => [k.id, k.name])) };
   });
   const groups = usageGroups(groupBy, window, rows);
   const views: UsageGroupView[] = groupBy === 'api_key'

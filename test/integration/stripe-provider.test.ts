@@ -449,6 +449,8 @@ describe('Stripe provider against stripe-mock', () => {
           id: 'in_1Q0stripe',
           object: 'invoice',
           status: 'paid',
+          customer: 'cus_01',
+          amount_paid: 1000,
           metadata: { invoice_id: 'in_ours_01', workspace_id: 'ws_01', subscription_id: 'sub_01' },
         },
       },
@@ -467,6 +469,10 @@ describe('Stripe provider against stripe-mock', () => {
         subscriptionId: 'sub_01',
         objectStatus: 'paid',
         setupIntentId: null,
+        // What the inbox checks before applying a payment (issue 16): the provider's invoice, its customer, the amount.
+        providerInvoiceId: 'in_1Q0stripe',
+        customerId: 'cus_01',
+        amountPaid: 1000,
       });
     });
 

@@ -170,7 +170,8 @@ export function reconcileUsage(sums: JournalKindSums[], opening: number, closing
 
 /** Credits that left the lots by a kind of entry in the window (positive): what `expired`/`forfeited` report. */
 export function creditsRetired(sums: JournalKindSums[], kind: 'expire' | 'forfeit'): number {
-  return -sums.filter((s) => s.kind === kind).reduce((t, s) => t + s.remaining_delta, 0);
+  // `0 - x`, not `-x`: an empty window is 0, never -0 (JSON shows both as 0, but equality checks tell them apart).
+  return 0 - sums.filter((s) => s.kind === kind).reduce((t, s) => t + s.remaining_delta, 0);
 }
 
 /**

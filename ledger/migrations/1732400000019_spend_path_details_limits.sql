@@ -205,7 +205,7 @@ BEGIN
   left_to_capture := charged_credits;
   FOR portion IN
     SELECT p.lot_id, p.amount, lot_expired(l, ws_now) AS lapsed, lot_spendable(l, ws_now) AS spendable,
-      l.clawback_pending, l.dispute_freeze_key
+      l.clawback_pending, l.dispute_freeze_key, l.expires_at
     FROM hold_portions p JOIN lots l ON l.id = p.lot_id
     WHERE p.creation_id = creation ORDER BY lot_burn_key(l)
   LOOP
@@ -228,9 +228,12 @@ BEGIN
       VALUES (ws, 'release', portion.lot_id, 0, -released,
         CASE WHEN portion.spendable OR portion.lapsed OR portion.dispute_freeze_key IS NOT NULL THEN released ELSE 0 END,
         balance, entry_at, 'release:' || creation);
+      -- The released part of a lapsed lot expires at the later of the release and the lot's expiry: a hold swept
+      -- late is released as of its lapse, and a lot that expired between the lapse and the sweep expires its part at
+      -- its own expiry instant, never before it (SPEC §11: credits expired count at their expiry instant).
       IF portion.lapsed THEN
         INSERT INTO ledger_entries (workspace_id, kind, lot_id, remaining_delta, held_delta, amount, balance_after, at, operation_key)
-        VALUES (ws, 'expire', portion.lot_id, -released, 0, -released, balance, entry_at, 'release:' || creation);
+        VALUES (ws, 'expire', portion.lot_id, -released, 0, -released, balance, greatest(entry_at, portion.expires_at), 'release:' || creation);
       END IF;
     END IF;
     taken := 0;

@@ -526,10 +526,15 @@ async function sweepStaleHolds(w: World, minutes: number): Promise<void> {
   const after = await snap(w);
   expect(after.lots).toEqual([...lots.values()]);
   for (const creation of stale) {
-    // A lapsed hold is journaled at the moment it lapsed, whenever the sweep gets to it.
+    // A lapsed hold is journaled at the moment it lapsed, whenever the sweep gets to it; the part of a lot that
+    // expired between the lapse and the sweep expires at the lot's own expiry instant, never before (SPEC §11).
     const ended = creation.hold_expires_at;
     expect(after.creations.find((c) => c.id === creation.id)).toEqual({ ...creation, status: 'expired', reported: null, charged: 0, variance: null, ended_at: ended });
-    expect(after.entries.filter((e) => e.operation_key === `release:${creation.id}`).every((e) => e.at.getTime() === ended.getTime())).toBe(true);
+    const entryAt = (e: { kind: string; lot_id: number }) => {
+      const lotExpiry = e.kind === 'expire' ? lots.get(e.lot_id)?.expires_at : null;
+      return Math.max(ended.getTime(), lotExpiry?.getTime() ?? 0);
+    };
+    expect(after.entries.filter((e) => e.operation_key === `release:${creation.id}`).every((e) => e.at.getTime() === entryAt(e))).toBe(true);
     const view = (await readCreation(w.sql, w.ws, creation.id))!;
     expect(view).toMatchObject({ status: 'expired', held: 0, charged: 0, released: creation.quoted, lots: [] });
     w.ops.push({ kind: 'end', creationId: creation.id, outcome: { status: 'expired' }, result: view });

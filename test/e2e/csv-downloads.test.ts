@@ -35,7 +35,10 @@ describe('CSV downloads', () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack();
+    // Seeding 600 creations as fast as the stack answers is a bulk load, not a test of the rate limits (tested in
+    // test/security/limits.test.ts and spec-example-10): lift them so a fast machine never sees a 429 here.
+    const unlimited = { perSecond: 1_000_000, burst: 1_000_000 };
+    stack = await startStack({ spendRateLimit: unlimited, rateLimit: unlimited });
     const operator = stack.api(ADMIN_KEY);
     const clockId = (await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body.id;
     const ws = await operator.post('/v1/workspaces', { name: 'csv', test_clock_id: clockId });

@@ -11,7 +11,8 @@ import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
  * every sandbox page a customer sees carries a visible "Test mode" banner.
  */
 const base = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/credit_engine' };
-const stripeKeys = { STRIPE_SECRET_KEY: 'sk_live_0123456789', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789' };
+// Placeholders shaped like Stripe's (the config checks the prefixes only); never real keys.
+const stripeKeys = { STRIPE_SECRET_KEY: 'sk_test_placeholder', STRIPE_WEBHOOK_SECRET: 'whsec_placeholder' };
 
 describe('sandbox in production is an explicit opt-in', () => {
   it('refuses NODE_ENV=production without a Stripe key unless PAYMENTS=sandbox', () => {

@@ -58,12 +58,11 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   const auth = authenticate(deps.sql, deps.adminApiKey, apiKeys);
   const idempotent = idempotency(deps.sql, deps.adminApiKey); // seals stored answers (issue 16)
   const spendLimit = rateLimit({ perSecond: deps.spendRateLimit?.perSecond ?? 200, burst: deps.spendRateLimit?.burst ?? 400 });
-  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, next)));
-  // Every authenticated route, per API key (issue 16): generous, so only a runaway client meets it.
+  // Every authenticated route counts against its API key's bucket (issue 16): generous, so only a runaway client meets it.
   const keyLimit = rateLimit({
     perSecond: deps.rateLimit?.perSecond ?? 500, burst: deps.rateLimit?.burst ?? 1000, keyOf: byApiKey, what: 'requests a second per API key',
   });
-  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : keyLimit(c, next)));
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/plans' ? next() : auth(c, async () => { await keyLimit(c, next); })));
   // The rate limit comes before Idempotency-Key: a 429 is not an answer to remember (the retry after
   // Retry-After must run), and a refused request costs no database round trip.
   app.use('/v1/credits/estimate', spendLimit);

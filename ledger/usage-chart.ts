@@ -1,33 +1,9 @@
 /**
- * The data of /billing's usage chart (SPEC §11): credits captured per UTC day per model, and the available
- * balance at the end of each day, read from the journal. Read-only queries.
+ * The data of /billing's usage chart (SPEC §11) that GET /v1/usage does not already read: the available
+ * balance at the end of each day, from the journal (the captures per day per model are ledger/usage.ts's
+ * capturedPerDayPerModel). Read-only.
  */
 import type { Sql } from './db.js';
-
-/** Credits captured on one UTC day by one model. */
-export interface DayModelCredits {
-  /** The UTC day, `YYYY-MM-DD`. */
-  day: string;
-  model: string;
-  credits: number;
-}
-
-/**
- * Credits captured per UTC day per model over [from, to): one row per (day, model) with captures, oldest day
- * first. A creation counts on the day of its capture (ended_at), at what it was charged; failed and expired
- * creations charge nothing and do not appear. The model is the creation's own (migration 1732400000018),
- * else its quote's request (creations made before the model was recorded), else 'unknown'.
- * (ledger/usage.ts has the same aggregate for GET /v1/usage, without the quote fallback.)
- */
-export async function creditsCapturedPerDay(sql: Sql, workspaceId: string, from: Date, to: Date): Promise<DayModelCredits[]> {
-  return sql<DayModelCredits[]>`
-    SELECT to_char(c.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
-      coalesce(c.model, q.request->>'model', 'unknown') AS model, sum(c.charged)::integer AS credits
-    FROM creations c JOIN quotes q ON q.id = c.quote_id
-    WHERE c.workspace_id = ${workspaceId} AND c.status = 'succeeded' AND c.charged > 0
-      AND c.ended_at >= ${from} AND c.ended_at < ${to}
-    GROUP BY 1, 2 ORDER BY 1, 2`;
-}
 
 /** The available balance at the end of one UTC day. */
 export interface DayClosingBalance {

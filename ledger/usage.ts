@@ -170,6 +170,6 @@ export async function capturedPerDayPerModel(sql: Sql, workspaceId: string, from
     SELECT to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, coalesce(model, 'unknown') AS model,
       sum(charged)::integer AS credits
     FROM creations
-    WHERE workspace_id = ${workspaceId} AND status = 'succeeded' AND ended_at >= ${from} AND ended_at < ${to}
+    WHERE workspace_id = ${workspaceId} AND status = 'succeeded' AND charged > 0 AND ended_at >= ${from} AND ended_at < ${to}
     GROUP BY 1, 2 ORDER BY 1, 2`;
 }

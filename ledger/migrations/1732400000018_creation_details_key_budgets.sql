@@ -2,18 +2,17 @@
 -- The shared schema of SPEC §11, laid down first so that the spend path, automatic top-ups, usage and
 -- events (each in its own later migration) build on the same columns.
 
--- Creations remember what they were: the estimate's request (model, count, resolution, duration_s),
--- the model apart for grouping, the API key that made the hold (NULL: made by an operator or a page),
--- and the studio's own reference and metadata.
+-- Creations remember what they were: the model for grouping (the full request — count, resolution,
+-- duration_s — is its quote's, read through quote_id, not copied), the API key that made the hold (NULL:
+-- made by an operator or a page), and the studio's own reference and metadata.
 ALTER TABLE creations
   ADD COLUMN model       text,
-  ADD COLUMN request     jsonb,
   ADD COLUMN api_key_id  text,
   ADD COLUMN external_id text CHECK (external_id IS NULL OR length(external_id) BETWEEN 1 AND 200),
   ADD COLUMN metadata    jsonb NOT NULL DEFAULT '{}';
--- Creations made before this migration: what they were is their quote's request (every creation has one),
--- so usage by model and the billing page's chart read one column for old and new creations alike.
-UPDATE creations c SET request = q.request, model = q.request->>'model' FROM quotes q WHERE q.id = c.quote_id;
+-- Creations made before this migration: their model is their quote's (every creation has one), so usage by
+-- model and the billing page's chart read one column for old and new creations alike.
+UPDATE creations c SET model = q.request->>'model' FROM quotes q WHERE q.id = c.quote_id;
 
 -- Keys have names, so a team gives each producer or tool its own key; a key may carry a daily budget
 -- (credits per UTC day of the workspace's time; NULL: none).
@@ -33,4 +32,4 @@ CREATE FUNCTION ledger_auto_top_up_check(ws text, available integer, cause text,
 -- Down Migration
 DROP FUNCTION ledger_auto_top_up_check(text, integer, text, text, timestamptz);
 ALTER TABLE api_keys DROP COLUMN daily_credit_limit, DROP COLUMN name;
-ALTER TABLE creations DROP COLUMN metadata, DROP COLUMN external_id, DROP COLUMN api_key_id, DROP COLUMN request, DROP COLUMN model;
+ALTER TABLE creations DROP COLUMN metadata, DROP COLUMN external_id, DROP COLUMN api_key_id, DROP COLUMN model;

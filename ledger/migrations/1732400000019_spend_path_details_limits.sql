@@ -33,7 +33,7 @@ CREATE OR REPLACE FUNCTION ledger_creation(ws text, creation text) RETURNS jsonb
   SELECT jsonb_build_object(
     'id', c.id, 'status', c.status, 'quoted', c.quoted, 'charged', c.charged, 'variance', c.variance,
     'created_at', ledger_iso(c.created_at), 'hold_expires_at', ledger_iso(c.hold_expires_at),
-    'model', c.model, 'request', c.request, 'external_id', c.external_id, 'metadata', c.metadata,
+    'model', c.model, 'request', (SELECT q.request FROM quotes q WHERE q.id = c.quote_id), 'external_id', c.external_id, 'metadata', c.metadata,
     'api_key', (SELECT jsonb_build_object('id', k.id, 'name', k.name) FROM api_keys k WHERE k.id = c.api_key_id),
     'portions', coalesce((
       SELECT jsonb_agg(jsonb_build_object('lot_id', p.lot_id, 'amount', p.amount, 'captured', p.captured)
@@ -114,9 +114,9 @@ BEGIN
 
   expires := ws_now + hold_ttl_ms * interval '1 millisecond';
   INSERT INTO creations (id, workspace_id, quote_id, status, quoted, created_at, hold_expires_at,
-    model, request, api_key_id, external_id, metadata)
+    model, api_key_id, external_id, metadata)
   VALUES (creation, ws, quote, 'running', q.credits, ws_now, expires,
-    q.request ->> 'model', q.request, key_id, external_ref, coalesce(meta, '{}'));
+    q.request ->> 'model', key_id, external_ref, coalesce(meta, '{}'));
   UPDATE quotes SET used = true WHERE id = quote;
   IF key_view IS NOT NULL THEN
     INSERT INTO api_key_daily_spend (api_key_id, day, used) VALUES (key_id, spend_day, q.credits)
@@ -175,7 +175,8 @@ DECLARE
   key_view jsonb;
 BEGIN
   ws_now := ledger_lock_workspace(ws);
-  SELECT status, quoted, reported, charged, hold_expires_at, created_at, model, request, api_key_id, external_id, metadata
+  SELECT status, quoted, reported, charged, hold_expires_at, created_at, model, api_key_id, external_id, metadata,
+    (SELECT q.request FROM quotes q WHERE q.id = creations.quote_id) AS request
   INTO cr FROM creations WHERE id = creation AND workspace_id = ws;
   IF NOT FOUND THEN
     RETURN ledger_refusal('creation_not_found', 'no creation with this id');

@@ -7,7 +7,8 @@ import { DAY_MS } from '../../../domain/calendar.js';
 import type { BalanceView } from '../../../ledger/credits.js';
 import type { Sql } from '../../../ledger/db.js';
 import type { SubscriptionRow } from '../../../ledger/subscriptions.js';
-import { closingBalancePerDay, creditsCapturedPerDay } from '../../../ledger/usage-chart.js';
+import { capturedPerDayPerModel } from '../../../ledger/usage.js';
+import { closingBalancePerDay } from '../../../ledger/usage-chart.js';
 import { type ChartMarkInput, chartPeriods, type UsageChartInput } from './usage-chart.js';
 
 /**
@@ -22,7 +23,7 @@ export async function loadUsageChart(sql: Sql, workspaceId: string, subscription
   const to = periods.at(-1)!.end;
   const until = now < to ? now : new Date(to.getTime() - 1);
   const [captured, balances] = await Promise.all([
-    creditsCapturedPerDay(sql, workspaceId, from, to),
+    capturedPerDayPerModel(sql, workspaceId, from, to),
     now >= from ? closingBalancePerDay(sql, workspaceId, new Date(Math.floor(from.getTime() / DAY_MS) * DAY_MS), until) : Promise.resolve([]),
   ]);
   const today = now.toISOString().slice(0, 10);

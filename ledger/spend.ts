@@ -4,8 +4,11 @@
  * while different workspaces never wait on each other. It never calls Temporal. Hold and capture are
  * SQL functions (one round trip each: the spend path's speed is mostly round trips).
  */
+import postgres from 'postgres';
 import { defaultLowBalanceThreshold, PLANS } from '../domain/catalog.js';
 import { Refusal, type RefusalCode } from '../domain/refusals.js';
+import { batcherFor } from './batching.js';
+import type { ItemOutcome } from './commit-batcher.js';
 import { formatLotId } from './credits.js';
 import type { Sql } from './db.js';
 import { newId } from './workspaces.js';
@@ -138,21 +141,85 @@ export interface HoldOptions {
   metadata?: Record<string, string>;
 }
 
+/** One hold or end as ledger_batch takes it (migration 1732400000024): the arguments of ledger_hold / ledger_end. */
+type SpendItem =
+  | { op: 'hold'; ws: string; quote: string; creation: string; hold_ttl_ms: number; api_key: string | null;
+      external_id: string | null; metadata: Record<string, string> }
+  | { op: 'end'; ws: string; creation: string; outcome: 'succeeded' | 'failed' | 'expired'; reported: number | null };
+
+/** An item's unexpected error inside an isolated batch (its SQLSTATE as `code`); only that item failed. */
+export class LedgerItemError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'LedgerItemError';
+  }
+}
+
+/** Errors of the connection or the server (SQLSTATE classes 08, 53, 57, 58), not of an item: retrying one by one cannot help. */
+function isItemError(error: unknown): boolean {
+  return error instanceof postgres.PostgresError && !/^(08|53|57|58)/.test(error.code);
+}
+
+/**
+ * Runs holds and ends as one ledger_batch call: one transaction, one commit, workspaces locked in id order.
+ * Refusals are answers. When the call raises (an item met an unexpected error, so nothing committed) it is sent
+ * again with a savepoint per item, and the failing item alone gets its error. A lost connection rejects the
+ * whole call: whether it committed is unknown, and every item is idempotent (the hold's quote, the end's
+ * creation and amount), so the callers retry.
+ */
+async function runSpendBatch(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<unknown>[]> {
+  const call = async (isolate: boolean) => {
+    const [row] = await sql<{ answers: unknown[] }[]>`
+      SELECT ledger_batch(${sql.json(items as never)}, ${sql.json(DEFAULT_THRESHOLDS)}, ${isolate}) AS answers`;
+    return row!.answers;
+  };
+  let answers: unknown[];
+  try {
+    answers = await call(false);
+  } catch (error) {
+    if (!isItemError(error)) throw error;
+    answers = await call(true);
+  }
+  return answers.map((answer) => {
+    const fault = answer as { fault?: string; message?: string };
+    return typeof fault.fault === 'string'
+      ? { ok: false as const, error: new LedgerItemError(fault.fault, fault.message ?? 'ledger item failed') }
+      : { ok: true as const, value: answer };
+  });
+}
+
+/** Sends one spend item through `sql`'s batcher, or on its own (batching off, or `sql` is a transaction). */
+async function spend<T>(sql: Sql, item: SpendItem): Promise<T> {
+  const batcher = batcherFor<SpendItem, unknown>(sql, 'spend', (items) => runSpendBatch(sql, items));
+  if (batcher) return (await batcher.submit(item)) as T;
+  if (item.op === 'hold') {
+    const [row] = await sql<{ result: T }[]>`
+      SELECT ledger_hold(${item.ws}, ${item.quote}, ${item.creation}, ${item.hold_ttl_ms}, ${sql.json(DEFAULT_THRESHOLDS)},
+        ${item.api_key}, ${item.external_id}, ${sql.json(item.metadata)}) AS result`;
+    return row!.result;
+  }
+  const [row] = await sql<{ result: T }[]>`SELECT ledger_end(${item.ws}, ${item.creation}, ${item.outcome}, ${item.reported}) AS result`;
+  return row!.result;
+}
+
 /**
  * Starts a creation from a quote: reserves its credits from specific lots in burn order. A quote
  * starts one creation only, so replaying the request returns the first creation unchanged (its
  * first external_id and metadata). Refusals: quote_not_found, quote_expired, spending_limit_reached
  * (the key's daily_credit_limit, checked first: detail daily_credit_limit, used, required, resets_at),
  * insufficient_credits (detail required, available and the automatic top-up's answer).
- * One round trip: the rules live in the SQL function ledger_hold (migration 1732400000019).
+ * The rules live in the SQL function ledger_hold (migration 1732400000019); concurrent holds and ends share one
+ * transaction (ledger_batch, issue 15) and this resolves only after it committed. Throws LedgerItemError for an
+ * unexpected error of this hold alone, and the driver's error when the connection is lost (retry: idempotent).
  */
 export async function holdForQuote(
   sql: Sql, workspaceId: string, quoteId: string, options: HoldOptions = {},
 ): Promise<{ creation: CreationView; replayed: boolean }> {
-  const [row] = await sql<{ result: (CreationRow & { replayed: boolean }) | SqlRefusal }[]>`
-    SELECT ledger_hold(${workspaceId}, ${quoteId}, ${newId('cr')}, ${HOLD_TTL_MS}, ${sql.json(DEFAULT_THRESHOLDS)},
-      ${options.apiKeyId ?? null}, ${options.externalId ?? null}, ${sql.json(options.metadata ?? {})}) AS result`;
-  const held = orRefuse(row!.result);
+  const result = await spend<(CreationRow & { replayed: boolean }) | SqlRefusal>(sql, {
+    op: 'hold', ws: workspaceId, quote: quoteId, creation: newId('cr'), hold_ttl_ms: HOLD_TTL_MS,
+    api_key: options.apiKeyId ?? null, external_id: options.externalId ?? null, metadata: options.metadata ?? {},
+  });
+  const held = orRefuse(result);
   return { creation: toView(held), replayed: held.replayed };
 }
 
@@ -161,7 +228,8 @@ export async function holdForQuote(
  * in burn order and releases the rest. A failure or a lapse releases everything. Ending an ended
  * creation the same way again (a completion: with the same amount) returns its result; a completion
  * with another amount is refused `creation_already_ended` (detail: the first `reported` and `charged`),
- * ending it another way `creation_not_running`. One round trip: the rules live in the SQL function ledger_end.
+ * ending it another way `creation_not_running`. The rules live in the SQL function ledger_end; batched with
+ * concurrent holds and ends as holdForQuote is, and resolved only after the commit.
  */
 export async function endCreation(
   sql: Sql,
@@ -170,9 +238,9 @@ export async function endCreation(
   outcome: { status: 'succeeded'; reported: number } | { status: 'failed' | 'expired' },
 ): Promise<CreationView> {
   const reported = outcome.status === 'succeeded' ? outcome.reported : null;
-  const [row] = await sql<{ result: CreationRow | SqlRefusal }[]>`
-    SELECT ledger_end(${workspaceId}, ${creationId}, ${outcome.status}, ${reported}) AS result`;
-  return toView(orRefuse(row!.result));
+  return toView(orRefuse(await spend<CreationRow | SqlRefusal>(sql, {
+    op: 'end', ws: workspaceId, creation: creationId, outcome: outcome.status, reported,
+  })));
 }
 
 /**

@@ -1,5 +1,22 @@
 import { z } from 'zod';
 
+/**
+ * Batched ledger commits (issue 15, ledger/commit-batcher.ts): holds, ends and balance reads gather for at most
+ * LEDGER_BATCH_WINDOW_MS (0: the next event-loop turn) or until LEDGER_BATCH_MAX_ITEMS wait (1: no batching),
+ * with at most LEDGER_BATCH_MAX_IN_FLIGHT calls out at once per process (keep it below the pool's 10 connections).
+ */
+const ledgerBatchSchema = z.object({
+  LEDGER_BATCH_WINDOW_MS: z.coerce.number().min(0).max(50).default(1),
+  LEDGER_BATCH_MAX_ITEMS: z.coerce.number().int().min(1).max(1000).default(64),
+  LEDGER_BATCH_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100).default(4),
+});
+
+/** The ledger's batch policy from the environment (read where the ledger meets its first call; defaults 1 ms, 64, 4). */
+export function ledgerBatchPolicy(env: NodeJS.ProcessEnv = process.env): { windowMs: number; maxItems: number; maxInFlight: number } {
+  const settings = ledgerBatchSchema.parse(Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('LEDGER_BATCH_') && value !== '')));
+  return { windowMs: settings.LEDGER_BATCH_WINDOW_MS, maxItems: settings.LEDGER_BATCH_MAX_ITEMS, maxInFlight: settings.LEDGER_BATCH_MAX_IN_FLIGHT };
+}
+
 /** Every setting of the worker and the API, parsed once from the environment (see .env.example). */
 const schema = z.object({
   DATABASE_URL: z.string().url(),
@@ -41,9 +58,13 @@ const schema = z.object({
   SELLER_ADDRESS: z.string().trim().min(1).max(500).default('548 Market Street\nSan Francisco, CA 94104\nUnited States'),
   SELLER_TAX_ID: z.string().trim().min(1).max(100).default('US EIN 00-0000000'),
   INVOICE_NUMBER_PREFIX: z.string().regex(/^[A-Z0-9]{1,12}$/, '1 to 12 capital letters or digits').default('CE'),
+  ...ledgerBatchSchema.shape,
 });
 
 export type Config = z.infer<typeof schema> & { PUBLIC_URL: string };
+
+/** The name of every setting loadConfig reads (test/unit/compose.test.ts checks docker-compose.yml against them). */
+export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable is unset: docker compose passes `${NAME:-}` through as ''.

@@ -1,0 +1,134 @@
+/**
+ * Group commit in the API process (issue 15): concurrent callers' items are gathered for at most `windowMs`
+ * (or until `maxItems` wait) and sent as one call, so many ledger operations share one transaction and one
+ * commit. Generic: the batch's runner decides what one call is (ledger/spend.ts: ledger_batch; ledger/credits.ts:
+ * one balance query for many workspaces). Every caller's promise settles only when the call that carries its
+ * item has returned, so nothing is acknowledged before its commit.
+ */
+
+/** When a batch goes: after `windowMs` (0: the next turn of the event loop) or at `maxItems`, with at most `maxInFlight` calls out. */
+export interface BatchPolicy {
+  /** How long the first waiting item waits for others, in ms. */
+  windowMs: number;
+  /** Items per call; 1 turns batching off (every item its own call, as before). */
+  maxItems: number;
+  /** Calls out at once; further items wait (and gather) meanwhile. Keep it below the connection pool's size. */
+  maxInFlight: number;
+}
+
+export const DEFAULT_BATCH_POLICY: BatchPolicy = { windowMs: 1, maxItems: 64, maxInFlight: 4 };
+
+/** One item's answer from a batch call: its value, or the error that item alone met. */
+export type ItemOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * How many waiting items to send now (0: none yet). Pure: the whole flush policy. A full batch goes at once;
+ * a partial one when its window has run out; nothing while `maxInFlight` calls are out (items keep gathering,
+ * so a busy pool makes batches bigger rather than queueing more calls).
+ */
+export function itemsToSend(state: { waiting: number; inFlight: number; windowElapsed: boolean }, policy: BatchPolicy): number {
+  if (state.waiting === 0 || state.inFlight >= policy.maxInFlight) return 0;
+  if (state.waiting >= policy.maxItems || state.windowElapsed) return Math.min(state.waiting, policy.maxItems);
+  return 0;
+}
+
+interface Waiting<I, R> {
+  item: I;
+  resolve: (value: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Gathers items into calls of `run`. `run` answers one outcome per item, in the items' order; when it throws
+ * (a lost connection, say), every item of that call is rejected with that error: the caller cannot know whether
+ * it committed and retries with its idempotency key.
+ */
+export class CommitBatcher<I, R> {
+  private waiting: Waiting<I, R>[] = [];
+  private inFlight = 0;
+  /** Cancels the armed window; null when none is armed. */
+  private timer: (() => void) | null = null;
+  private windowElapsed = false;
+  private readonly idle = new Set<() => void>();
+
+  constructor(
+    private readonly run: (items: I[]) => Promise<ItemOutcome<R>[]>,
+    readonly policy: BatchPolicy = DEFAULT_BATCH_POLICY,
+  ) {
+    if (!(policy.maxItems >= 1 && policy.maxInFlight >= 1 && policy.windowMs >= 0)) throw new Error(`invalid batch policy ${JSON.stringify(policy)}`);
+  }
+
+  /** Queues `item`; resolves with its answer once the call that carried it has returned. */
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      this.pump();
+      if (this.waiting.length > 0 && this.timer === null && !this.windowElapsed) this.armWindow();
+    });
+  }
+
+  /** Sends everything waiting without waiting out the window, and resolves once no call is out (shutdown). */
+  async flush(): Promise<void> {
+    this.windowElapsed = true;
+    this.pump();
+    while (this.inFlight > 0 || this.waiting.length > 0) {
+      await new Promise<void>((resolve) => this.idle.add(resolve));
+      this.windowElapsed = true;
+      this.pump();
+    }
+    this.windowElapsed = false;
+  }
+
+  private armWindow(): void {
+    const fire = () => {
+      this.timer = null;
+      this.windowElapsed = true;
+      this.pump();
+    };
+    if (this.policy.windowMs === 0) {
+      const handle = setImmediate(fire);
+      this.timer = () => clearImmediate(handle);
+    } else {
+      const handle = setTimeout(fire, this.policy.windowMs);
+      this.timer = () => clearTimeout(handle);
+    }
+  }
+
+  private pump(): void {
+    for (;;) {
+      const n = itemsToSend({ waiting: this.waiting.length, inFlight: this.inFlight, windowElapsed: this.windowElapsed }, this.policy);
+      if (n === 0) return;
+      const batch = this.waiting.splice(0, n);
+      if (this.waiting.length === 0) {
+        this.windowElapsed = false;
+        this.timer?.();
+        this.timer = null;
+      }
+      void this.send(batch);
+    }
+  }
+
+  private async send(batch: Waiting<I, R>[]): Promise<void> {
+    this.inFlight += 1;
+    try {
+      const outcomes = await this.run(batch.map((w) => w.item));
+      if (outcomes.length !== batch.length) throw new Error(`batch of ${batch.length} answered ${outcomes.length} outcomes`);
+      batch.forEach((w, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) w.resolve(outcome.value);
+        else w.reject(outcome.error);
+      });
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    } finally {
+      this.inFlight -= 1;
+      // Items that gathered while calls were out and whose window ran out go now.
+      this.pump();
+      if (this.waiting.length > 0 && this.timer === null && !this.windowElapsed) this.armWindow();
+      if (this.inFlight === 0) {
+        for (const resolve of this.idle) resolve();
+        this.idle.clear();
+      }
+    }
+  }
+}

@@ -11,6 +11,8 @@ import { createLogger, observe } from './observability.js';
 import { billingPages } from './pages/billing/index.js';
 import { adminPages } from './pages/admin/index.js';
 import { pricingPage } from './pages/pricing.js';
+import { errorCataloguePage } from './pages/errors.js';
+import { openApiDocument } from './openapi-document.js';
 import { sandboxInvoicePages } from './pages/sandbox-invoice.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiDeps } from './router.js';
@@ -50,6 +52,7 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
 
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());
+  app.route('/', errorCataloguePage()); // /docs/errors: what a problem's `type` points at
   app.route('/', billingPages(deps));
   app.route('/', billingSessionLinkPages(deps)); // a billing session's single-use URL (SPEC §10)
   app.route('/', adminPages(deps)); // the operator console /admin (SPEC §10)
@@ -86,14 +89,8 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   app.openAPIRegistry.registerComponent('securitySchemes', 'operatorKey', {
     type: 'http', scheme: 'bearer', description: 'An operator key: ADMIN_API_KEY or one made by POST /v1/admin/operator-keys',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Credit engine API', version: '1.0.0',
-      description: 'Credit-based subscriptions for a generative studio. Every POST accepts an `Idempotency-Key` header: '
-        + 'the first response is replayed for 24 hours to retries of the same request; the same key with another body is a 422.',
-    },
-  });
+  let document: ReturnType<typeof openApiDocument> | undefined; // the routes are fixed once built: generated once
+  app.get('/openapi.json', (c) => c.json(document ??= openApiDocument(app))); // named operations, headers, errors (issue 14)
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;
 }

@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { Refusal } from '../domain/refusals.js';
 import { REFUSAL_STATUS } from './refusal-status.js';
+import { problemTypeUri } from './error-catalogue.js';
 
 export interface FieldError {
   field: string;
@@ -41,9 +42,13 @@ export function notFound(what: string): ApiError {
   return new ApiError(404, 'not_found', `${what} not found`);
 }
 
+/**
+ * An ApiError as application/problem+json (RFC 9457). `type` is the code's entry in the error catalogue this API
+ * serves (api/error-catalogue.ts, /docs/errors#<code>) on the origin the client addressed, so it resolves.
+ */
 export function problem(c: Context, error: ApiError): Response {
   const standard: Record<string, unknown> = {
-    type: `https://docs.credit-engine.dev/errors/${error.code}`,
+    type: problemTypeUri(new URL(c.req.url).origin, error.code),
     title: error.message,
     status: error.status,
     code: error.code,

@@ -39,13 +39,13 @@ describe('refusals at the API edge', () => {
     expect(refused.status).toBe(402);
     expect(refused.contentType).toBe('application/problem+json');
     expect(refused.body).toEqual({
-      type: 'https://docs.credit-engine.dev/errors/insufficient_credits', title: 'this creation needs 30 credits; 12 are available',
+      type: 'http://localhost/docs/errors#insufficient_credits', title: 'this creation needs 30 credits; 12 are available',
       status: 402, code: 'insufficient_credits', required: 30, available: 12,
     });
     // A detail never replaces a standard field.
     const sneaky = await answer(new Refusal('subscription_required', 'needs a live subscription', { status: 200, code: 'ok', type: 'x', errors: [] }));
     expect(sneaky.body).toEqual({
-      type: 'https://docs.credit-engine.dev/errors/subscription_required', title: 'needs a live subscription', status: 409, code: 'subscription_required',
+      type: 'http://localhost/docs/errors#subscription_required', title: 'needs a live subscription', status: 409, code: 'subscription_required',
     });
     expect(sneaky.status).toBe(409);
   });

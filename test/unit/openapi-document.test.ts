@@ -1,0 +1,81 @@
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { createSql } from '../../ledger/db.js';
+import { createSandboxProvider } from '../../payments/sandbox.js';
+
+/**
+ * /openapi.json as an SDK generator needs it (issue 14), read from the app without a database or Temporal
+ * (postgres.js connects on its first query and serving the document runs none; the Temporal connection is lazy).
+ */
+
+type Json = Record<string, unknown>;
+interface Operation { operationId?: string; summary?: string; tags?: string[]; parameters?: Json[]; requestBody?: Json; responses: Record<string, Json> }
+interface Document { paths: Record<string, Record<string, Operation>>; components: Record<string, Record<string, Json>>; servers?: Json[]; tags?: Json[] }
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+let doc: Document;
+const sql = createSql('postgres://unused@127.0.0.1:1/unused', { max: 1 });
+const connection = Connection.lazy({ address: '127.0.0.1:1' });
+
+beforeAll(async () => {
+  const payments = createSandboxProvider({ publicUrl: 'http://localhost:3000', sql });
+  const app = createApp({
+    sql, temporal: new Client({ connection }), taskQueue: 'unused', adminApiKey: 'unused-operator-key-0000',
+    payments, webhookSecret: 'unused', sandbox: payments, publicUrl: 'http://localhost:3000',
+  });
+  const response = await app.request('/openapi.json');
+  expect(response.status).toBe(200);
+  doc = await response.json() as Document;
+});
+afterAll(async () => {
+  await connection.close();
+  await sql.end({ timeout: 0 });
+});
+
+function operations(): { key: string; method: string; path: string; op: Operation }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item)
+    .filter(([method]) => HTTP_METHODS.includes(method))
+    .map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, method, path, op })));
+}
+
+describe('the OpenAPI document', () => {
+  it('names every operation: a unique camelCase operationId, a one-line summary and one declared tag', () => {
+    const ops = operations();
+    expect(ops.length).toBeGreaterThan(60);
+    const declaredTags = new Set((doc.tags ?? []).map((tag) => tag.name));
+    const unnamed = ops.filter(({ op }) => !op.operationId || !/^[a-z][a-zA-Z0-9]+$/.test(op.operationId)).map((o) => o.key);
+    expect(unnamed).toEqual([]);
+    const ids = ops.map(({ op }) => op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const { key, op } of ops) {
+      expect(op.summary, key).toMatch(/^[^\n]{5,100}$/);
+      expect(op.tags, key).toHaveLength(1);
+      expect(declaredTags.has(op.tags![0]!), `${key}: tag ${op.tags![0]} is declared`).toBe(true);
+    }
+  });
+
+  it('documents Idempotency-Key on every POST, Idempotent-Replayed on their successes, Retry-After on every 429 and 503', () => {
+    expect(doc.components.parameters?.IdempotencyKey).toMatchObject({ name: 'Idempotency-Key', in: 'header' });
+    for (const { key, method, op } of operations()) {
+      const refs = (op.parameters ?? []).map((p) => p.$ref);
+      if (method === 'post') {
+        expect(refs, key).toContain('#/components/parameters/IdempotencyKey');
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (status.startsWith('2')) expect(response.headers, `${key} ${status}`).toHaveProperty('Idempotent-Replayed');
+        }
+      } else {
+        expect(refs, `${key}: only POSTs are idempotent by key (api/idempotency.ts)`).not.toContain('#/components/parameters/IdempotencyKey');
+      }
+      for (const status of ['429', '503']) {
+        if (op.responses[status]) expect(op.responses[status].headers, `${key} ${status}`).toHaveProperty('Retry-After');
+      }
+      if (key !== 'GET /v1/plans') expect(op.responses['429'], `${key} is rate limited`).toBeDefined();
+    }
+  });
+
+  it('has a server relative to its own origin, so the document is the same on every machine', () => {
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    expect(JSON.stringify(doc)).not.toMatch(/localhost|127\.0\.0\.1/);
+  });
+});

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { createCreditEngineClient } from '../../client/index.js';
 import { startWebhookLoops } from '../../api/webhooks/loops.js';
 import { freePort } from '../../dev/ports.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
@@ -74,6 +75,8 @@ export async function startStack(options: StackOptions = {}) {
     temporal,
     payments,
     api: (key: string) => apiClient(baseUrl, key),
+    /** The typed client (client/index.ts) authenticated with `key`: what a studio's own app uses. */
+    client: (key: string) => createCreditEngineClient({ baseUrl, apiKey: key }),
     get devServer() {
       return devServer;
     },

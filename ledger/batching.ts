@@ -50,3 +50,8 @@ export function batcherFor<I, R>(sql: Sql, kind: string, run: (items: I[]) => Pr
   }
   return batcher;
 }
+
+/** `sql`'s batchers' counts by kind (calls sent, items carried, largest call), for measurements and tests. */
+export function ledgerBatchStats(sql: Sql): Record<string, { calls: number; items: number; largest: number }> {
+  return Object.fromEntries([...(batchers.get(sql)?.entries() ?? [])].map(([kind, b]) => [kind, { ...b.stats }]));
+}

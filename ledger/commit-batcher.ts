@@ -50,6 +50,8 @@ export class CommitBatcher<I, R> {
   private timer: (() => void) | null = null;
   private windowElapsed = false;
   private readonly idle = new Set<() => void>();
+  /** Calls sent and items they carried, and the largest call (measurements, tests). */
+  readonly stats = { calls: 0, items: 0, largest: 0 };
 
   constructor(
     private readonly run: (items: I[]) => Promise<ItemOutcome<R>[]>,
@@ -110,6 +112,9 @@ export class CommitBatcher<I, R> {
 
   private async send(batch: Waiting<I, R>[]): Promise<void> {
     this.inFlight += 1;
+    this.stats.calls += 1;
+    this.stats.items += batch.length;
+    this.stats.largest = Math.max(this.stats.largest, batch.length);
     try {
       const outcomes = await this.run(batch.map((w) => w.item));
       if (outcomes.length !== batch.length) throw new Error(`batch of ${batch.length} answered ${outcomes.length} outcomes`);

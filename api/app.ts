@@ -1,6 +1,6 @@
-import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { ApiKeyCache } from './api-key-cache.js';
+import { docsUi } from './docs-ui.js';
 import { bodyLimit, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from './body-limit.js';
 import { authenticate, type AuthEnv } from './auth.js';
 import { ApiError, onError, problem } from './errors.js';
@@ -91,6 +91,6 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   });
   let document: ReturnType<typeof openApiDocument> | undefined; // the routes are fixed once built: generated once
   app.get('/openapi.json', (c) => c.json(document ??= openApiDocument(app))); // named operations, headers, errors (issue 14)
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  app.route('/', docsUi()); // Swagger UI from the pinned swagger-ui-dist package, no CDN (issue 14)
   return app;
 }

@@ -8,9 +8,9 @@ import { secureHeaders } from 'hono/secure-headers';
  * site; not `no-referrer`, which makes browsers send `Origin: null` on our own form posts and fail the
  * Origin check of the forms; it replaces the stricter one the single-use sign-in URL sets, harmless as
  * same-origin never leaves our site), and HSTS only when PUBLIC_URL is https (HSTS on plain http would be
- * ignored at best). The pages use inline <style> and style attributes, no scripts; /docs (Swagger UI)
- * loads its script and styles from cdn.jsdelivr.net and starts with an inline script, so it gets its own
- * policy. JSON routes (/v1, webhooks) are left alone: no browser renders them.
+ * ignored at best). The pages use inline <style> and style attributes, no scripts; /docs (Swagger UI) runs
+ * scripts, all served by the API itself from the pinned swagger-ui-dist package (api/docs-ui.ts, issue 14), so
+ * its policy allows 'self' only: no CDN, no inline script, no eval. JSON routes (/v1, webhooks) are left alone.
  */
 export function pageSecurityHeaders(publicUrl: string): MiddlewareHandler {
   const https = new URL(publicUrl).protocol === 'https:';
@@ -29,12 +29,11 @@ export function pageSecurityHeaders(publicUrl: string): MiddlewareHandler {
       objectSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"],
     },
   });
+  // Swagger UI's icons are data: SVGs; its styles come from its stylesheet and React's style properties (CSSOM).
   const docs = secureHeaders({
     ...common,
-    crossOriginResourcePolicy: 'cross-origin',
     contentSecurityPolicy: {
-      defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'", 'https://cdn.jsdelivr.net'],
-      styleSrc: ["'self'", "'unsafe-inline'", 'https://cdn.jsdelivr.net'], imgSrc: ["'self'", 'data:', 'https://cdn.jsdelivr.net'],
+      defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'],
       connectSrc: ["'self'"], objectSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"],
     },
   });

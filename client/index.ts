@@ -20,8 +20,14 @@ export { OPERATION_ROUTES, type OperationId, type OperationRoute } from './opera
 /** The named schemas of the API (`Schemas['Invoice']`, `Schemas['Balance']`, …). */
 export type Schemas = components['schemas'];
 
+/**
+ * The media types the client reads: JSON answers and problem+json refusals. A list that can also answer CSV is
+ * typed in its JSON form (ask for CSV with an `Accept: text/csv` header and `parseAs: 'text'`).
+ */
+export type ClientMedia = 'application/json' | 'application/problem+json';
+
 /** The client createCreditEngineClient returns: openapi-fetch's, typed by `paths`. */
-export type CreditEngineClient = Client<paths>;
+export type CreditEngineClient = Client<paths, ClientMedia>;
 
 export interface CreditEngineClientOptions {
   /** The API's base URL, e.g. `http://localhost:3000` (no trailing /v1: paths carry it). */
@@ -38,7 +44,7 @@ export interface CreditEngineClientOptions {
  * the documented ones and `params.path` / `params.query` / `body` are checked against the document.
  */
 export function createCreditEngineClient(options: CreditEngineClientOptions): CreditEngineClient {
-  return createClient<paths>({
+  return createClient<paths, ClientMedia>({
     baseUrl: options.baseUrl,
     headers: { Authorization: `Bearer ${options.apiKey}` },
     ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -1,11 +1,11 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, advanceClock, type ApiResponse, startStack } from '../helpers/stack.js';
+import { idempotencyKey } from '../../client/index.js';
+import { ADMIN_KEY, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
+import { advanceTestClock, type Change, type PlanId, problemOf } from '../helpers/typed-client.js';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
-interface Lot { id: string; source: string; granted: number; remaining: number; held: number; granted_at: string; expires_at: string | null; frozen: boolean }
-interface Invoice { id: string; kind: string; status: string; lines: { description: string; amount_cents: number }[]; total_cents: number; amount_due_cents: number; created_at: string }
 
 const T = (day: string) => `${day}T00:00:00.000Z`;
 
@@ -18,46 +18,46 @@ describe('subscription lifecycle over HTTP', () => {
   afterAll(async () => stack?.stop());
 
   /** A workspace on a fresh clock at 2026-01-01, paying with pm_card_visa and subscribed to `plan` monthly. */
-  async function subscribed(plan: string, beforeSubscribe?: (workspaceId: string) => Promise<void>) {
-    const operator = stack.api(ADMIN_KEY);
-    const clock = await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' });
-    expect(clock.status).toBe(201);
-    const ws = await operator.post('/v1/workspaces', { name: `${plan} monthly`, test_clock_id: clock.body.id });
-    expect(ws.status).toBe(201);
-    const customer = stack.api(ws.body.api_key);
-    expect((await customer.put('/v1/payment-method', { payment_method: 'pm_card_visa' })).status).toBe(200);
-    await beforeSubscribe?.(ws.body.id);
-    const sub = await customer.post('/v1/subscription', { plan, interval: 'month' });
-    expect(sub.status).toBe(201);
-    expect(sub.body).toMatchObject({ status: 'active', plan, current_period_start: T('2026-01-01'), current_period_end: T('2026-01-31') });
+  async function subscribed(plan: PlanId, beforeSubscribe?: (workspaceId: string) => Promise<void>) {
+    const operator = stack.client(ADMIN_KEY);
+    const clock = await operator.POST('/v1/test-clocks', { body: { frozen_time: '2026-01-01T00:00:00Z' } });
+    expect(clock.response.status).toBe(201);
+    const ws = await operator.POST('/v1/workspaces', { body: { name: `${plan} monthly`, test_clock_id: clock.data!.id } });
+    expect(ws.response.status).toBe(201);
+    const { api_key: apiKey, id: workspaceId } = ws.data!;
+    const customer = stack.client(apiKey);
+    expect((await customer.PUT('/v1/payment-method', { body: { payment_method: 'pm_card_visa' } })).response.status).toBe(200);
+    await beforeSubscribe?.(workspaceId);
+    const sub = await customer.POST('/v1/subscription', { body: { plan, interval: 'month' } });
+    expect(sub.response.status).toBe(201);
+    expect(sub.data).toMatchObject({ status: 'active', plan, current_period_start: T('2026-01-01'), current_period_end: T('2026-01-31') });
     return {
       customer,
-      apiKey: ws.body.api_key as string,
-      workspaceId: ws.body.id as string,
-      subscriptionId: sub.body.id as string,
-      advance: (to: string) => advanceClock(operator, clock.body.id, to),
-      subscription: async () => (await customer.get('/v1/subscription')).body,
-      invoices: async () => (await customer.get<{ data: Invoice[] }>('/v1/invoices')).body.data,
-      credits: async () => (await customer.get<{ available: number; lots: Lot[] }>('/v1/credits')).body,
+      apiKey,
+      workspaceId,
+      subscriptionId: sub.data!.id,
+      advance: (to: string) => advanceTestClock(operator, clock.data!.id, to),
+      subscription: async () => (await customer.GET('/v1/subscription')).data!,
+      invoices: async () => (await customer.GET('/v1/invoices')).data!.data,
+      credits: async () => (await customer.GET('/v1/credits')).data!,
     };
   }
 
-  function expectProblem(response: ApiResponse, status: number, code: string) {
-    expect({ status: response.status, code: response.body?.code }).toEqual({ status, code });
-    expect(response.contentType).toContain('application/problem+json');
+  function expectProblem(result: { response: Response; error?: unknown }, status: number, code: string) {
+    expect(problemOf(result)).toEqual({ status, code, problemJson: true });
   }
 
   it('example 2: upgrade Plus → Max on 01-11 invoices −800/+1933, grants 166 credits to 03-02, then renews at 2900 with 400', async () => {
     const sub = await subscribed('plus');
     await sub.advance('2026-01-11T00:00:00Z');
 
-    const change = await sub.customer.post('/v1/subscription/change', { plan: 'max' });
-    expect(change.status).toBe(200);
-    expect(change.body).toMatchObject({ kind: 'upgrade', effective_at: T('2026-01-11'), credits_granted: 166 });
-    expect(change.body.pending).toBeFalsy();
+    const change = await sub.customer.POST('/v1/subscription/change', { body: { plan: 'max' } });
+    expect(change.response.status).toBe(200);
+    expect(change.data).toMatchObject({ kind: 'upgrade', effective_at: T('2026-01-11'), credits_granted: 166 });
+    expect(change.data!.pending).toBeFalsy();
 
     const [upgrade] = await sub.invoices();
-    expect(upgrade).toMatchObject({ id: change.body.invoice, kind: 'upgrade', status: 'paid', total_cents: 1133, amount_due_cents: 1133, created_at: T('2026-01-11') });
+    expect(upgrade).toMatchObject({ id: change.data!.invoice, kind: 'upgrade', status: 'paid', total_cents: 1133, amount_due_cents: 1133, created_at: T('2026-01-11') });
     expect(upgrade!.lines).toEqual([
       { description: 'Unused time on Plus (monthly)', amount_cents: -800 },
       { description: 'Remaining time on Max (monthly)', amount_cents: 1933 },
@@ -98,24 +98,24 @@ describe('subscription lifecycle over HTTP', () => {
     await sub.advance('2026-01-20T00:00:00Z');
 
     const scheduled = { plan: 'max', effective_at: T('2026-01-31') };
-    const change = await sub.customer.post('/v1/subscription/change', { plan: 'max' });
-    expect(change.status).toBe(200);
-    expect(change.body).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31') });
+    const change = await sub.customer.POST('/v1/subscription/change', { body: { plan: 'max' } });
+    expect(change.response.status).toBe(200);
+    expect(change.data).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31') });
     expect(await sub.subscription()).toMatchObject({ plan: 'generative', status: 'active', scheduled_change: scheduled });
     expect(await sub.invoices()).toHaveLength(1); // nothing charged for a downgrade until it happens
 
     // Withdrawn: the plan stays as it is.
-    const withdrawn = await sub.customer.delete('/v1/subscription/scheduled-change');
-    expect(withdrawn.status).toBe(200);
-    expect(withdrawn.body).toMatchObject({ plan: 'generative', scheduled_change: null });
+    const withdrawn = await sub.customer.DELETE('/v1/subscription/scheduled-change');
+    expect(withdrawn.response.status).toBe(200);
+    expect(withdrawn.data).toMatchObject({ plan: 'generative', scheduled_change: null });
     expect(await sub.subscription()).toMatchObject({ plan: 'generative', scheduled_change: null });
-    expectProblem(await sub.customer.delete('/v1/subscription/scheduled-change'), 409, 'no_scheduled_change');
+    expectProblem(await sub.customer.DELETE('/v1/subscription/scheduled-change'), 409, 'no_scheduled_change');
 
     // Scheduled again.
     await sub.advance('2026-01-25T00:00:00Z');
-    const again = await sub.customer.post('/v1/subscription/change', { plan: 'max' });
-    expect(again.status).toBe(200);
-    expect(again.body).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31') });
+    const again = await sub.customer.POST('/v1/subscription/change', { body: { plan: 'max' } });
+    expect(again.response.status).toBe(200);
+    expect(again.data).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31') });
     expect(await sub.subscription()).toMatchObject({ plan: 'generative', scheduled_change: scheduled });
 
     await sub.advance('2026-01-30T23:59:59Z');
@@ -144,34 +144,27 @@ describe('subscription lifecycle over HTTP', () => {
 
   it('example 7: cancel on 01-20 keeps Max until 01-31, then forfeits the lot and freezes both packs; restart on 02-10 charges 2900 and thaws them', async () => {
     const sub = await subscribed('max');
-    const buyPack = async (key: string): Promise<ApiResponse> => {
-      const response = await fetch(`${stack.baseUrl}/v1/credit-packs`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${sub.apiKey}`, 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify({ size: 100 }),
-      });
-      return { status: response.status, contentType: response.headers.get('content-type'), body: await response.json() };
-    };
-    const packs: ApiResponse[] = [];
+    const buyPack = (key: string) => sub.customer.POST('/v1/credit-packs', { body: { size: 100 }, ...idempotencyKey(key) });
+    const packs: NonNullable<Awaited<ReturnType<typeof buyPack>>['data']>[] = [];
     for (const key of ['pack-one', 'pack-two']) {
       const pack = await buyPack(key);
-      expect(pack.status).toBe(201);
-      expect(pack.body.invoice).toMatchObject({ kind: 'pack', status: 'paid', total_cents: 800, amount_due_cents: 800, created_at: T('2026-01-01') });
-      expect(pack.body.lot).toEqual(expect.any(String));
-      packs.push(pack);
+      expect(pack.response.status).toBe(201);
+      expect(pack.data!.invoice).toMatchObject({ kind: 'pack', status: 'paid', total_cents: 800, amount_due_cents: 800, created_at: T('2026-01-01') });
+      expect(pack.data!.lot).toEqual(expect.any(String));
+      packs.push(pack.data!);
     }
     // A retried purchase (same Idempotency-Key) is the first one, not a third pack.
     const retried = await buyPack('pack-one');
-    expect(retried.status).toBe(201);
-    expect([retried.body.invoice.id, retried.body.lot]).toEqual([packs[0]!.body.invoice.id, packs[0]!.body.lot]);
+    expect(retried.response.status).toBe(201);
+    expect([retried.data!.invoice.id, retried.data!.lot]).toEqual([packs[0]!.invoice.id, packs[0]!.lot]);
     const bought = await sub.credits();
     expect(bought.available).toBe(400 + 200);
-    expect(bought.lots.filter((l) => l.source === 'pack').map((l) => l.id)).toEqual(packs.map((p) => p.body.lot));
+    expect(bought.lots.filter((l) => l.source === 'pack').map((l) => l.id)).toEqual(packs.map((p) => p.lot));
 
     await sub.advance('2026-01-20T00:00:00Z');
-    const cancel = await sub.customer.post('/v1/subscription/cancel');
-    expect(cancel.status).toBe(200);
-    expect(cancel.body).toMatchObject({ status: 'active', cancel_at_period_end: true, current_period_end: T('2026-01-31') });
+    const cancel = await sub.customer.POST('/v1/subscription/cancel');
+    expect(cancel.response.status).toBe(200);
+    expect(cancel.data).toMatchObject({ status: 'active', cancel_at_period_end: true, current_period_end: T('2026-01-31') });
     expect(await sub.subscription()).toMatchObject({ status: 'active', cancel_at_period_end: true });
 
     await sub.advance('2026-01-30T23:59:59Z');
@@ -187,9 +180,9 @@ describe('subscription lifecycle over HTTP', () => {
     expect((await sub.invoices()).filter((i) => i.kind === 'subscription')).toHaveLength(1); // no renewal
 
     await sub.advance('2026-02-10T00:00:00Z');
-    const restart = await sub.customer.post('/v1/subscription/resume');
-    expect(restart.status).toBe(200);
-    expect(restart.body).toMatchObject({
+    const restart = await sub.customer.POST('/v1/subscription/resume');
+    expect(restart.response.status).toBe(200);
+    expect(restart.data).toMatchObject({
       status: 'active', plan: 'max', cancel_at_period_end: false,
       current_period_start: T('2026-02-10'), current_period_end: T('2026-03-12'),
     });
@@ -207,7 +200,7 @@ describe('subscription lifecycle over HTTP', () => {
 
   it('example 9: a declined renewal on 01-31 is past due without a lot, still after the 02-01 retry, and paid at once when the card is updated on 02-02', async () => {
     const sub = await subscribed('max');
-    expect((await sub.customer.put('/v1/payment-method', { payment_method: 'pm_card_chargeDeclined' })).status).toBe(200);
+    expect((await sub.customer.PUT('/v1/payment-method', { body: { payment_method: 'pm_card_chargeDeclined' } })).response.status).toBe(200);
 
     await sub.advance('2026-01-31T00:00:00Z');
     // Retries 1, 3, 5 and 7 days after the due date: the next one is 02-01.
@@ -222,7 +215,7 @@ describe('subscription lifecycle over HTTP', () => {
     expect((await sub.invoices())[0]).toMatchObject({ id: due!.id, status: 'open' });
 
     await sub.advance('2026-02-02T00:00:00Z');
-    expect((await sub.customer.put('/v1/payment-method', { payment_method: 'pm_card_visa' })).status).toBe(200);
+    expect((await sub.customer.PUT('/v1/payment-method', { body: { payment_method: 'pm_card_visa' } })).response.status).toBe(200);
     const active = await eventually(() => sub.subscription(), (s) => s.status === 'active');
     expect(active).toMatchObject({ current_period_start: T('2026-01-31'), current_period_end: T('2026-03-02') });
     const credits = await sub.credits();
@@ -259,17 +252,19 @@ describe('subscription lifecycle over HTTP', () => {
   it('refuses invalid requests with problem+json and leaves no event in the workflow history', async () => {
     const sub = await subscribed('max');
     await sub.advance('2026-01-02T00:00:00Z');
-    const refused = async (request: () => Promise<ApiResponse>, status: number, code: string, field?: string) => {
+    type Refusable = { response: Response; error?: { errors?: { field: string }[] } };
+    const refused = async (request: () => Promise<Refusable>, status: number, code: string, field?: string) => {
       const before = await settledHistoryLength(sub.subscriptionId);
-      const response = await request();
-      expectProblem(response, status, code);
-      if (field) expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      const result = await request();
+      expectProblem(result, status, code);
+      if (field) expect(result.error!.errors!.map((e) => e.field)).toContain(field);
       expect(await settledHistoryLength(sub.subscriptionId)).toBe(before);
     };
-    const change = (body: unknown) => () => sub.customer.post('/v1/subscription/change', body);
-    const pause = (cycles: number) => () => sub.customer.post('/v1/subscription/pause', { cycles });
-    const resume = () => sub.customer.post('/v1/subscription/resume');
-    const cancel = () => sub.customer.post('/v1/subscription/cancel');
+    // Bodies the document forbids are sent on purpose (the cast): the API must refuse them.
+    const change = (body: object) => () => sub.customer.POST('/v1/subscription/change', { body: body as Change });
+    const pause = (cycles: number) => () => sub.customer.POST('/v1/subscription/pause', { body: { cycles } });
+    const resume = () => sub.customer.POST('/v1/subscription/resume');
+    const cancel = () => sub.customer.POST('/v1/subscription/cancel');
 
     await refused(change({ plan: 'max' }), 409, 'same_plan');
     await refused(change({ plan: 'max', interval: 'month' }), 409, 'same_plan');
@@ -279,15 +274,15 @@ describe('subscription lifecycle over HTTP', () => {
     await refused(pause(4), 400, 'invalid_request', 'cycles');
     await refused(pause(0), 400, 'invalid_request', 'cycles');
     await refused(resume, 409, 'nothing_to_resume');
-    await refused(() => sub.customer.delete('/v1/subscription/scheduled-change'), 409, 'no_scheduled_change');
+    await refused(() => sub.customer.DELETE('/v1/subscription/scheduled-change'), 409, 'no_scheduled_change');
     expect(await sub.subscription()).toMatchObject({ status: 'active', plan: 'max', scheduled_change: null, pause: null, cancel_at_period_end: false });
     expect(await sub.invoices()).toHaveLength(1);
 
     // Paused once (accepted: that one is in the history); a second pause is refused.
     const beforePause = await settledHistoryLength(sub.subscriptionId);
     const paused = await pause(1)();
-    expect(paused.status).toBe(200);
-    expect(paused.body.pause).toEqual({ cycles: 1, starts_at: T('2026-01-31'), resumes_at: null });
+    expect(paused.response.status).toBe(200);
+    expect(paused.data!.pause).toEqual({ cycles: 1, starts_at: T('2026-01-31'), resumes_at: null });
     await sub.advance('2026-01-03T00:00:00Z');
     const pauseEvents = (await stack.temporal.workflow.getHandle(`subscription-${sub.subscriptionId}`).fetchHistory()).events ?? [];
     expect(pauseEvents.length).toBeGreaterThan(beforePause);
@@ -296,8 +291,8 @@ describe('subscription lifecycle over HTTP', () => {
     await refused(pause(2), 409, 'already_paused');
 
     // The pause is withdrawn and the subscription canceled: changes wait for a resume.
-    expect((await resume()).body).toMatchObject({ status: 'active', pause: null });
-    expect((await cancel()).body).toMatchObject({ status: 'active', cancel_at_period_end: true });
+    expect((await resume()).data).toMatchObject({ status: 'active', pause: null });
+    expect((await cancel()).data).toMatchObject({ status: 'active', cancel_at_period_end: true });
     await sub.advance('2026-01-04T00:00:00Z');
     await refused(change({ plan: 'generative' }), 409, 'subscription_canceling');
     await refused(cancel, 409, 'already_canceling');

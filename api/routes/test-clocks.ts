@@ -1,12 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { clockAdvancedSignal } from '../../workflows/messages.js';
 import { expireStaleHolds } from '../../ledger/spend.js';
 import { advanceTestClock, createTestClock, getTestClock } from '../../ledger/test-clocks.js';
 import { requireOperator } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { bearer, Instant, json, Problem, problemResponses } from '../schemas.js';
-import { signalIfRunning, workflowIdOf } from '../../billing/subscriptions.js';
+import { signalClockAdvanced } from '../../billing/clock-fan-out.js';
 
 const TestClock = z
   .object({ id: z.string(), frozen_time: Instant, status: z.enum(['advancing', 'ready']) })
@@ -21,7 +20,7 @@ const ClockTime = Instant.refine((text) => {
   const ms = Date.parse(text);
   return Number.isFinite(ms) && ms >= CLOCK_TIME_RANGE.min && ms <= CLOCK_TIME_RANGE.max;
 }, { message: 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z' });
-const FrozenTimeBody = z.object({ frozen_time: ClockTime }).strict();
+const FrozenTimeBody = z.object({ frozen_time: ClockTime }).strict().openapi('TestClockTimeParams');
 const ClockParams = z.object({ id: z.string().min(1).max(64) });
 const body = { content: { 'application/json': { schema: FrozenTimeBody } }, required: true };
 const clockProblems = {
@@ -66,8 +65,7 @@ export function testClockRoutes(deps: ApiDeps) {
       // Holds that lapsed by the new time are released before the clock answers; every subscription on
       // the clock catches up in its own workflow, and the clock is ready when all have reported back.
       await expireStaleHolds(deps.sql, { testClockId: id, limit: 10_000 });
-      await Promise.all(result.subscriptionIds.map((subId) =>
-        signalIfRunning(deps.temporal, workflowIdOf(subId), clockAdvancedSignal, { frozenTimeMs: to.getTime() })));
+      await signalClockAdvanced(deps.temporal, result.subscriptionIds, to.getTime());
       return c.json((await getTestClock(deps.sql, id))!, 200);
     },
   );

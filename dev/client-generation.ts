@@ -130,6 +130,6 @@ export type OperationId = keyof typeof OPERATION_ROUTES;
 
 /** Compiles only when every (path, method) of \`paths\` is in OPERATION_ROUTES; otherwise names the missing ones. */
 type Unlisted = Exclude<OperationRoute, (typeof OPERATION_ROUTES)[OperationId]>;
-export const EVERY_OPERATION_LISTED: [Unlisted] extends [never] ? true : Unlisted = true;
+export const EVERY_OPERATION_LISTED: [Unlisted] extends [never] ? true : { notListed: Unlisted } = true;
 `;
 }

@@ -6,7 +6,7 @@ import { createPayments } from '../payments/factory.js';
 import { saveSellerSettings } from '../ledger/seller.js';
 import { loadConfig, sellerOf } from '../runtime/config.js';
 import { surviveDatabaseRestarts } from '../runtime/survive-postgres-restart.js';
-import { temporalConnectionOptions } from '../runtime/temporal-connection.js';
+import { loadTemporalSettings } from '../runtime/temporal-connection.js';
 import { createApp } from './app.js';
 import { createLogger } from './observability.js';
 import { startWebhookLoops } from './webhooks/loops.js';
@@ -18,8 +18,9 @@ const sql = createSql(config.DATABASE_URL);
 // The seller on invoices and the prefix of their numbers: stored for every process that finalizes invoices.
 const seller = sellerOf(config);
 await saveSellerSettings(sql, seller);
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+const temporalSettings = loadTemporalSettings();
+const connection = await Connection.connect(temporalSettings.connectionOptions);
+const temporal = new Client({ connection, namespace: temporalSettings.namespace });
 // The sandbox signs its own events; without SANDBOX_WEBHOOK_SECRET a secret is made for this process.
 const payments = createPayments(config, sql, () => randomBytes(24).toString('hex'));
 const app = createApp({

@@ -59,7 +59,7 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
   // A fresh cluster every run: no bloat or cached plans carried over from an earlier run.
   rmSync(join(BENCH_DIR, 'postgres'), { recursive: true, force: true });
   mkdirSync(BENCH_DIR, { recursive: true });
-  const [pgPort, temporalPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [pgPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
   log(`postgres: fresh cluster in .data/bench/postgres on 127.0.0.1:${pgPort} (durable: ${options.durable})`);
   const clusterOptions = { dir: join(BENCH_DIR, 'postgres'), port: pgPort, durable: options.durable };
   let cluster: PrivateCluster = await startPrivateCluster(clusterOptions);
@@ -87,10 +87,11 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
   await migrate(appUrl);
   const sql = createSql(appUrl, { max: 20 });
 
-  log(`temporal: dev server (in memory) on 127.0.0.1:${temporalPort}`);
+  // Any free port, retried elsewhere if a parallel start wins it; resolves once the frontend is healthy.
   const devServer: DevServer = await startDevServer({
-    cli: await ensureTemporalCli(), port: temporalPort, uiPort: null, logFile: join(BENCH_DIR, 'temporal.log'),
+    cli: await ensureTemporalCli(), port: 'any', uiPort: null, logFile: join(BENCH_DIR, 'temporal.log'),
   });
+  log(`temporal: dev server (in memory) on ${devServer.address}`);
   const connection = await Connection.connect({ address: devServer.address });
   const temporal = new Client({ connection });
 

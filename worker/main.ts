@@ -9,27 +9,28 @@ import { startAlertLoops } from './alerts.js';
 import { startHoldSweeper } from './hold-sweeper.js';
 import { startAutoTopUps } from './auto-top-up.js';
 import { registerSearchAttributes } from '../runtime/search-attributes.js';
-import { temporalConnectionOptions } from '../runtime/temporal-connection.js';
+import { loadTemporalSettings } from '../runtime/temporal-connection.js';
 
 surviveDatabaseRestarts();
 const config = loadConfig();
+const temporal = loadTemporalSettings();
 const sql = createSql(config.DATABASE_URL);
 // The Temporal runtime's own metrics (workflow/activity task latencies, slots, polls) for Prometheus.
 Runtime.install({
   telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}` } } },
 });
-const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+const connection = await NativeConnection.connect(temporal.connectionOptions);
 if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
   // Self-hosted clusters (docker compose) learn our search attributes here; the dev server gets them as flags.
-  const admin = await Connection.connect(temporalConnectionOptions(config));
-  await registerSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
+  const admin = await Connection.connect(temporal.connectionOptions);
+  await registerSearchAttributes(admin, temporal.namespace);
   await admin.close();
 }
 // The worker never verifies webhooks: the secret is only needed by the API.
 const payments = createPayments(config, sql, () => 'unused-by-the-worker').provider;
 const worker = await createWorker({
   connection,
-  namespace: config.TEMPORAL_NAMESPACE,
+  namespace: temporal.namespace,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   sql,
   payments,
@@ -37,7 +38,7 @@ const worker = await createWorker({
 const stopSweeper = startHoldSweeper(sql);
 const stopAlerts = startAlertLoops(sql);
 const stopAutoTopUps = startAutoTopUps({ sql, payments });
-console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS}`);
+console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${temporal.address} (namespace ${temporal.namespace})`);
 // run() resolves after SIGINT/SIGTERM: in-flight activities finish, then we close our resources.
 await worker.run();
 await stopSweeper();

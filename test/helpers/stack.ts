@@ -47,8 +47,9 @@ export async function startStack(options: StackOptions = {}) {
   // The rule: private webhook targets are allowed in tests and `npm start` (receivers on 127.0.0.1), nowhere else.
   process.env.ALLOW_PRIVATE_WEBHOOK_TARGETS ??= 'true';
   const dbFile = options.temporalDbFile ? join(inject('runDir'), `temporal-${temporalPort}.db`) : undefined;
-  const startTemporal = () => startDevServer({
-    cli: inject('temporalCliPath'), port: temporalPort, uiPort: null, ...(dbFile ? { dbFile } : {}),
+  // The first start takes any free port (retried elsewhere if a parallel start wins it); a restart keeps it.
+  const startTemporal = (port: number | 'any' = 'any') => startDevServer({
+    cli: inject('temporalCliPath'), port, uiPort: null, ...(dbFile ? { dbFile } : {}),
     logFile: join(inject('runDir'), `temporal-${temporalPort}.log`),
   });
   let devServer = await startTemporal();
@@ -90,7 +91,7 @@ export async function startStack(options: StackOptions = {}) {
       try {
         await whileStopped?.();
       } finally {
-        devServer = await startTemporal();
+        devServer = await startTemporal(devServer.port);
       }
     },
     async stop() {

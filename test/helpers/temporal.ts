@@ -6,7 +6,6 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Sql } from '../../ledger/db.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
-import { freePort } from '../../dev/ports.js';
 import { type DevServer, startDevServer } from '../../dev/temporal-dev-server.js';
 import { createWorker } from '../../worker/create-worker.js';
 import { registerSearchAttributes } from '../../runtime/search-attributes.js';
@@ -60,9 +59,9 @@ export async function eventually<T>(probe: () => Promise<T>, ready: (value: T) =
 
 /** The Temporal CLI dev server for one test file, with a client on it (for tests that kill workers). */
 export async function startTestDevServer(): Promise<{ server: DevServer; connection: Connection; client: Client }> {
-  const port = await freePort();
+  const name = randomBytes(4).toString('hex');
   const server = await startDevServer({
-    cli: inject('temporalCliPath'), port, uiPort: null, logFile: join(inject('runDir'), `temporal-${port}.log`),
+    cli: inject('temporalCliPath'), port: 'any', uiPort: null, logFile: join(inject('runDir'), `temporal-${name}.log`),
   });
   const connection = await Connection.connect({ address: server.address });
   return { server, connection, client: new Client({ connection }) };

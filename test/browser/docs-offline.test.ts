@@ -2,25 +2,26 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack } from '../helpers/stack.js';
+import { startLightApp } from '../security/light-app.js';
 
 /**
  * /docs renders the API's operations in Debian's Chromium with every request beyond the API's own host
  * refused and recorded (issue 14): Swagger UI comes from the pinned swagger-ui-dist package through the
- * API, not from a CDN. Screenshot: test-results/docs.png.
+ * API, not from a CDN. The real API over Postgres (startLightApp: /docs and /openapi.json need no Temporal).
+ * Screenshot: test-results/docs.png.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-results');
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 describe('/docs without internet, in headless Chromium', () => {
-  let stack: Awaited<ReturnType<typeof startStack>>;
+  let stack: Awaited<ReturnType<typeof startLightApp>>;
   let browser: Browser;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stack, browser] = await Promise.all([
-      startStack(),
+      startLightApp(),
       chromium.launch({
         executablePath: CHROMIUM,
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -4,7 +4,7 @@ import { startLightApp } from './light-app.js';
 /**
  * Issue 16, headers: every page carries a Content-Security-Policy with `frame-ancestors 'none'` (no
  * clickjacking of the billing and console forms), `X-Content-Type-Options: nosniff` and a Referrer-Policy;
- * HSTS only when PUBLIC_URL is https. /docs keeps loading Swagger UI from its CDN.
+ * HSTS only when PUBLIC_URL is https. /docs serves Swagger UI from the API itself: 'self' only (issue 14).
  */
 describe('security headers on pages', () => {
   let plain: Awaited<ReturnType<typeof startLightApp>>;
@@ -37,14 +37,18 @@ describe('security headers on pages', () => {
     expect(response.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
   });
 
-  it('/docs (Swagger UI) may load its CDN script and styles, and still cannot be framed', async () => {
+  it('/docs (Swagger UI) loads its script and styles from the API only, and cannot be framed', async () => {
     const response = await fetch(`${plain.baseUrl}/docs`);
     const csp = response.headers.get('content-security-policy') ?? '';
     expect(response.status).toBe(200);
-    expect(csp).toMatch(/script-src [^;]*https:\/\/cdn\.jsdelivr\.net/);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toMatch(/https?:|'unsafe-inline'|'unsafe-eval'/);
     expect(csp).toContain("frame-ancestors 'none'");
     const html = await response.text();
-    for (const src of html.matchAll(/<script src="([^"]+)"/g)) expect(src[1]).toMatch(/^https:\/\/cdn\.jsdelivr\.net\//);
+    const sources = [...html.matchAll(/<(?:script src|link rel="stylesheet" href)="([^"]+)"/g)].map((match) => match[1]);
+    expect(sources.length).toBe(3);
+    for (const src of sources) expect(src).toMatch(/^\/docs\/assets\//);
   });
 
   it('JSON API answers are left as they were (no page headers on /v1)', async () => {

@@ -37,7 +37,9 @@ export async function flushLedgerBatches(sql: Sql): Promise<void> {
  * `sql`'s batcher for `kind`, made with `run` on first use; null when batching is off (maxItems 1) or `sql` is a
  * transaction or a reserved connection (its statements must stay on it).
  */
-export function batcherFor<I, R>(sql: Sql, kind: string, run: (items: I[]) => Promise<ItemOutcome<R>[]>): CommitBatcher<I, R> | null {
+export function batcherFor<I, R>(
+  sql: Sql, kind: string, run: (items: I[]) => Promise<ItemOutcome<R>[]>, keyOf?: (item: I) => string,
+): CommitBatcher<I, R> | null {
   if ('savepoint' in sql || 'release' in sql) return null;
   const policy = batchPolicyOf(sql);
   if (policy.maxItems <= 1) return null;
@@ -45,7 +47,7 @@ export function batcherFor<I, R>(sql: Sql, kind: string, run: (items: I[]) => Pr
   if (!byKind) batchers.set(sql, (byKind = new Map()));
   let batcher = byKind.get(kind) as CommitBatcher<I, R> | undefined;
   if (!batcher) {
-    batcher = new CommitBatcher(run, policy);
+    batcher = new CommitBatcher(run, policy, keyOf);
     byKind.set(kind, batcher as CommitBatcher<unknown, unknown>);
   }
   return batcher;

@@ -22,14 +22,41 @@ export const DEFAULT_BATCH_POLICY: BatchPolicy = { windowMs: 1, maxItems: 64, ma
 export type ItemOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 /**
- * How many waiting items to send now (0: none yet). Pure: the whole flush policy. A full batch goes at once;
- * a partial one when its window has run out; nothing while `maxInFlight` calls are out (items keep gathering,
- * so a busy pool makes batches bigger rather than queueing more calls).
+ * How many waiting items may go now (0: none yet). Pure: the flush policy. Items go once `maxItems` wait or the
+ * window ran out, at most `maxItems` per free call; nothing while `maxInFlight` calls are out (items keep
+ * gathering, so a busy pool makes batches bigger rather than queueing more calls).
  */
 export function itemsToSend(state: { waiting: number; inFlight: number; windowElapsed: boolean }, policy: BatchPolicy): number {
-  if (state.waiting === 0 || state.inFlight >= policy.maxInFlight) return 0;
-  if (state.waiting >= policy.maxItems || state.windowElapsed) return Math.min(state.waiting, policy.maxItems);
+  const free = policy.maxInFlight - state.inFlight;
+  if (state.waiting === 0 || free <= 0) return 0;
+  if (state.waiting >= policy.maxItems || state.windowElapsed) return Math.min(state.waiting, policy.maxItems * free);
   return 0;
+}
+
+/** Fewer items than this per call are not worth a call of their own (one commit saved per item is the point). */
+export const MIN_ITEMS_PER_CALL = 4;
+
+/**
+ * Splits items about to go (their keys, e.g. workspace ids, in submission order) over at most `calls` calls of at
+ * most `maxItems`, keeping each key's items in one call and in order. Pure. Calls running side by side then lock
+ * disjoint workspaces (no call waits for another's locks until its commit) and use Postgres's cores in parallel.
+ * Returns each call's item indices; an item in no call waits for the next round (a key with more than fits).
+ */
+export function splitByKey(keys: string[], calls: number, maxItems: number): number[][] {
+  const groups = new Map<string, number[]>();
+  keys.forEach((key, i) => {
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
+  });
+  const count = Math.max(1, Math.min(calls, groups.size, Math.ceil(keys.length / MIN_ITEMS_PER_CALL)));
+  const bins: number[][] = Array.from({ length: count }, () => []);
+  for (const group of groups.values()) {
+    const bin = bins.reduce((least, b) => (b.length < least.length ? b : least));
+    if (bin.length + group.length <= maxItems) bin.push(...group);
+    else if (bin.length === 0) bin.push(...group.slice(0, maxItems));
+  }
+  return bins.filter((b) => b.length > 0).map((b) => b.sort((x, y) => x - y));
 }
 
 interface Waiting<I, R> {
@@ -56,6 +83,8 @@ export class CommitBatcher<I, R> {
   constructor(
     private readonly run: (items: I[]) => Promise<ItemOutcome<R>[]>,
     readonly policy: BatchPolicy = DEFAULT_BATCH_POLICY,
+    /** What keeps items together (a workspace id): calls out at once get disjoint keys (splitByKey). */
+    private readonly keyOf?: (item: I) => string,
   ) {
     if (!(policy.maxItems >= 1 && policy.maxInFlight >= 1 && policy.windowMs >= 0)) throw new Error(`invalid batch policy ${JSON.stringify(policy)}`);
   }
@@ -100,13 +129,18 @@ export class CommitBatcher<I, R> {
     for (;;) {
       const n = itemsToSend({ waiting: this.waiting.length, inFlight: this.inFlight, windowElapsed: this.windowElapsed }, this.policy);
       if (n === 0) return;
-      const batch = this.waiting.splice(0, n);
+      const candidates = this.waiting.slice(0, n);
+      const plan = this.keyOf
+        ? splitByKey(candidates.map((w) => this.keyOf!(w.item)), this.policy.maxInFlight - this.inFlight, this.policy.maxItems)
+        : [candidates.slice(0, this.policy.maxItems).map((_, i) => i)];
+      const taken = new Set(plan.flat());
+      this.waiting = [...candidates.filter((_, i) => !taken.has(i)), ...this.waiting.slice(n)];
       if (this.waiting.length === 0) {
         this.windowElapsed = false;
         this.timer?.();
         this.timer = null;
       }
-      void this.send(batch);
+      for (const call of plan) void this.send(call.map((i) => candidates[i]!));
     }
   }
 

@@ -190,7 +190,7 @@ async function runSpendBatch(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<
 
 /** Sends one spend item through `sql`'s batcher, or on its own (batching off, or `sql` is a transaction). */
 async function spend<T>(sql: Sql, item: SpendItem): Promise<T> {
-  const batcher = batcherFor<SpendItem, unknown>(sql, 'spend', (items) => runSpendBatch(sql, items));
+  const batcher = batcherFor<SpendItem, unknown>(sql, 'spend', (items) => runSpendBatch(sql, items), (item) => item.ws);
   if (batcher) return (await batcher.submit(item)) as T;
   if (item.op === 'hold') {
     const [row] = await sql<{ result: T }[]>`

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommitBatcher, type ItemOutcome, itemsToSend } from '../../ledger/commit-batcher.js';
+import { CommitBatcher, type ItemOutcome, itemsToSend, splitByKey } from '../../ledger/commit-batcher.js';
 
 /** The batcher's flush policy and bookkeeping, without a database: `run` is a plain function here. */
 describe('commit batcher (issue 15)', () => {
@@ -10,8 +10,29 @@ describe('commit batcher (issue 15)', () => {
     expect(itemsToSend({ waiting: 3, inFlight: 0, windowElapsed: false }, policy)).toBe(0);
     expect(itemsToSend({ waiting: 3, inFlight: 0, windowElapsed: true }, policy)).toBe(3);
     expect(itemsToSend({ waiting: 4, inFlight: 1, windowElapsed: false }, policy)).toBe(4);
-    expect(itemsToSend({ waiting: 9, inFlight: 0, windowElapsed: false }, policy)).toBe(4);
+    // Up to maxItems per free call.
+    expect(itemsToSend({ waiting: 9, inFlight: 0, windowElapsed: false }, policy)).toBe(8);
+    expect(itemsToSend({ waiting: 9, inFlight: 1, windowElapsed: false }, policy)).toBe(4);
     expect(itemsToSend({ waiting: 9, inFlight: 2, windowElapsed: true }, policy)).toBe(0);
+  });
+
+  it('splits the items over the free calls by key: one key in one call, in order, calls of at least a few items', () => {
+    // 8 items: two calls (at least MIN_ITEMS_PER_CALL each), keys placed on the emptier call.
+    expect(splitByKey(['a', 'b', 'a', 'c', 'b', 'd', 'a', 'c'], 4, 64)).toEqual([[0, 2, 5, 6], [1, 3, 4, 7]]);
+    // Too few items for several calls: one call.
+    expect(splitByKey(['a', 'b', 'c'], 4, 64)).toEqual([[0, 1, 2]]);
+    // One key only: one call, whatever the free calls.
+    expect(splitByKey(['a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'], 4, 64)).toEqual([[0, 1, 2, 3, 4, 5, 6, 7]]);
+    // A key with more than maxItems: its first maxItems go, the rest waits.
+    expect(splitByKey(['a', 'a', 'a', 'b'], 1, 2)).toEqual([[0, 1]]);
+    // Every index at most once, each key in one call.
+    const keys = Array.from({ length: 100 }, (_, i) => `w${(i * 7) % 13}`);
+    const calls = splitByKey(keys, 4, 40);
+    expect(calls.length).toBe(4);
+    const flat = calls.flat();
+    expect(new Set(flat).size).toBe(flat.length);
+    for (const call of calls) expect(call.length).toBeLessThanOrEqual(40);
+    for (const key of new Set(keys)) expect(calls.filter((c) => c.some((i) => keys[i] === key)).length).toBeLessThanOrEqual(1);
   });
 
   it('answers each caller with its own outcome, in one call per batch, items in submission order', async () => {

@@ -20,8 +20,10 @@ const SECRET_FIELD = /key|secret|password|token/i;
  */
 export function auditLog(sql: Sql) {
   return createMiddleware<AuthEnv>(async (c, next) => {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next(); // reads are not audited
     const principal = c.get('principal');
-    if (principal?.kind !== 'operator' || ['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) return next();
+    if (principal?.kind !== 'operator') return next();
     const at = new Date();
     const request = storable(redact(parseJson(await c.req.text())));
     await next();

@@ -25,8 +25,9 @@ export const IN_FLIGHT_LEASE_SECONDS = 60;
 
 export function idempotency(sql: Sql, serverSecret: string) {
   return createMiddleware<AuthEnv>(async (c, next) => {
+    if (c.req.method !== 'POST') return next(); // reads (GET /v1/credits) pass without a header lookup
     const clientKey = c.req.header('idempotency-key');
-    if (c.req.method !== 'POST' || !clientKey) return next();
+    if (!clientKey) return next();
     if (clientKey.length > 255) throw new ApiError(400, 'invalid_request', 'Idempotency-Key: at most 255 characters', [{ field: 'Idempotency-Key', reason: 'at most 255 characters' }]);
     const principal = c.get('principal');
     const who = principal.kind === 'operator' ? 'operator' : principal.workspace.id;

@@ -71,7 +71,8 @@ function serveAsset(c: Context, name: string, asset: Asset): Response {
   const { plain, gzip } = load(name, asset);
   const gzipped = /\bgzip\b/.test(c.req.header('accept-encoding') ?? '');
   const body = gzipped ? gzip : plain;
-  return c.body(new Uint8Array(body), 200, {
+  // A view of the cached bytes, not a copy (the bundle is 1.7 MB).
+  return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200, {
     'content-type': asset.type,
     'cache-control': 'public, max-age=31536000, immutable',
     vary: 'accept-encoding',

@@ -101,6 +101,8 @@ describe('resilience: Postgres killed in the middle of a ledger batch', () => {
   it('a batch stopped halfway leaves no trace; its items retried with the same keys land once', { timeout: 300_000 }, async () => {
     const workspaces = await fundedWorkspaces(4);
     const last = workspaces.at(-1)!;
+    // One call out at a time, so all eight items below share one call (else they are split by workspace).
+    await configureLedgerBatching(sql, { maxInFlight: 1 });
     // A creation on each workspace to complete inside the batch, and a quote each to hold.
     const running = [];
     for (const ws of workspaces) {
@@ -157,6 +159,7 @@ describe('resilience: Postgres killed in the middle of a ledger batch', () => {
     }
     for (const ws of workspaces) expect((await getBalance(sql, ws)).available).toBe(GRANT - 25 - 20);
     expect(await lotsOffTheirJournal(sql, workspaces)).toEqual([]);
+    await configureLedgerBatching(sql, { maxInFlight: 4 });
   });
 
   it('a kill at a random instant of a spend load: every acknowledged hold and capture journaled once, every flow finishes on retry', { timeout: 300_000 }, async () => {

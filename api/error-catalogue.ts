@@ -50,7 +50,7 @@ const REFUSALS: Record<RefusalCode, Described> = {
   invalid_request: { title: 'Invalid request', meaning: 'A field, parameter or header is missing or invalid; `errors` lists each field and why. Fix the request; nothing was changed.' },
   unknown_plan: { title: 'Unknown plan', meaning: 'No plan with this id. GET /v1/plans lists the plans.' },
   payment_declined: { title: 'Payment declined', meaning: 'The card was declined; the invoice is voided and nothing is delivered. Update the payment method and try again.' },
-  insufficient_credits: { title: 'Insufficient credits', meaning: 'The balance is below what the request needs (`required`, `available`). Buy a pack, wait for the renewal, or spend less. (409 when an operator takes back more than the balance.)' },
+  insufficient_credits: { title: 'Insufficient credits', meaning: 'The balance is below what the request needs (`required`, `available`). Buy a pack, wait for the renewal, or spend less. An operator taking back more than the balance gets it as a 409.' },
   spending_limit_reached: { title: 'Spending limit reached', meaning: 'This API key\'s daily credit limit would be exceeded. Wait for the next UTC day or raise the key\'s limit.' },
   key_restricted: { title: 'Key restricted', meaning: 'A key with a daily credit limit cannot create, change or revoke keys. Use an unrestricted key.' },
   no_subscription: { title: 'No subscription', meaning: 'The workspace has no subscription. Subscribe first (POST /v1/subscription).' },

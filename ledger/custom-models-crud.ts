@@ -2,6 +2,7 @@ import { findPlan } from '../domain/catalog.js';
 import { LIVE_STATUSES } from '../domain/lifecycle/status.js';
 import { Refusal } from '../domain/refusals.js';
 import type { Sql } from './db.js';
+import { type Page, page } from './history.js';
 import type { Tx } from './operations.js';
 import { newId } from './workspaces.js';
 
@@ -38,6 +39,26 @@ export async function customModelLimit(sql: Sql | Tx, workspaceId: string): Prom
   const [row] = await sql<{ plan: string }[]>`
     SELECT plan FROM subscriptions WHERE workspace_id = ${workspaceId} AND status IN ${sql(LIVE_STATUSES)} LIMIT 1`;
   return (row && findPlan(row.plan)?.customModelLimit) ?? 0;
+}
+
+/**
+ * A page of the workspace's custom models, newest first, with the plan's limit of active ones; `after` is the id
+ * of the last model of the previous page; null when it is not one of the workspace's models.
+ */
+export async function pageCustomModels(
+  sql: Sql, workspaceId: string, opts: { limit: number; after?: string },
+): Promise<(Page<CustomModelView> & { limit: number }) | null> {
+  let cursor = sql``;
+  if (opts.after !== undefined) {
+    const [anchor] = await sql<{ created_at: Date; seq: number }[]>`
+      SELECT created_at, seq FROM custom_models WHERE id = ${opts.after} AND workspace_id = ${workspaceId}`;
+    if (!anchor) return null;
+    cursor = sql`AND (created_at, seq) < (${anchor.created_at}, ${anchor.seq})`;
+  }
+  const rows = await sql<ModelRow[]>`
+    SELECT id, name, active, last_used_at, created_at FROM custom_models
+    WHERE workspace_id = ${workspaceId} ${cursor} ORDER BY created_at DESC, seq DESC LIMIT ${opts.limit + 1}`;
+  return { ...page(rows.map(view), opts.limit), limit: await customModelLimit(sql, workspaceId) };
 }
 
 export async function listCustomModels(sql: Sql, workspaceId: string): Promise<{ data: CustomModelView[]; limit: number }> {

@@ -30,10 +30,18 @@ export function balanceChange(kind: EntryKind, amount: number): number {
 
 const entryId = (id: number) => `le_${id}`;
 
-function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+/** `limit + 1` rows fetched in list order as a page of `limit`: one more row than asked says another page follows. */
+export function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
   const has_more = rows.length > limit;
   const data = rows.slice(0, limit);
   return { data, has_more, next_cursor: has_more ? data[data.length - 1]!.id : null };
+}
+
+/** A page of `items` (already in list order) after the one whose id is `after`; null when no item has that id. Pure. */
+export function pageAfter<T extends { id: string }>(items: T[], opts: { limit: number; after?: string }): Page<T> | null {
+  const start = opts.after === undefined ? 0 : items.findIndex((item) => item.id === opts.after) + 1;
+  if (start === 0 && opts.after !== undefined) return null;
+  return page(items.slice(start, start + opts.limit + 1), opts.limit);
 }
 
 /** The journal, newest first; `after` is the id of the last entry of the previous page. */
@@ -78,6 +86,26 @@ export interface NotificationView {
   kind: string;
   payload: unknown;
   at: string;
+}
+
+/**
+ * A page of the workspace's alerts, newest first; `after` is the id of the last one of the previous page (ntf_…);
+ * null when it is not one of the workspace's alerts.
+ */
+export async function pageNotifications(
+  sql: Sql, workspaceId: string, opts: { limit: number; after?: string },
+): Promise<Page<NotificationView> | null> {
+  const afterId = opts.after === undefined ? null : Number(opts.after.replace(/^ntf_/, ''));
+  if (afterId !== null && !Number.isSafeInteger(afterId)) return null;
+  if (afterId !== null) {
+    const [anchor] = await sql`SELECT 1 FROM notifications WHERE id = ${afterId} AND workspace_id = ${workspaceId} AND event_id IS NULL`;
+    if (!anchor) return null;
+  }
+  const rows = await sql<{ id: number; kind: string; payload: unknown; at: Date }[]>`
+    SELECT id, kind, payload, at FROM notifications WHERE workspace_id = ${workspaceId} AND event_id IS NULL
+      ${afterId === null ? sql`` : sql`AND id < ${afterId}`}
+    ORDER BY id DESC LIMIT ${opts.limit + 1}`;
+  return page(rows.map((r) => ({ id: `ntf_${r.id}`, kind: r.kind, payload: r.payload, at: r.at.toISOString() })), opts.limit);
 }
 
 /** The workspace's alerts (SPEC §6), newest first; outgoing events (rows with an event_id) are in the delivery log instead. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { applyCustomerBalance } from '../domain/billing/customer-balance.js';
 import type { Sql } from './db.js';
+import { type Page, page } from './history.js';
 import type { InvoiceSeller } from './seller.js';
 
 export type InvoiceKind = 'subscription' | 'upgrade' | 'interval_switch' | 'pack';
@@ -127,6 +128,24 @@ export async function voidInvoice(sql: Sql, id: string): Promise<void> {
                WHERE id = ${voided.workspace_id}`;
     }
   });
+}
+
+/**
+ * A page of the workspace's invoices (drafts excluded), newest first, by invoices_by_workspace; `after` is the id of
+ * the last invoice of the previous page; null when it is not one of the workspace's invoices.
+ */
+export async function pageInvoices(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<InvoiceRow> | null> {
+  let cursor = sql``;
+  if (opts.after !== undefined) {
+    const [anchor] = await sql<{ created_at: Date; seq: number }[]>`
+      SELECT created_at, seq FROM invoices WHERE id = ${opts.after} AND workspace_id = ${workspaceId} AND status <> 'draft'`;
+    if (!anchor) return null;
+    cursor = sql`AND (created_at, seq) < (${anchor.created_at}, ${anchor.seq})`;
+  }
+  const rows = await sql<InvoiceRow[]>`
+    SELECT * FROM invoices WHERE workspace_id = ${workspaceId} AND status <> 'draft' ${cursor}
+    ORDER BY created_at DESC, seq DESC LIMIT ${opts.limit + 1}`;
+  return page(rows, opts.limit);
 }
 
 export async function listInvoices(sql: Sql, workspaceId: string): Promise<InvoiceRow[]> {

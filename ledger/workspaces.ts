@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Metadata, type MetadataPatch, mergeMetadata, metadataProblem } from '../domain/workspace-metadata.js';
 import { Refusal } from '../domain/refusals.js';
 import type { Sql } from './db.js';
+import { type Page, page } from './history.js';
 import type { Tx } from './operations.js';
 
 export function newId(prefix: string): string {
@@ -188,6 +189,26 @@ export async function listApiKeys(sql: Sql, workspaceId: string, keyId?: string)
     WHERE k.workspace_id = ${workspaceId} ${keyId === undefined ? sql`` : sql`AND k.id = ${keyId}`}
     ORDER BY k.created_at DESC, k.id`;
   return rows.map(toApiKeyView);
+}
+
+/**
+ * A page of the workspace's keys (revoked ones too), newest first, with today's use of each; `after` is the id of
+ * the last key of the previous page; null when it is not one of the workspace's keys.
+ */
+export async function pageApiKeys(sql: Sql, workspaceId: string, opts: { limit: number; after?: string }): Promise<Page<ApiKeyView> | null> {
+  let cursor = sql``;
+  if (opts.after !== undefined) {
+    const [anchor] = await sql<{ created_at: Date }[]>`SELECT created_at FROM api_keys WHERE id = ${opts.after} AND workspace_id = ${workspaceId}`;
+    if (!anchor) return null;
+    cursor = sql`AND (k.created_at, k.id) < (${anchor.created_at}, ${opts.after})`;
+  }
+  const rows = await sql<ApiKeyRow[]>`
+    SELECT k.id, k.hint, k.name, k.daily_credit_limit, coalesce(s.used, 0)::int AS used, k.created_at, k.revoked_at
+    FROM api_keys k
+    LEFT JOIN api_key_daily_spend s ON s.api_key_id = k.id AND s.day = (workspace_now(${workspaceId}) AT TIME ZONE 'UTC')::date
+    WHERE k.workspace_id = ${workspaceId} ${cursor}
+    ORDER BY k.created_at DESC, k.id DESC LIMIT ${opts.limit + 1}`;
+  return page(rows.map(toApiKeyView), opts.limit);
 }
 
 /** Changes a key's name and daily budget (an absent field stays, null removes it); undefined when the workspace has no such key. */

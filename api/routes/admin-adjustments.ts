@@ -12,14 +12,15 @@ const AdjustmentBody = z.object({
   reason: z.string().trim().min(1).max(500).openapi({ description: 'Why; kept on every journal entry of the adjustment' }),
   expires_at: Instant.optional().openapi({ description: 'Positive adjustments only: when the lot expires (after the workspace\'s current time). '
     + 'Without it the lot never expires and burns after every expiring lot and before packs.' }),
-}).strict().refine((b) => b.expires_at === undefined || b.credits > 0, { path: ['expires_at'], message: 'only for a positive adjustment' });
+}).strict().refine((b) => b.expires_at === undefined || b.credits > 0, { path: ['expires_at'], message: 'only for a positive adjustment' })
+  .openapi('CreditAdjustmentCreateParams');
 export const Adjustment = z.object({
   id: z.string(),
   workspace_id: z.string(),
   credits: z.number().int(),
   reason: z.string(),
-  at: z.string().openapi({ description: 'The workspace\'s time (its test clock\'s when it has one)' }),
-  expires_at: z.string().nullable(),
+  at: Instant.openapi({ description: 'The workspace\'s time (its test clock\'s when it has one)' }),
+  expires_at: Instant.nullable(),
   lots: z.array(z.object({ lot: z.string(), credits: z.number().int() })).openapi({ description: 'The lots touched and by how much (signed)' }),
   balance_after: z.number().int().openapi({ description: 'Available credits right after' }),
   frozen: z.boolean().openapi({ description: 'Granted while the workspace has no live subscription: frozen until one starts (like a pack)' }),

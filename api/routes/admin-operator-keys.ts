@@ -1,16 +1,18 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Refusal } from '../../domain/refusals.js';
 import { createOperatorKey, listOperatorKeys, revokeOperatorKey, ROOT_OPERATOR_KEY_ID } from '../../ledger/operator-keys.js';
-import { notFound } from '../errors.js';
+import { pageAfter } from '../../ledger/history.js';
+import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { json, operatorBearer, Problem, problemResponses } from '../schemas.js';
+import { Instant, json, listOf, operatorBearer, pageQuery, Problem, problemResponses } from '../schemas.js';
 
 const OperatorKey = z.object({
   id: z.string(), name: z.string(), hint: z.string(),
-  created_at: z.string().nullable().openapi({ description: 'Null for `opk_root`, ADMIN_API_KEY from the environment' }),
-  revoked_at: z.string().nullable(),
+  created_at: Instant.nullable().openapi({ description: 'Null for `opk_root`, ADMIN_API_KEY from the environment' }),
+  revoked_at: Instant.nullable(),
 }).openapi('OperatorKey');
 const NewOperatorKey = OperatorKey.extend({ api_key: z.string().openapi({ description: 'Shown only this once' }) }).openapi('NewOperatorKey');
+const OperatorKeyList = listOf('OperatorKeyList', OperatorKey);
 const KeyParams = z.object({ id: z.string().min(1).max(64) });
 
 /**
@@ -25,12 +27,19 @@ export function adminOperatorKeyRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/admin/operator-keys', tags: ['admin'], security: operatorBearer,
-      responses: { 200: { description: 'opk_root first, then stored keys, newest first (never the secret)', ...json(z.object({ data: z.array(OperatorKey) })) }, ...problemResponses } }),
-    async (c) => c.json({ data: [root(), ...await listOperatorKeys(deps.sql)] }, 200),
+      request: { query: pageQuery() },
+      responses: { 200: { description: 'opk_root first, then stored keys, newest first (never the secret)', ...json(OperatorKeyList) }, ...problemResponses } }),
+    async (c) => {
+      const { limit, starting_after } = c.req.valid('query');
+      // Operator keys are few (made by hand): paged in memory, over the same order as ever.
+      const page = pageAfter([root(), ...await listOperatorKeys(deps.sql)], { limit, after: starting_after });
+      if (!page) throw invalid('starting_after', 'not an operator key id');
+      return c.json(page, 200);
+    },
   );
   router.openapi(
     createRoute({ method: 'post', path: '/v1/admin/operator-keys', tags: ['admin'], security: operatorBearer,
-      request: { body: { ...json(z.object({ name: z.string().trim().min(1).max(200) }).strict()), required: true } },
+      request: { body: { ...json(z.object({ name: z.string().trim().min(1).max(200) }).strict().openapi('OperatorKeyCreateParams')), required: true } },
       responses: { 201: { description: 'A new operator key, shown only this once', ...json(NewOperatorKey) }, ...problemResponses } }),
     async (c) => c.json(await createOperatorKey(deps.sql, c.req.valid('json').name), 201),
   );

@@ -11,7 +11,7 @@ import { WorkspaceParams, workspaceProblems } from './admin-workspaces.js';
 
 const CancelBody = z.object({
   at_period_end: z.boolean().default(true).openapi({ description: 'true (default): no further renewals, usable until the period ends; false: ends now (plan credits forfeited, packs and adjustments frozen, nothing refunded: refund separately)' }),
-}).strict();
+}).strict().openapi('AdminSubscriptionCancelParams');
 const refusals = {
   ...workspaceProblems,
   402: { description: 'Payment declined (a resume that restarts a canceled subscription)', content: { 'application/problem+json': { schema: Problem } } },

@@ -3,17 +3,14 @@ import { stringify } from 'csv-stringify/sync';
 import { currentBalance } from '../../billing/balance.js';
 import { expireDueAdjustments } from '../../ledger/adjustments.js';
 import type { Sql } from '../../ledger/db.js';
-import { type LedgerEntryView, listCreations, listLedger, listNotifications } from '../../ledger/history.js';
-import { listInvoices } from '../../ledger/invoices.js';
+import { type LedgerEntryView, listCreations, listLedger, pageNotifications } from '../../ledger/history.js';
 import { getWorkspace } from '../../ledger/workspaces.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { json, operatorBearer } from '../schemas.js';
 import { Balance } from './credits.js';
-import { LEDGER_RECONCILES, LedgerEntry, Notification, PageQuery, pageOf } from './history.js';
-import { Invoice, presentInvoice } from './invoices.js';
-import { refundViewsOf } from './admin-invoices.js';
-import { Creation } from './spend.js';
+import { CreationList, LEDGER_RECONCILES, LedgerEntryList, NotificationList, PageQuery } from './history.js';
+import { InvoiceList, InvoiceQuery, invoicePage } from './invoices.js';
 import { WorkspaceParams, workspaceProblems } from './admin-workspaces.js';
 
 /** The columns of the journal export, in order (one row per ledger entry, oldest first). */
@@ -54,7 +51,7 @@ export function adminWorkspaceReadRoutes(deps: ApiDeps) {
     return c.json(await currentBalance(deps.sql, id), 200);
   });
 
-  router.openapi(route('/ledger', `GET /v1/ledger of the workspace (operator). ${LEDGER_RECONCILES}`, pageOf(LedgerEntry), PageQuery),
+  router.openapi(route('/ledger', `GET /v1/ledger of the workspace (operator). ${LEDGER_RECONCILES}`, LedgerEntryList, PageQuery),
     async (c) => {
       const id = await existing(deps.sql, c.req.valid('param').id);
       const { limit, starting_after } = c.req.valid('query');
@@ -77,14 +74,12 @@ export function adminWorkspaceReadRoutes(deps: ApiDeps) {
     },
   );
 
-  router.openapi(route('/invoices', 'GET /v1/invoices of the workspace (operator).', z.object({ data: z.array(Invoice) }), undefined), async (c) => {
+  router.openapi(route('/invoices', 'GET /v1/invoices of the workspace (operator).', InvoiceList, InvoiceQuery), async (c) => {
     const id = await existing(deps.sql, c.req.valid('param').id);
-    const rows = await listInvoices(deps.sql, id);
-    const refunds = await refundViewsOf(deps.sql, rows.map((row) => row.id));
-    return c.json({ data: rows.map((row) => presentInvoice(row, refunds(row.id))) }, 200);
+    return c.json(await invoicePage(deps.sql, id, c.req.valid('query')), 200);
   });
 
-  router.openapi(route('/creations', 'GET /v1/creations of the workspace (operator).', pageOf(Creation), PageQuery), async (c) => {
+  router.openapi(route('/creations', 'GET /v1/creations of the workspace (operator).', CreationList, PageQuery), async (c) => {
     const id = await existing(deps.sql, c.req.valid('param').id);
     const { limit, starting_after } = c.req.valid('query');
     const page = await listCreations(deps.sql, id, { limit, after: starting_after });
@@ -92,10 +87,13 @@ export function adminWorkspaceReadRoutes(deps: ApiDeps) {
     return c.json(page, 200);
   });
 
-  router.openapi(route('/notifications', 'GET /v1/notifications of the workspace (operator).', z.object({ data: z.array(Notification) }), PageQuery.pick({ limit: true })),
+  router.openapi(route('/notifications', 'GET /v1/notifications of the workspace (operator).', NotificationList, PageQuery),
     async (c) => {
       const id = await existing(deps.sql, c.req.valid('param').id);
-      return c.json({ data: await listNotifications(deps.sql, id, c.req.valid('query').limit) }, 200);
+      const { limit, starting_after } = c.req.valid('query');
+      const page = await pageNotifications(deps.sql, id, { limit, after: starting_after });
+      if (!page) throw invalid('starting_after', 'not a notification id of this workspace');
+      return c.json(page, 200);
     });
   return router;
 }

@@ -8,7 +8,7 @@ import { currentSubscription } from '../../ledger/subscriptions.js';
 import { searchWorkspaces, workspaceSummary } from '../../ledger/workspace-search.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { json, operatorBearer, Problem, problemResponses } from '../schemas.js';
+import { Instant, json, legacyCursor, listOf, operatorBearer, pageQuery, Problem, problemResponses } from '../schemas.js';
 import { Balance } from './credits.js';
 import { fromRow, Subscription } from './subscription.js';
 
@@ -20,16 +20,15 @@ export const WorkspaceSummary = z.object({
   name: z.string(),
   external_id: z.string().nullable(),
   test_clock_id: z.string().nullable(),
-  created_at: z.string(),
+  created_at: Instant,
   subscription: SubscriptionSummary.nullable().openapi({ description: 'The live subscription, else the most recent one; null when none' }),
 }).openapi('WorkspaceSummary');
 const SearchQuery = z.object({
   q: z.string().min(1).max(200).optional().openapi({ description: 'The workspace id or external id (exact), or part of the name (case-insensitive)' }),
   status: z.enum([...SUBSCRIPTION_STATUSES, 'none']).optional().openapi({ description: 'The current subscription\'s status; `none`: never subscribed' }),
   plan: z.enum(PLAN_IDS).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(64).optional().openapi({ description: '`next_cursor` of the previous page' }),
-});
+}).extend({ ...pageQuery().shape, cursor: legacyCursor });
+const WorkspaceSummaryList = listOf('WorkspaceSummaryList', WorkspaceSummary);
 export const WorkspaceParams = z.object({ id: z.string().min(1).max(64) });
 const WorkspaceView = z.object({
   workspace: WorkspaceSummary,
@@ -50,11 +49,11 @@ export function adminWorkspaceRoutes(deps: ApiDeps) {
     createRoute({ method: 'get', path: '/v1/admin/workspaces', tags: ['admin'], security: operatorBearer,
       description: 'Search workspaces, newest first (operator).',
       request: { query: SearchQuery },
-      responses: { 200: { description: 'A page of workspaces', ...json(z.object({ data: z.array(WorkspaceSummary), has_more: z.boolean(), next_cursor: z.string().nullable() })) }, ...problemResponses } }),
+      responses: { 200: { description: 'A page of workspaces', ...json(WorkspaceSummaryList) }, ...problemResponses } }),
     async (c) => {
-      const query = c.req.valid('query');
-      const page = await searchWorkspaces(deps.sql, query);
-      if (!page) throw invalid('cursor', 'not a workspace id');
+      const { starting_after, cursor, ...query } = c.req.valid('query');
+      const page = await searchWorkspaces(deps.sql, { ...query, cursor: starting_after ?? cursor });
+      if (!page) throw invalid(starting_after ? 'starting_after' : 'cursor', 'not a workspace id');
       return c.json(page, 200);
     },
   );

@@ -12,7 +12,7 @@ const AlertsBody = z.object({
   webhook_url: z.url({ protocol: /^https?$/, hostname: z.regexes.hostname }).max(2048).nullable().optional()
     .openapi({ description: 'Where notifications are POSTed as signed webhooks; null stops delivery (they stay listed). '
       + 'http(s), no credentials, a public host: private, loopback and link-local addresses are refused (here and when connecting).' }),
-}).strict();
+}).strict().openapi('AlertSettingsUpdateParams');
 const Alerts = z.object({
   low_balance_threshold: z.number().int().nullable(),
   effective_low_balance_threshold: z.number().int().nullable(),

@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Refusal } from '../../domain/refusals.js';
 import type { Sql } from '../../ledger/db.js';
-import { apiKeyDailyLimit, createApiKey, listApiKeys, MAX_ACTIVE_API_KEYS, revokeApiKey, updateApiKey } from '../../ledger/workspaces.js';
+import { apiKeyDailyLimit, createApiKey, MAX_ACTIVE_API_KEYS, pageApiKeys, revokeApiKey, updateApiKey } from '../../ledger/workspaces.js';
 import { type Principal, requireWorkspace } from '../auth.js';
-import { notFound } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { bearer, Instant, json, listOf, pageQuery, Problem, problemResponses } from '../schemas.js';
 
 const KeyName = z.string().min(1).max(100).openapi({ description: 'Who or what uses the key, e.g. a producer or a tool (1–100 characters)' });
 const DailyCreditLimit = z.number().int().min(1).max(1_000_000_000).openapi({
@@ -15,8 +15,11 @@ const DailyCreditLimit = z.number().int().min(1).max(1_000_000_000).openapi({
 const ApiKey = z.object({
   id: z.string(), hint: z.string(), name: z.string().nullable(), daily_credit_limit: z.number().int().nullable(),
   used: z.number().int().openapi({ description: 'Credits used today (the workspace\'s UTC day): quoted by running holds, charged by ended ones' }),
-  created_at: z.string(), revoked_at: z.string().nullable(),
+  created_at: Instant, revoked_at: Instant.nullable(),
 }).openapi('ApiKey');
+const ApiKeyList = listOf('ApiKeyList', ApiKey);
+/** No limit sent: the first 100, which was every key a workspace could list before pages (MAX_ACTIVE_API_KEYS unrevoked). */
+const ApiKeyQuery = pageQuery(100);
 const NewApiKey = z.object({ id: z.string(), api_key: z.string(), name: z.string().nullable(), daily_credit_limit: z.number().int().nullable() }).openapi('NewApiKey');
 const KeyParams = z.object({ id: z.string().min(1).max(64) });
 const forbidden = { description: 'A key with a daily_credit_limit cannot manage keys (key_restricted)', content: { 'application/problem+json': { schema: Problem } } };
@@ -43,13 +46,19 @@ export function apiKeyRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
     createRoute({ method: 'get', path: '/v1/api-keys', tags: ['workspaces'], security: bearer,
-      responses: { 200: { description: 'Keys, newest first (never the secret), with today\'s use', ...json(z.object({ data: z.array(ApiKey) })) }, ...problemResponses } }),
-    async (c) => c.json({ data: await listApiKeys(deps.sql, requireWorkspace(c.get('principal')).id) }, 200),
+      request: { query: ApiKeyQuery },
+      responses: { 200: { description: 'A page of keys, revoked ones included, newest first (never the secret), with today\'s use', ...json(ApiKeyList) }, ...problemResponses } }),
+    async (c) => {
+      const { limit, starting_after } = c.req.valid('query');
+      const page = await pageApiKeys(deps.sql, requireWorkspace(c.get('principal')).id, { limit, after: starting_after });
+      if (!page) throw invalid('starting_after', 'not an API key id of this workspace');
+      return c.json(page, 200);
+    },
   );
   router.openapi(
     createRoute({ method: 'post', path: '/v1/api-keys', tags: ['workspaces'], security: bearer,
       description: `A new key, optionally named and with a daily credit budget. At most ${MAX_ACTIVE_API_KEYS} unrevoked keys per workspace (409 \`api_key_limit_reached\`).`,
-      request: { body: { ...json(z.object({ name: KeyName.optional(), daily_credit_limit: DailyCreditLimit.optional() }).strict()), required: false } },
+      request: { body: { ...json(z.object({ name: KeyName.optional(), daily_credit_limit: DailyCreditLimit.optional() }).strict().openapi('ApiKeyCreateParams')), required: false } },
       responses: {
         ...problemResponses,
         201: { description: 'A new key, shown only this once', ...json(NewApiKey) },
@@ -67,7 +76,7 @@ export function apiKeyRoutes(deps: ApiDeps) {
   router.openapi(
     createRoute({ method: 'patch', path: '/v1/api-keys/{id}', tags: ['workspaces'], security: bearer,
       description: 'Changes a key\'s name and daily_credit_limit: an absent field stays, null removes it. A new limit applies to the next hold.',
-      request: { params: KeyParams, body: { ...json(z.object({ name: KeyName.nullable().optional(), daily_credit_limit: DailyCreditLimit.nullable().optional() }).strict()), required: true } },
+      request: { params: KeyParams, body: { ...json(z.object({ name: KeyName.nullable().optional(), daily_credit_limit: DailyCreditLimit.nullable().optional() }).strict().openapi('ApiKeyUpdateParams')), required: true } },
       responses: { ...problemResponses, 200: { description: 'The key', ...json(ApiKey) }, 403: forbidden, 404: missing } }),
     async (c) => {
       const workspaceId = await requireKeyManager(deps.sql, c.get('principal'));

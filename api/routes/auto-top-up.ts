@@ -5,7 +5,7 @@ import type { AutoTopUpView } from '../../ledger/auto-top-up.js';
 import { requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, problemResponses } from '../schemas.js';
 
 const sizes = PACKS.map((p) => p.credits);
 const AutoTopUpBody = z.object({
@@ -13,10 +13,10 @@ const AutoTopUpBody = z.object({
   threshold: z.number().int().min(0).max(1_000_000_000)
     .openapi({ description: 'Credits: when a capture or an expiry takes the available balance below this, or a hold is refused for want of credits, one pack is bought.' }),
   pack: z.number().int().refine((size) => sizes.includes(size), { message: `one of ${sizes.join(', ')}` })
-    .openapi({ description: 'Credits of the pack bought, priced as any pack (your plan\'s discount applies).' }),
+    .openapi({ enum: sizes, description: 'Credits of the pack bought, priced as any pack (your plan\'s discount applies).' }),
   monthly_limit_cents: z.number().int().min(1).max(100_000_000)
     .openapi({ description: 'Cap on automatic top-ups (paid and in flight) per calendar month (UTC); at least one pack\'s price.' }),
-}).strict();
+}).strict().openapi('AutoTopUpUpdateParams');
 
 const TopUp = z.object({
   id: z.string(),
@@ -26,8 +26,8 @@ const TopUp = z.object({
   amount_cents: z.number().int().nullable(),
   invoice_id: z.string().nullable(),
   failure_code: z.string().nullable().openapi({ description: 'A decline code, `authentication_required`, or why it was skipped.' }),
-  created_at: z.string(),
-  updated_at: z.string(),
+  created_at: Instant,
+  updated_at: Instant,
 }).openapi('AutoTopUp');
 
 const AutoTopUpState = z.object({
@@ -39,7 +39,7 @@ const AutoTopUpState = z.object({
   armed: z.boolean().openapi({ description: 'The next crossing below the threshold buys a pack (armed when saved and whenever available is at or above the threshold).' }),
   failures_in_row: z.number().int(),
   disabled_reason: z.string().nullable().openapi({ description: '`payment_failed_twice` when two failed top-ups in a row turned it off; saving again clears it.' }),
-  pending_top_up: z.object({ id: z.string(), created_at: z.string() }).nullable(),
+  pending_top_up: z.object({ id: z.string(), created_at: Instant }).nullable(),
   this_month: z.object({ month: z.string(), spent_cents: z.number().int(), count: z.number().int() })
     .openapi({ description: 'Automatic top-ups paid or in flight this calendar month (UTC, the workspace\'s time).' }),
   top_ups: z.array(TopUp).openapi({ description: 'The latest ten, newest first.' }),

@@ -3,7 +3,7 @@ import { BILLING_SESSION_TTL_MS, createBillingSession } from '../../ledger/billi
 import { workspaceByExternalId, workspaceDetails } from '../../ledger/workspaces.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, Problem, problemResponses } from '../schemas.js';
 
 const ReturnUrl = z.url({ protocol: /^https?$/ }).max(2000)
   .openapi({ description: 'Where the billing page\'s "back" link leads (http or https); shown as a link, never redirected to', example: 'https://studio.example/settings' });
@@ -11,15 +11,15 @@ const NewBillingSession = z.object({
   workspace_id: z.string().min(1).max(64).optional().openapi({ description: 'Operator key only: the workspace' }),
   external_id: z.string().min(1).max(255).optional().openapi({ description: 'Operator key only: the workspace, by the studio\'s id' }),
   return_url: ReturnUrl.optional(),
-}).strict();
+}).strict().openapi('BillingSessionCreateParams');
 const BillingSession = z.object({
   id: z.string(),
   object: z.literal('billing_session'),
   workspace_id: z.string(),
   url: z.string().openapi({ description: 'Single use, valid until expires_at: signs the customer into /billing' }),
   return_url: z.string().nullable(),
-  created_at: z.string(),
-  expires_at: z.string(),
+  created_at: Instant,
+  expires_at: Instant,
 }).openapi('BillingSession');
 
 /**

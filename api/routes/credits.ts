@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { currentBalance } from '../../billing/balance.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, problemResponses } from '../schemas.js';
+import { Instant, bearer, problemResponses } from '../schemas.js';
 
 const Lot = z.object({
   id: z.string(),
@@ -10,8 +10,8 @@ const Lot = z.object({
   granted: z.number().int(),
   remaining: z.number().int(),
   held: z.number().int(),
-  granted_at: z.string(),
-  expires_at: z.string().nullable(),
+  granted_at: Instant,
+  expires_at: Instant.nullable(),
   frozen: z.boolean(),
 }).openapi('Lot');
 export const Balance = z.object({

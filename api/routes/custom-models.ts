@@ -1,17 +1,20 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { activateCustomModel, createCustomModel, deactivateCustomModel, listCustomModels } from '../../ledger/custom-models-crud.js';
+import { activateCustomModel, createCustomModel, deactivateCustomModel, pageCustomModels } from '../../ledger/custom-models-crud.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { invalid } from '../errors.js';
+import { bearer, Instant, json, pageFields, pageQuery, Problem, problemResponses } from '../schemas.js';
 
 const CustomModel = z.object({
-  id: z.string(), name: z.string(), active: z.boolean(), last_used_at: z.string(), created_at: z.string(),
+  id: z.string(), name: z.string(), active: z.boolean(), last_used_at: Instant, created_at: Instant,
 }).openapi('CustomModel');
 const CustomModelList = z.object({
-  data: z.array(CustomModel),
-  limit: z.number().int().openapi({ description: 'Active custom models the current plan allows (0 without a subscription).' }),
+  ...pageFields(CustomModel),
+  limit: z.number().int().openapi({ description: 'Active custom models the current plan allows (0 without a subscription); not the page size.' }),
 }).openapi('CustomModelList');
-const CreateBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+/** No limit sent: the first 100, more than a workspace may hold (50), so every model as before pages. */
+const CustomModelQuery = pageQuery(100);
+const CreateBody = z.object({ name: z.string().trim().min(1).max(100) }).strict().openapi('CustomModelCreateParams');
 const ModelParams = z.object({ id: z.string().min(1).max(64) });
 const modelProblems = {
   ...problemResponses,
@@ -24,10 +27,14 @@ export function customModelRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/custom-models', tags: ['custom models'], security: bearer,
-      responses: { 200: { description: 'Custom models, newest first, and the plan\'s limit', ...json(CustomModelList) }, ...problemResponses } }),
+      request: { query: CustomModelQuery },
+      responses: { 200: { description: 'A page of custom models, newest first, and the plan\'s limit of active ones', ...json(CustomModelList) }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await listCustomModels(deps.sql, workspace.id), 200);
+      const { limit, starting_after } = c.req.valid('query');
+      const page = await pageCustomModels(deps.sql, workspace.id, { limit, after: starting_after });
+      if (!page) throw invalid('starting_after', 'not a custom model id of this workspace');
+      return c.json(page, 200);
     },
   );
 

@@ -1,19 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listCreations, listLedger, listNotifications } from '../../ledger/history.js';
+import { listCreations, listLedger, pageNotifications } from '../../ledger/history.js';
 import { requireWorkspace } from '../auth.js';
 import { creationsCsv, ledgerCsv, wantsCsv } from '../csv-download.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, problemResponses } from '../schemas.js';
+import { bearer, Instant, listOf, pageQuery, problemResponses } from '../schemas.js';
 import { Creation } from './spend.js';
 
-export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  starting_after: z.string().min(1).max(64).optional(),
-});
+export const PageQuery = pageQuery();
 export const LedgerEntry = z.object({
   id: z.string(), kind: z.enum(['grant', 'hold', 'capture', 'release', 'expire', 'freeze', 'thaw', 'forfeit', 'clawback', 'adjust']),
-  lot: z.string(), amount: z.number().int(), balance_after: z.number().int(), at: z.string(), operation: z.string(),
+  lot: z.string(), amount: z.number().int(), balance_after: z.number().int(), at: Instant, operation: z.string(),
   balance_change: z.number().int().openapi({ description: 'The entry\'s effect on the available balance: `amount`, except for a capture (0: its credits left the available balance when they were held; its `amount` shows them consumed)' }),
   reason: z.string().nullable().openapi({ description: 'Why: an adjustment\'s reason; null for other entries' }),
 }).openapi('LedgerEntry');
@@ -21,9 +18,10 @@ export const LedgerEntry = z.object({
 export const LEDGER_RECONCILES = 'Reconciles: the sum of `balance_change` over all entries (every `amount` except captures\') equals `available` '
   + 'of GET /v1/credits, once every lot past its expiry has its `expire` entry (written at the expiry instant); a lot stays in `held` '
   + 'until its hold ends. `balance_after` is the running available balance.';
-export const pageOf = <T extends z.ZodType>(item: T) =>
-  z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
-export const Notification = z.object({ id: z.string(), kind: z.string(), payload: z.unknown(), at: z.string() }).openapi('Notification');
+export const Notification = z.object({ id: z.string(), kind: z.string(), payload: z.unknown(), at: Instant }).openapi('Notification');
+export const LedgerEntryList = listOf('LedgerEntryList', LedgerEntry);
+export const CreationList = listOf('CreationList', Creation);
+export const NotificationList = listOf('NotificationList', Notification);
 
 export function historyRoutes(deps: ApiDeps) {
   const router = newRouter();
@@ -32,7 +30,7 @@ export function historyRoutes(deps: ApiDeps) {
     createRoute({ method: 'get', path: '/v1/ledger', tags: ['credits'], security: bearer,
       description: `Every grant, hold, capture, release, expiry, freeze, thaw, forfeit, clawback and adjustment, newest first. ${LEDGER_RECONCILES}`,
       request: { query: PageQuery },
-      responses: { 200: { description: 'A page of entries; with `Accept: text/csv`, every entry as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: pageOf(LedgerEntry) }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
+      responses: { 200: { description: 'A page of entries; with `Accept: text/csv`, every entry as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: LedgerEntryList }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       if (wantsCsv(c)) return ledgerCsv(c, deps.sql, workspace.id);
@@ -48,7 +46,7 @@ export function historyRoutes(deps: ApiDeps) {
       description: 'Creations with quoted and charged credits, the lots each drew from and what each was (model, request, API key, '
         + 'external_id, metadata), newest first; `external_id` keeps only the creations the studio gave that reference.',
       request: { query: PageQuery.extend({ external_id: z.string().min(1).max(200).optional() }) },
-      responses: { 200: { description: 'A page of creations; with `Accept: text/csv`, every creation as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: pageOf(Creation) }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
+      responses: { 200: { description: 'A page of creations; with `Accept: text/csv`, every creation as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: CreationList }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       if (wantsCsv(c)) return creationsCsv(c, deps.sql, workspace.id);
@@ -61,11 +59,14 @@ export function historyRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/notifications', tags: ['alerts'], security: bearer,
-      request: { query: PageQuery.pick({ limit: true }) },
-      responses: { 200: { description: 'Notifications, newest first', content: { 'application/json': { schema: z.object({ data: z.array(Notification) }) } } }, ...problemResponses } }),
+      request: { query: PageQuery },
+      responses: { 200: { description: 'A page of notifications, newest first', content: { 'application/json': { schema: NotificationList } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json({ data: await listNotifications(deps.sql, workspace.id, c.req.valid('query').limit) }, 200);
+      const { limit, starting_after } = c.req.valid('query');
+      const result = await pageNotifications(deps.sql, workspace.id, { limit, after: starting_after });
+      if (!result) throw invalid('starting_after', 'not a notification id of this workspace');
+      return c.json(result, 200);
     },
   );
   return router;

@@ -1,34 +1,35 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listInvoices, readableInvoice, type InvoiceRow } from '../../ledger/invoices.js';
+import { pageInvoices, readableInvoice, type InvoiceRow } from '../../ledger/invoices.js';
+import type { Sql } from '../../ledger/db.js';
 import { upcomingInvoiceOf } from '../../billing/upcoming.js';
-import { notFound } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import { CreditNote, type InvoiceRefundView, refundViewsOf } from './admin-invoices.js';
 import { requireWorkspace } from '../auth.js';
 import { invoicesCsv, wantsCsv } from '../csv-download.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Problem, problemResponses } from '../schemas.js';
+import { bearer, Instant, listOf, pageQuery, Problem, problemResponses } from '../schemas.js';
 
 const notFoundResponse = { description: 'No such invoice (or not this workspace\'s)', content: { 'application/problem+json': { schema: Problem } } };
+
+const InvoiceLine = z.object({ description: z.string(), amount_cents: z.number().int() }).openapi('InvoiceLine');
 
 export const Invoice = z.object({
   id: z.string(),
   number: z.string().nullable().openapi({ description: 'Human number, sequential per seller and year (e.g. CE-2026-000123), given when the invoice is finalized; null only on an invoice voided before it was', example: 'CE-2026-000123' }),
   kind: z.enum(['subscription', 'upgrade', 'interval_switch', 'pack']),
   status: z.enum(['paid', 'open', 'void']),
-  lines: z.array(z.object({ description: z.string(), amount_cents: z.number().int() })),
+  lines: z.array(InvoiceLine),
   subtotal_cents: z.number().int(),
   tax_cents: z.number().int(),
   total_cents: z.number().int(),
   amount_due_cents: z.number().int(),
   hosted_url: z.string().nullable(),
   pdf_url: z.string().nullable(),
-  created_at: z.string(),
-  paid_at: z.string().nullable(),
+  created_at: Instant,
+  paid_at: Instant.nullable(),
   credit_notes: z.array(CreditNote).openapi({ description: 'Refunds and lost disputes of this invoice, oldest first (SPEC §10)' }),
   dispute: z.object({ id: z.string(), status: z.string() }).nullable().openapi({ description: 'The latest dispute (chargeback) of its payment, with the provider\'s status' }),
 }).openapi('Invoice');
-
-const InvoiceLine = z.object({ description: z.string(), amount_cents: z.number().int() });
 
 export const UpcomingInvoice = z.object({
   kind: z.literal('subscription'),
@@ -36,15 +37,15 @@ export const UpcomingInvoice = z.object({
   invoice_id: z.string().nullable().openapi({ description: 'The open invoice a retry pays again (past due); null when not yet drafted' }),
   plan: z.string(),
   interval: z.enum(['month', 'year']),
-  period_start: z.string(),
-  period_end: z.string(),
+  period_start: Instant,
+  period_end: Instant,
   lines: z.array(InvoiceLine),
   subtotal_cents: z.number().int(),
   tax_cents: z.number().int(),
   total_cents: z.number().int(),
   balance_applied_cents: z.number().int(),
   amount_due_cents: z.number().int(),
-  next_attempt_at: z.string().nullable().openapi({ description: 'When the charge is attempted; null while past due after the last scheduled retry' }),
+  next_attempt_at: Instant.nullable().openapi({ description: 'When the charge is attempted; null while past due after the last scheduled retry' }),
 }).openapi('UpcomingInvoice');
 
 export function presentInvoice(row: InvoiceRow, refunds: InvoiceRefundView = { credit_notes: [], dispute: null }): z.infer<typeof Invoice> {
@@ -57,17 +58,28 @@ export function presentInvoice(row: InvoiceRow, refunds: InvoiceRefundView = { c
   };
 }
 
+/** GET /v1/invoices's query: the latest 100 when no limit is sent, as before pages existed. */
+export const InvoiceQuery = pageQuery(100);
+export const InvoiceList = listOf('InvoiceList', Invoice);
+
+/** A page of the workspace's invoices as the API shows them (credit notes and dispute included); 400 for a foreign cursor. */
+export async function invoicePage(sql: Sql, workspaceId: string, query: z.infer<typeof InvoiceQuery>): Promise<z.infer<typeof InvoiceList>> {
+  const page = await pageInvoices(sql, workspaceId, { limit: query.limit, after: query.starting_after });
+  if (!page) throw invalid('starting_after', 'not an invoice id of this workspace');
+  const refunds = await refundViewsOf(sql, page.data.map((row) => row.id));
+  return { ...page, data: page.data.map((row) => presentInvoice(row, refunds(row.id))) };
+}
+
 export function invoiceRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
     createRoute({ method: 'get', path: '/v1/invoices', tags: ['billing'], security: bearer,
-      responses: { 200: { description: 'Invoices, newest first (the latest 100); with `Accept: text/csv`, every invoice as a CSV download (RFC 4180, cents as integers)', content: { 'application/json': { schema: z.object({ data: z.array(Invoice) }) }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
+      request: { query: InvoiceQuery },
+      responses: { 200: { description: 'A page of invoices, newest first; with `Accept: text/csv`, every invoice as a CSV download (RFC 4180, cents as integers)', content: { 'application/json': { schema: InvoiceList }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       if (wantsCsv(c)) return invoicesCsv(c, deps.sql, workspace.id);
-      const rows = await listInvoices(deps.sql, workspace.id);
-      const refunds = await refundViewsOf(deps.sql, rows.map((row) => row.id));
-      return c.json({ data: rows.map((row) => presentInvoice(row, refunds(row.id))) }, 200);
+      return c.json(await invoicePage(deps.sql, workspace.id, c.req.valid('query')), 200);
     },
   );
   router.openapi(

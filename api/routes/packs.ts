@@ -8,9 +8,14 @@ import { Invoice, presentInvoice } from './invoices.js';
 
 const sizes = PACKS.map((p) => p.credits);
 const PackBody = z.object({
-  size: z.number().int().refine((size) => sizes.includes(size), { message: `one of ${sizes.join(', ')}` }),
-}).strict();
-const Purchase = z.object({ invoice: Invoice, lot: z.string().nullable() }).openapi('PackPurchase');
+  size: z.number().int().refine((size) => sizes.includes(size), { message: `one of ${sizes.join(', ')}` })
+    .openapi({ enum: sizes, description: 'Credits of the pack (GET /v1/plans lists the packs and their prices)' }),
+}).strict().openapi('PackPurchaseCreateParams');
+const Purchase = z.object({
+  invoice_id: z.string().openapi({ description: 'The pack\'s invoice (the same id as `invoice.id`, as a plan change answers it)' }),
+  invoice: Invoice,
+  lot: z.string().nullable(),
+}).openapi('PackPurchase');
 
 export function packRoutes(deps: ApiDeps) {
   const router = newRouter();
@@ -27,7 +32,7 @@ export function packRoutes(deps: ApiDeps) {
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       const { charge, lot } = await buyPack(deps, workspace, { size: c.req.valid('json').size, idempotencyKey: c.req.header('idempotency-key') });
-      return c.json({ invoice: presentInvoice(charge.invoice), lot }, 201);
+      return c.json({ invoice_id: charge.invoice.id, invoice: presentInvoice(charge.invoice), lot }, 201);
     },
   );
   return router;

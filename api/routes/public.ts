@@ -16,7 +16,7 @@ export function publicRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/plans', tags: ['catalog'],
-      responses: { 200: { description: 'Plans and packs', content: { 'application/json': { schema: z.object({ plans: z.array(PlanView), packs: z.array(PackView) }) } } } } }),
+      responses: { 200: { description: 'Plans and packs', content: { 'application/json': { schema: z.object({ plans: z.array(PlanView), packs: z.array(PackView) }).openapi('Catalog') } } } } }),
     (c) => c.json({
       plans: PLANS.map((p) => ({
         id: p.id, name: p.name, audience: p.audience, monthly_credits: p.monthlyCredits,

@@ -6,15 +6,15 @@ import { createQuote, endCreation, expireStaleHolds, extendHold, HOLD_MAX_MS, ho
 import { type Principal, requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, Problem, problemResponses } from '../schemas.js';
 
 const EstimateBody = z.object({
   model: z.enum(MODEL_IDS),
   count: z.number().int().min(1).max(MAX_COUNT).optional(),
   resolution: z.enum(['standard', 'high']).optional(),
   duration_s: z.number().positive().max(MAX_DURATION_S).optional(),
-}).strict();
-const Quote = z.object({ quote_id: z.string(), credits: z.number().int(), expires_at: z.string() }).openapi('Quote');
+}).strict().openapi('QuoteCreateParams');
+const Quote = z.object({ quote_id: z.string(), credits: z.number().int(), expires_at: Instant }).openapi('Quote');
 const CreationMetadata = z.record(z.string(), z.string()).superRefine((metadata, ctx) => {
   const reason = metadataProblem(metadata);
   if (reason) ctx.addIssue({ code: 'custom', message: reason });
@@ -29,8 +29,8 @@ export const Creation = z.object({
   released: z.number().int(),
   variance: z.number().int().nullable(),
   lots: z.array(z.object({ lot: z.string(), credits: z.number().int() })),
-  created_at: z.string(),
-  expires_at: z.string().nullable().openapi({ description: 'While running: when the hold lapses and its credits are released (POST /v1/creations/{id}/extend pushes it); null once ended' }),
+  created_at: Instant,
+  expires_at: Instant.nullable().openapi({ description: 'While running: when the hold lapses and its credits are released (POST /v1/creations/{id}/extend pushes it); null once ended' }),
   model: z.string().nullable(),
   request: z.object({
     model: z.string(), count: z.number().int().optional(), resolution: z.enum(['standard', 'high']).optional(), duration_s: z.number().optional(),
@@ -75,7 +75,7 @@ export function spendRoutes(deps: ApiDeps) {
       description: 'Starts a creation: holds the quoted credits from specific lots in burn order, or 402 (`insufficient_credits`, or '
         + '`spending_limit_reached` when the API key\'s daily_credit_limit would be exceeded: with `daily_credit_limit`, `used`, `resets_at`). '
         + 'Records the quote\'s request, the API key, and the studio\'s `external_id` and `metadata`. The same quote again returns the first creation (200).',
-      request: { body: { ...json(z.object({ quote_id: z.string().min(1).max(64), external_id: ExternalId.optional(), metadata: CreationMetadata.optional() }).strict()), required: true } },
+      request: { body: { ...json(z.object({ quote_id: z.string().min(1).max(64), external_id: ExternalId.optional(), metadata: CreationMetadata.optional() }).strict().openapi('CreationCreateParams')), required: true } },
       responses: { 201: { description: 'Running', ...json(Creation) }, 200: { description: 'Already started with this quote', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
@@ -96,7 +96,7 @@ export function spendRoutes(deps: ApiDeps) {
     createRoute({ method: 'post', path: '/v1/creations/{id}/complete', tags: ['creations'], security: bearer,
       description: 'Deducts the exact amount (capped at the quote, the excess recorded as variance) and releases the rest. '
         + 'The same request again returns the same result; another amount is 409 `creation_already_ended` naming the first.',
-      request: { params: CreationParams, body: { ...json(z.object({ credits: z.number().int().min(0).max(1_000_000) }).strict()), required: true } },
+      request: { params: CreationParams, body: { ...json(z.object({ credits: z.number().int().min(0).max(1_000_000) }).strict().openapi('CreationCompleteParams')), required: true } },
       responses: { 200: { description: 'Succeeded', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
@@ -118,7 +118,7 @@ export function spendRoutes(deps: ApiDeps) {
     createRoute({ method: 'post', path: '/v1/creations/{id}/extend', tags: ['creations'], security: bearer,
       description: `Keeps a long job's hold: its expiry becomes now (the workspace's time) + \`extend_by_s\`, never earlier than it was. A hold lives at most ${HOLD_MAX_MS / 3_600_000} hours from its creation: beyond, 409 \`hold_extension_limit\` with \`latest_expires_at\` (nothing changes). `
         + 'An ended creation or a lapsed hold is 409 `creation_not_running` (a lapsed hold is never revived). It sets an absolute time, so a retry is harmless.',
-      request: { params: CreationParams, body: { ...json(z.object({ extend_by_s: z.number().int().min(1).max(HOLD_MAX_MS / 1000) }).strict()), required: true } },
+      request: { params: CreationParams, body: { ...json(z.object({ extend_by_s: z.number().int().min(1).max(HOLD_MAX_MS / 1000) }).strict().openapi('CreationExtendParams')), required: true } },
       responses: { 200: { description: 'Running, with its new expires_at', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));

@@ -8,31 +8,34 @@ import { requireWorkspace } from '../auth.js';
 import { Refusal } from '../../domain/refusals.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, Problem, problemResponses } from '../schemas.js';
+import { getInvoice } from '../../ledger/invoices.js';
+import { refundViewsOf } from './admin-invoices.js';
+import { Invoice, presentInvoice } from './invoices.js';
 import { changeSubscriptionAsConfirmed } from '../../billing/confirmed-change.js';
 import { previewSubscriptionChange } from '../../billing/previews.js';
 import { startSubscription, updateSubscription } from '../../billing/subscriptions.js';
 
 const Interval = z.enum(INTERVALS as ['month', 'year']);
-const NewSubscription = z.object({ plan: z.enum(PLAN_IDS), interval: Interval }).strict();
-const ChangeBody = z.object({ plan: z.enum(PLAN_IDS).optional(), interval: Interval.optional() }).strict();
+const NewSubscription = z.object({ plan: z.enum(PLAN_IDS), interval: Interval }).strict().openapi('SubscriptionCreateParams');
+const ChangeBody = z.object({ plan: z.enum(PLAN_IDS).optional(), interval: Interval.optional() }).strict().openapi('SubscriptionChangePreviewParams');
 const ConfirmedChangeBody = ChangeBody.extend({
   expected_amount_due_cents: z.number().int().min(0).optional()
     .openapi({ description: 'The amount due the customer confirmed (from the preview): if it differs now, 409 preview_outdated with the fresh preview, nothing charged' }),
-}).strict();
-export const PauseBody = z.object({ cycles: z.number().int().min(1).max(3) }).strict();
+}).strict().openapi('SubscriptionChangeParams');
+export const PauseBody = z.object({ cycles: z.number().int().min(1).max(3) }).strict().openapi('SubscriptionPauseParams');
 export const Subscription = z.object({
   id: z.string(),
   status: z.enum(['incomplete', 'active', 'past_due', 'paused', 'canceled']),
   plan: z.string(),
   interval: Interval,
-  current_period_start: z.string(),
-  current_period_end: z.string(),
+  current_period_start: Instant,
+  current_period_end: Instant,
   cancel_at_period_end: z.boolean(),
-  next_due_at: z.string().nullable(),
-  scheduled_change: z.object({ plan: z.string(), effective_at: z.string() }).nullable(),
-  pause: z.object({ cycles: z.number().int(), starts_at: z.string().nullable(), resumes_at: z.string().nullable() }).nullable(),
-  pending_upgrade: z.object({ plan: z.string(), interval: Interval, invoice_id: z.string(), expires_at: z.string() }).nullable(),
+  next_due_at: Instant.nullable(),
+  scheduled_change: z.object({ plan: z.string(), effective_at: Instant }).nullable(),
+  pause: z.object({ cycles: z.number().int(), starts_at: Instant.nullable(), resumes_at: Instant.nullable() }).nullable(),
+  pending_upgrade: z.object({ plan: z.string(), interval: Interval, invoice_id: z.string(), expires_at: Instant }).nullable(),
   incomplete_payment: z.object({
     outcome: z.enum(['declined', 'requires_action']).openapi({
       description: '`declined`: the card was declined (see decline_code); `requires_action`: the customer must complete 3-D Secure on the hosted invoice page.',
@@ -40,7 +43,7 @@ export const Subscription = z.object({
     decline_code: z.string().nullable().openapi({ description: 'The provider\'s decline code (e.g. `card_declined`), null unless declined.' }),
     invoice_id: z.string().openapi({ description: 'The open invoice of the first period; paying it starts the subscription.' }),
     hosted_url: z.string().nullable().openapi({ description: 'Where the customer can pay or authenticate the invoice; null when there is none.' }),
-    expires_at: z.string().openapi({ description: 'When the attempt lapses if still unpaid (23 hours after it started); its invoice is then voided.' }),
+    expires_at: Instant.openapi({ description: 'When the attempt lapses if still unpaid (23 hours after it started); its invoice is then voided.' }),
   }).nullable().openapi({
     description: 'Why the first payment of a subscribe (status `incomplete`) or of a restart has not succeeded yet, the invoice to pay and '
       + 'the deadline; null when no first payment is outstanding. A new payment method retries it at once; cancel ends an incomplete '
@@ -49,21 +52,23 @@ export const Subscription = z.object({
 }).openapi('Subscription');
 const ChangeResult = z.object({
   kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
-  effective_at: z.string().nullable(),
-  invoice: z.string().optional(),
+  effective_at: Instant.nullable(),
+  invoice_id: z.string().nullable().openapi({ description: 'The invoice the change made now (upgrade, interval switch); null for a downgrade' }),
+  latest_invoice: Invoice.nullable().openapi({ description: 'That invoice, as GET /v1/invoices/{id} shows it (a pack purchase answers the same object as `invoice`); null for a downgrade' }),
+  invoice: z.string().optional().openapi({ deprecated: true, description: 'Deprecated: the same id as `invoice_id`, absent for a downgrade (kept for clients written before it)' }),
   credits_granted: z.number().int().optional(),
   pending: z.boolean().optional(),
 }).openapi('ChangeResult');
 const Preview = z.object({
   kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
-  effective_at: z.string(),
+  effective_at: Instant,
   invoice: z.object({
     lines: z.array(z.object({ description: z.string(), amount_cents: z.number().int() })),
     subtotal_cents: z.number().int(), tax_cents: z.number().int(), total_cents: z.number().int(),
     balance_applied_cents: z.number().int(), amount_due_cents: z.number().int(),
   }).nullable().openapi({ description: 'What is invoiced at once (null for a downgrade, which takes effect at the period end)' }),
   credits_granted: z.number().int(),
-  credits_expire_at: z.string().nullable(),
+  credits_expire_at: Instant.nullable(),
   custom_models_deactivated: z.number().int().openapi({ description: 'Active custom models the change deactivates when it takes effect' }),
 }).openapi('ChangePreview');
 const refusals = {
@@ -121,7 +126,9 @@ export function subscriptionRoutes(deps: ApiDeps) {
       // SPEC §10: a confirmed amount that differs now is 409 preview_outdated with the fresh preview, nothing charged.
       const result: ChangeResultView = await changeSubscriptionAsConfirmed(deps, requireWorkspace(c.get('principal')), body, expected);
       const { invoice_id, ...rest } = result;
-      return c.json({ ...rest, ...(invoice_id ? { invoice: invoice_id } : {}) }, 200);
+      const row = invoice_id ? await getInvoice(deps.sql, invoice_id) : undefined;
+      const latest_invoice = row ? presentInvoice(row, (await refundViewsOf(deps.sql, [row.id]))(row.id)) : null;
+      return c.json({ ...rest, invoice_id: invoice_id ?? null, latest_invoice, ...(invoice_id ? { invoice: invoice_id } : {}) }, 200);
     },
   );
 

@@ -20,7 +20,7 @@ const ClockTime = Instant.refine((text) => {
   const ms = Date.parse(text);
   return Number.isFinite(ms) && ms >= CLOCK_TIME_RANGE.min && ms <= CLOCK_TIME_RANGE.max;
 }, { message: 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z' });
-const FrozenTimeBody = z.object({ frozen_time: ClockTime }).strict();
+const FrozenTimeBody = z.object({ frozen_time: ClockTime }).strict().openapi('TestClockTimeParams');
 const ClockParams = z.object({ id: z.string().min(1).max(64) });
 const body = { content: { 'application/json': { schema: FrozenTimeBody } }, required: true };
 const clockProblems = {

@@ -7,7 +7,7 @@ import { guardedFetch } from '../../runtime/outgoing-http.js';
 import { requireWorkspace } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, listOf, Problem, problemResponses } from '../schemas.js';
 
 /** Outgoing events (SPEC §11): which types a workspace receives, the delivery log and manual retries. */
 
@@ -18,7 +18,7 @@ const WebhookEvents = z.object({
 }).openapi('WebhookEvents');
 const WebhookEventsBody = z.object({
   enabled_events: z.array(EventTypeOrAll).max(EVENT_TYPES.length + 1),
-}).strict();
+}).strict().openapi('WebhookEventsUpdateParams');
 
 const WebhookDelivery = z.object({
   id: z.string().openapi({ example: 'whd_42' }),
@@ -31,7 +31,7 @@ const WebhookDelivery = z.object({
   status_code: z.number().int().nullable().openapi({ description: 'The receiver\'s HTTP status; null when none came (network error, timeout)' }),
   error: z.string().nullable().openapi({ description: 'Null when the receiver answered 2xx' }),
   duration_ms: z.number().int(),
-  at: z.string().openapi({ description: 'When the attempt started (wall clock)' }),
+  at: Instant.openapi({ description: 'When the attempt started (wall clock)' }),
   event_status: z.enum(['pending', 'delivered', 'failed']).openapi({ description: 'Where the event stands now: delivered (a 2xx came), failed (all 10 automatic attempts failed; a manual retry may still deliver it), pending' }),
 }).openapi('WebhookDelivery');
 
@@ -79,7 +79,7 @@ export function webhookDeliveryRoutes(deps: ApiDeps) {
       description: 'Every attempt to deliver an event or alert to the webhook URL, newest first.',
       request: { query: DeliveriesQuery },
       responses: {
-        200: { description: 'A page of deliveries', ...json(z.object({ data: z.array(WebhookDelivery), has_more: z.boolean(), next_cursor: z.string().nullable() })) },
+        200: { description: 'A page of deliveries', ...json(listOf('WebhookDeliveryList', WebhookDelivery)) },
         ...problemResponses,
       } }),
     async (c) => {

@@ -9,7 +9,8 @@ import { requireOperator, requireWorkspace } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { savePaymentMethod } from '../../billing/payment-methods.js';
-import { bearer, json, Problem, problemResponses } from '../schemas.js';
+import { pageAfter } from '../../ledger/history.js';
+import { Instant, bearer, json, listOf, pageQuery, Problem, problemResponses } from '../schemas.js';
 
 // Printable text: no control characters (an external id is shown and searched, never parsed).
 // Control characters are exactly what this pattern refuses (a plain class: the u-flag form is not valid in OpenAPI).
@@ -30,17 +31,18 @@ const NewWorkspace = z.object({
   test_clock_id: z.string().min(1).max(64).optional(),
   external_id: ExternalId.optional(),
   metadata: Metadata.optional(),
-}).strict();
+}).strict().openapi('WorkspaceCreateParams');
 const WorkspacePatch = z.object({
   external_id: ExternalId.nullable().optional().openapi({ description: 'null clears it' }),
   metadata: MetadataPatch.optional(),
-}).strict();
+}).strict().openapi('WorkspaceUpdateParams');
 const Workspace = z.object({
   id: z.string(), name: z.string(), test_clock_id: z.string().nullable(), external_id: z.string().nullable(),
-  metadata: z.record(z.string(), z.string()), created_at: z.string(),
+  metadata: z.record(z.string(), z.string()), created_at: Instant,
 }).openapi('Workspace');
 const CreatedWorkspace = Workspace.extend({ api_key: z.string() }).openapi('CreatedWorkspace');
-const PaymentMethodBody = z.object({ payment_method: z.enum(SANDBOX_PAYMENT_METHODS) }).strict();
+const PaymentMethodBody = z.object({ payment_method: z.enum(SANDBOX_PAYMENT_METHODS) }).strict().openapi('PaymentMethodAttachParams');
+const PaymentMethod = z.object({ payment_method: z.enum(SANDBOX_PAYMENT_METHODS) }).openapi('PaymentMethod');
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 const noWorkspace = { description: 'No such workspace (or not this key\'s)', content: { 'application/problem+json': { schema: Problem } } };
 const externalIdTaken = { description: '`external_id_taken`: another workspace has this external_id; nothing changed', content: { 'application/problem+json': { schema: Problem } } };
@@ -81,12 +83,16 @@ export function workspaceRoutes(deps: ApiDeps) {
   router.openapi(
     createRoute({ method: 'get', path: '/v1/workspaces', tags: ['workspaces'], security: bearer,
       description: 'Operator. The workspace with this external_id, as a list of zero or one.',
-      request: { query: z.object({ external_id: ExternalId }) },
-      responses: { 200: { description: 'Matching workspaces', ...json(z.object({ data: z.array(Workspace) })) }, ...problemResponses } }),
+      request: { query: pageQuery().extend({ external_id: ExternalId }) },
+      responses: { 200: { description: 'Matching workspaces', ...json(listOf('WorkspaceList', Workspace)) }, ...problemResponses } }),
     async (c) => {
       requireOperator(c.get('principal'));
-      const found = await workspaceByExternalId(deps.sql, c.req.valid('query').external_id);
-      return c.json({ data: found ? [presentWorkspace(found)] : [] }, 200);
+      const { external_id, limit, starting_after } = c.req.valid('query');
+      const found = await workspaceByExternalId(deps.sql, external_id);
+      // external_id is unique: at most one item, paged like every list so clients page every list alike.
+      const page = pageAfter(found ? [presentWorkspace(found)] : [], { limit, after: starting_after });
+      if (!page) throw invalid('starting_after', 'not the id of a workspace in this list');
+      return c.json(page, 200);
     },
   );
 
@@ -124,7 +130,7 @@ export function workspaceRoutes(deps: ApiDeps) {
     createRoute({ method: 'put', path: '/v1/payment-method', tags: ['billing'], security: bearer,
       description: 'Sandbox mode: one of Stripe\'s test payment method ids. (Stripe mode collects cards through Checkout.)',
       request: { body: { content: { 'application/json': { schema: PaymentMethodBody } }, required: true } },
-      responses: { 200: { description: 'Saved', content: { 'application/json': { schema: PaymentMethodBody } } }, ...problemResponses } }),
+      responses: { 200: { description: 'Saved', content: { 'application/json': { schema: PaymentMethod } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
       const { payment_method } = c.req.valid('json');

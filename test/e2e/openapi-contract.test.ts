@@ -129,6 +129,8 @@ interface Req {
   body?: unknown;
   /** Whose key; default: the workspace's for operations with `security`, none otherwise. */
   as?: Who;
+  /** Further request headers (e.g. Idempotency-Key). */
+  headers?: Record<string, string>;
 }
 interface Res { status: number; contentType: string | null; text: string; body: any }
 
@@ -163,6 +165,9 @@ const UNKNOWN_KEY = 'sk_ws_contract_test_unknown_key';
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-02T00:00:00Z';
 const bad = (why: string, request: Omit<Req, 'op'>, fields: string[]): InvalidCase => ({ why, request, status: 400, code: 'invalid_request', fields });
+/** Every POST takes Idempotency-Key (api/idempotency.ts): over 255 characters it is a 400 naming it. */
+const longIdempotencyKey = (request: Omit<Req, 'op'> = {}): InvalidCase =>
+  bad('an Idempotency-Key over 255 characters', { ...request, headers: { 'idempotency-key': 'k'.repeat(256) } }, ['Idempotency-Key']);
 const unknownId = (why: string, request: Omit<Req, 'op'>, code: string): InvalidCase => ({ why, request, status: 404, code });
 const unknownKey = (request: Omit<Req, 'op'> = {}): InvalidCase => ({ why: 'an unknown bearer key', request: { ...request, as: 'unknown-key' }, status: 401, code: 'unauthorized' });
 
@@ -361,21 +366,27 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/invoices': {
     valid: async (_ctx, send) => {
       expect((await send({ op: 'GET /v1/invoices' }, 200)).body.data.map((i: { kind: string }) => i.kind).sort()).toEqual(['pack', 'subscription']);
+      const first = await send({ op: 'GET /v1/invoices', query: { limit: 1 } }, 200);
+      expect(first.body).toMatchObject({ has_more: true, next_cursor: first.body.data[0].id });
+      await send({ op: 'GET /v1/invoices', query: { limit: 1, starting_after: first.body.next_cursor } }, 200);
     },
-    invalid: () => [],
+    invalid: () => [
+      bad('limit above 100', { query: { limit: 101 } }, ['limit']),
+      bad('an unknown cursor', { query: { starting_after: 'in_unknown' } }, ['starting_after']),
+    ],
   },
   'POST /v1/billing-portal': {
     valid: async (_ctx, send) => {
       await send({ op: 'POST /v1/billing-portal' }, 200);
     },
-    invalid: () => [],
+    invalid: () => [longIdempotencyKey()],
   },
   'POST /v1/payment-method/checkout': {
     // The test stack runs in sandbox mode, where the documented answer is 409.
     valid: async (_ctx, send) => {
       expect((await send({ op: 'POST /v1/payment-method/checkout' }, 409)).body.code).toBe('sandbox_mode');
     },
-    invalid: () => [],
+    invalid: () => [longIdempotencyKey()],
   },
   'POST /v1/api-keys': {
     valid: async (ctx, send) => {
@@ -403,8 +414,12 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/api-keys': {
     valid: async (ctx, send) => {
       expect((await send({ op: 'GET /v1/api-keys' }, 200)).body.data.map((k: { id: string }) => k.id)).toContain(ctx.apiKeyId);
+      expect((await send({ op: 'GET /v1/api-keys', query: { limit: 1 } }, 200)).body).toMatchObject({ has_more: true });
     },
-    invalid: () => [],
+    invalid: () => [
+      bad('limit 0', { query: { limit: 0 } }, ['limit']),
+      bad('an unknown cursor', { query: { starting_after: 'key_unknown' } }, ['starting_after']),
+    ],
   },
   // Revokes the second key, never the one the workspace's requests use.
   'DELETE /v1/api-keys/{id}': {
@@ -427,9 +442,12 @@ const fixtures: Record<string, Fixture> = {
   },
   'GET /v1/custom-models': {
     valid: async (ctx, send) => {
-      expect((await send({ op: 'GET /v1/custom-models' }, 200)).body).toMatchObject({ data: [{ id: ctx.customModelId }], limit: 3 });
+      expect((await send({ op: 'GET /v1/custom-models' }, 200)).body).toMatchObject({ data: [{ id: ctx.customModelId }], limit: 3, has_more: false, next_cursor: null });
     },
-    invalid: () => [],
+    invalid: () => [
+      bad('limit above 100', { query: { limit: 101 } }, ['limit']),
+      bad('an unknown cursor', { query: { starting_after: 'cm_unknown' } }, ['starting_after']),
+    ],
   },
   'DELETE /v1/custom-models/{id}': {
     valid: async (ctx, send) => {
@@ -486,7 +504,10 @@ const fixtures: Record<string, Fixture> = {
     valid: async (_ctx, send) => {
       await send({ op: 'GET /v1/notifications', query: { limit: 5 } }, 200);
     },
-    invalid: () => [bad('limit not a number', { query: { limit: 'five' } }, ['limit'])],
+    invalid: () => [
+      bad('limit not a number', { query: { limit: 'five' } }, ['limit']),
+      bad('an unknown cursor', { query: { starting_after: 'ntf_999999999' } }, ['starting_after']),
+    ],
   },
   'GET /v1/webhook-events': {
     valid: async (_ctx, send) => {
@@ -563,13 +584,13 @@ const fixtures: Record<string, Fixture> = {
     valid: async (_ctx, send) => {
       expect((await send({ op: 'POST /v1/subscription/resume' }, 200)).body.pause).toBeNull();
     },
-    invalid: () => [],
+    invalid: () => [longIdempotencyKey()],
   },
   'POST /v1/subscription/cancel': {
     valid: async (_ctx, send) => {
       expect((await send({ op: 'POST /v1/subscription/cancel' }, 200)).body.cancel_at_period_end).toBe(true);
     },
-    invalid: () => [],
+    invalid: () => [longIdempotencyKey()],
   },
   // ---- Workspaces by the studio's id, billing sessions, one invoice (SPEC §10) ----
   'PATCH /v1/workspaces/{id}': {
@@ -705,8 +726,10 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/admin/operator-keys': {
     valid: async (ctx, send) => {
       expect(JSON.stringify((await send({ op: 'GET /v1/admin/operator-keys', as: 'operator' }, 200)).body)).toContain(ctx.operatorKeyId);
+      const first = await send({ op: 'GET /v1/admin/operator-keys', as: 'operator', query: { limit: 1 } }, 200);
+      expect(first.body).toMatchObject({ data: [{ id: 'opk_root' }], has_more: true, next_cursor: 'opk_root' });
     },
-    invalid: () => [unknownKey()],
+    invalid: () => [unknownKey(), bad('an unknown cursor', { as: 'operator', query: { starting_after: 'opk_unknown' } }, ['starting_after'])],
   },
   'DELETE /v1/admin/operator-keys/{id}': {
     valid: async (ctx, send) => {
@@ -849,7 +872,7 @@ describe('OpenAPI contract: every documented operation answers as documented', (
 
     const response = await fetch(stack.baseUrl + path + query, {
       method: op.method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(bodyText === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(bodyText === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers },
       body: bodyText,
     });
     const text = await response.text();

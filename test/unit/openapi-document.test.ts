@@ -1,6 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { ERROR_CATALOGUE } from '../../api/error-catalogue.js';
+import { INTERVALS, PACKS, PLAN_IDS } from '../../domain/catalog.js';
 import { createSql } from '../../ledger/db.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
 
@@ -72,6 +74,73 @@ describe('the OpenAPI document', () => {
       }
       if (key !== 'GET /v1/plans') expect(op.responses['429'], `${key} is rate limited`).toBeDefined();
     }
+  });
+
+  it('names every request and response body: a $ref to a component schema, never an anonymous object', () => {
+    const anonymous: string[] = [];
+    for (const { key, op } of operations()) {
+      const bodies = [
+        ...Object.entries((op.requestBody?.content ?? {}) as Record<string, { schema?: Json }>).map(([type, media]) => [`request ${type}`, media.schema] as const),
+        ...Object.entries(op.responses).flatMap(([status, response]) => Object.entries((response.content ?? {}) as Record<string, { schema?: Json }>)
+          .map(([type, media]) => [`${status} ${type}`, media.schema] as const)),
+      ];
+      for (const [where, schema] of bodies) {
+        // A CSV download is a string, not an object a generator would have to name.
+        if (where.endsWith('text/csv') && schema?.type === 'string') continue;
+        if (!schema || typeof schema.$ref !== 'string') anonymous.push(`${key} ${where}`);
+      }
+    }
+    expect(anonymous).toEqual([]);
+  });
+
+  it('pages every list alike: limit and starting_after in, {data, has_more, next_cursor} out', () => {
+    const schemas = doc.components.schemas!;
+    const resolve = (schema: Json | undefined) => (schema?.$ref ? schemas[String(schema.$ref).split('/').pop()!] : schema) as Json | undefined;
+    const lists = operations().filter(({ op }) => {
+      const body = resolve((op.responses['200']?.content as Record<string, { schema?: Json }> | undefined)?.['application/json']?.schema);
+      return (body?.properties as Json | undefined)?.data !== undefined;
+    });
+    expect(lists.map((l) => l.op.operationId)).toEqual(expect.arrayContaining([
+      'listInvoices', 'listApiKeys', 'listCustomModels', 'listCreations', 'listLedgerEntries', 'listNotifications', 'listWebhookDeliveries',
+      'adminListWorkspaces', 'adminListAuditEvents', 'adminListOperatorKeys', 'listWorkspaces',
+    ]));
+    for (const { key, op } of lists) {
+      const query = (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+      expect(query, key).toEqual(expect.arrayContaining(['limit', 'starting_after']));
+      const limit = op.parameters!.find((p) => p.name === 'limit')!.schema as Json;
+      expect(limit, `${key} limit`).toMatchObject({ minimum: 1, maximum: 100 });
+      expect(limit.default, `${key} documents its default limit`).toBeTypeOf('number');
+      const body = resolve((op.responses['200']!.content as Record<string, { schema: Json }>)['application/json']!.schema)!;
+      expect(Object.keys(body.properties as Json), key).toEqual(expect.arrayContaining(['data', 'has_more', 'next_cursor']));
+      // The old cursor name stays accepted where it existed, marked deprecated.
+      const legacy = op.parameters!.find((p) => p.name === 'cursor');
+      if (legacy) expect(legacy.deprecated ?? (legacy.schema as Json).deprecated, `${key} cursor`).toBe(true);
+    }
+  });
+
+  it('writes every instant as date-time and takes enums from the domain', () => {
+    const schemas = doc.components.schemas!;
+    const loose: string[] = [];
+    const walk = (schema: unknown, where: string) => {
+      if (!schema || typeof schema !== 'object') return;
+      const s = schema as Json;
+      for (const [name, prop] of Object.entries((s.properties ?? {}) as Record<string, Json>)) {
+        const types = ([] as unknown[]).concat(prop.type);
+        const instantName = /(^at$|_at$|_time$|period_start$|period_end$)/.test(name);
+        if (instantName && types.includes('string') && prop.format !== 'date-time') loose.push(`${where}.${name}`);
+        walk(prop, `${where}.${name}`);
+      }
+      for (const key of ['items', 'anyOf', 'oneOf', 'allOf']) {
+        for (const part of ([] as unknown[]).concat(s[key] ?? [])) walk(part, where);
+      }
+    };
+    for (const [name, schema] of Object.entries(schemas)) walk(schema, name);
+    expect(loose).toEqual([]);
+    const props = (name: string) => (schemas[name]!.properties ?? {}) as Record<string, Json>;
+    expect(props('SubscriptionCreateParams').plan!.enum).toEqual(PLAN_IDS);
+    expect(props('SubscriptionCreateParams').interval!.enum).toEqual([...INTERVALS]);
+    expect(props('PackPurchaseCreateParams').size!.enum).toEqual(PACKS.map((p) => p.credits));
+    expect(props('Problem').code!.enum).toEqual(ERROR_CATALOGUE.map((e) => e.code));
   });
 
   it('has a server relative to its own origin, so the document is the same on every machine', () => {

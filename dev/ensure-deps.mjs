@@ -6,5 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 const installed = 'node_modules/.package-lock.json';
 if (!existsSync(installed) || statSync(installed).mtimeMs < statSync('package-lock.json').mtimeMs) {
   console.log('[deps] installing npm packages (npm ci)…');
+  const startedAt = Date.now();
   execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
+  // npm run first-start-check reads this line.
+  console.log(`[deps] phase npm-ci done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 }

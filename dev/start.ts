@@ -1,7 +1,10 @@
 /**
  * `npm start`: the whole product on embedded defaults, in one command.
- * Postgres (DATABASE_URL, else a private cluster under .data/), the Temporal CLI dev server with its
- * Web UI and our search attributes, then the worker and the API as child processes. Ctrl-C stops all.
+ * Postgres (DATABASE_URL, else a private cluster under .data/) and, side by side, the Temporal CLI dev server
+ * with its Web UI and our search attributes (TEMPORAL_ADDRESS / a temporal.toml profile: an external server
+ * instead); then, once the ledger is migrated and the Temporal frontend healthy, the worker and the API as child
+ * processes. Prints each phase's duration. Ports: PORT (3000), EMBEDDED_POSTGRES_PORT (54329),
+ * TEMPORAL_DEV_SERVER_PORT (7233), TEMPORAL_UI_PORT (its port + 1000). Ctrl-C stops all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +14,7 @@ import { migrate } from '../ledger/migrate.js';
 import { startPrivateCluster, type PrivateCluster } from './postgres.js';
 import { waitForPort } from './ports.js';
 import { type DevServer, startDevServer } from './temporal-dev-server.js';
+import { loadTemporalSettings } from '../runtime/temporal-connection.js';
 import { ensureTemporalCli } from './tools.js';
 
 const dataDir = join(process.cwd(), '.data');
@@ -25,7 +29,8 @@ function operatorKey(): string {
 }
 
 function runTs(entry: string, env: NodeJS.ProcessEnv, name: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout!.pipe(process.stdout, { end: false }); // piped, not inherited: printed() watches it too
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`[start] ${name} exited (${signal ?? code}); stopping everything`);
@@ -69,45 +74,98 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Runs `task` as the named phase of the first start, and prints how long it took (first-start-check reads these). */
+const startedAt = Date.now();
+async function phase<T>(name: string, task: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  const result = await task();
+  say(`phase ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s (at ${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
+  return result;
+}
+
+/** Resolves when the child prints `marker` on its stdout; rejects if it exits first. */
+function printed(child: ChildProcess, marker: string, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString()).slice(-1000);
+      if (seen.includes(marker)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it printed "${marker}"`)));
+  });
+}
+
 mkdirSync(dataDir, { recursive: true });
 const port = Number(process.env.PORT ?? 3000);
 const adminKey = operatorKey();
+const temporal = loadTemporalSettings();
 
-let databaseUrl = process.env.DATABASE_URL;
-if (databaseUrl) {
-  say('using DATABASE_URL');
-} else {
-  const pgPort = Number(process.env.EMBEDDED_POSTGRES_PORT ?? 54329);
-  say(`starting a private Postgres cluster in .data/postgres on 127.0.0.1:${pgPort}`);
-  cluster = await startPrivateCluster({ dir: join(dataDir, 'postgres'), port: pgPort, durable: true });
-  databaseUrl = cluster.url;
-}
-say('applying database migrations');
-await migrate(databaseUrl);
+// Temporal (tool resolution, dev server) and Postgres (initdb, migrations) start side by side: the CLI's
+// download and the dev server's boot run in their own processes while Postgres initialises.
+const temporalReady: Promise<{ address: string; ui: string | null }> = (async () => {
+  if (process.env.TEMPORAL_ADDRESS || process.env.TEMPORAL_CONFIG_FILE || process.env.TEMPORAL_PROFILE) {
+    say(`using the Temporal server at ${temporal.address} (namespace ${temporal.namespace})`);
+    return { address: temporal.address, ui: process.env.TEMPORAL_UI_URL ?? null };
+  }
+  const cli = await phase('tools', () => ensureTemporalCli());
+  const temporalPort = Number(process.env.TEMPORAL_DEV_SERVER_PORT ?? 7233);
+  const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? temporalPort + 1000);
+  say(`starting the Temporal dev server on 127.0.0.1:${temporalPort} (state in .data/temporal.sqlite)`);
+  devServer = await phase('temporal', () => startDevServer({
+    cli, port: temporalPort, uiPort, dbFile: join(dataDir, 'temporal.sqlite'), logFile: join(dataDir, 'temporal.log'),
+    namespace: temporal.namespace,
+  }));
+  return { address: devServer.address, ui: devServer.uiUrl };
+})();
 
-let temporalAddress = process.env.TEMPORAL_ADDRESS;
-let temporalUi = process.env.TEMPORAL_UI_URL ?? null;
-if (temporalAddress) {
-  say(`using the Temporal server at ${temporalAddress}`);
-} else {
-  const cli = await ensureTemporalCli();
-  say('starting the Temporal dev server (state in .data/temporal.sqlite)');
-  devServer = await startDevServer({
-    cli, port: 7233, uiPort: 8233, dbFile: join(dataDir, 'temporal.sqlite'), logFile: join(dataDir, 'temporal.log'),
-  });
-  temporalAddress = devServer.address;
-  temporalUi = devServer.uiUrl;
+const databaseReady: Promise<string> = (async () => {
+  let url = process.env.DATABASE_URL;
+  if (url) {
+    say('using DATABASE_URL');
+  } else {
+    const pgPort = Number(process.env.EMBEDDED_POSTGRES_PORT ?? 54329);
+    say(`starting a private Postgres cluster in .data/postgres on 127.0.0.1:${pgPort}`);
+    cluster = await phase('postgres', () => startPrivateCluster({ dir: join(dataDir, 'postgres'), port: pgPort, durable: true }));
+    url = cluster.url;
+  }
+  const databaseUrl = url;
+  say('applying database migrations');
+  await phase('migrations', () => migrate(databaseUrl));
+  return databaseUrl;
+})();
+
+let databaseUrl = '';
+let temporalAddress = '';
+let temporalUi: string | null = null;
+try {
+  [databaseUrl, { address: temporalAddress, ui: temporalUi }] = await Promise.all([databaseReady, temporalReady]);
+} catch (error) {
+  console.error(`[start] ${(error as Error).message}`);
+  await Promise.allSettled([databaseReady, temporalReady]); // both halves settled before stopping what started
+  await stopAll(1);
 }
 
 const env = {
-  ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, ADMIN_API_KEY: adminKey, PORT: String(port),
+  ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: temporal.namespace,
+  ADMIN_API_KEY: adminKey, PORT: String(port),
   ...(temporalUi ? { TEMPORAL_UI_URL: temporalUi } : {}), // the console links to the workflows there
   // Local development: alert webhooks may reach receivers on this machine (never set in production).
   ALLOW_PRIVATE_WEBHOOK_TARGETS: process.env.ALLOW_PRIVATE_WEBHOOK_TARGETS ?? 'true',
 };
-children.push(runTs('worker/main.ts', env, 'worker'), runTs('api/main.ts', env, 'api'));
-await waitForPort(port, 60_000);
-await waitUntilReady(`http://localhost:${port}/readyz`);
+// Both start once Postgres is migrated and the Temporal frontend is healthy (not merely listening).
+const worker = runTs('worker/main.ts', env, 'worker');
+children.push(worker, runTs('api/main.ts', env, 'api'));
+await Promise.all([
+  phase('worker', () => printed(worker, 'worker polling', 'worker')),
+  phase('api', async () => {
+    await waitForPort(port, 120_000);
+    await waitUntilReady(`http://localhost:${port}/readyz`);
+  }),
+]).catch(async (error: Error) => {
+  console.error(`[start] ${error.message}`);
+  await stopAll(1);
+});
+say(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 
 const api = `http://localhost:${port}`;
 console.log(`

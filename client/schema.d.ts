@@ -1161,6 +1161,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdminSubscriptionCancelParams: {
+            /**
+             * @description true (default): no further renewals, usable until the period ends; false: ends now (plan credits forfeited, packs and adjustments frozen, nothing refunded: refund separately)
+             * @default true
+             */
+            at_period_end: boolean;
+        };
         AdminWorkspace: {
             workspace: components["schemas"]["WorkspaceSummary"];
             subscription: components["schemas"]["Subscription"] & (Record<string, never> | null);
@@ -1175,6 +1182,15 @@ export interface components {
             /** @description Shown once, when a webhook URL is first set: verify `x-credit-engine-signature` (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">) with it. */
             signing_secret?: string;
         };
+        AlertSettingsUpdateParams: {
+            /** @description Alert when the available balance drops below this; null restores the default (10% of the plan's monthly credits). */
+            low_balance_threshold?: number | null;
+            /**
+             * Format: uri
+             * @description Where notifications are POSTed as signed webhooks; null stops delivery (they stay listed). http(s), no credentials, a public host: private, loopback and link-local addresses are refused (here and when connecting).
+             */
+            webhook_url?: string | null;
+        };
         ApiKey: {
             id: string;
             hint: string;
@@ -1182,13 +1198,44 @@ export interface components {
             daily_credit_limit: number | null;
             /** @description Credits used today (the workspace's UTC day): quoted by running holds, charged by ended ones */
             used: number;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             revoked_at: string | null;
+        };
+        ApiKeyCreateParams: {
+            /** @description Who or what uses the key, e.g. a producer or a tool (1–100 characters) */
+            name?: string;
+            /** @description Credits the key's holds may reserve per UTC day of the workspace's time (a hold counts on the day it was made; what it releases goes back to that day). Beyond it a hold is refused 402 `spending_limit_reached`. A key with a limit cannot create, change or revoke keys (403 `key_restricted`). */
+            daily_credit_limit?: number;
+        };
+        ApiKeyList: {
+            data: components["schemas"]["ApiKey"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        ApiKeyUpdateParams: {
+            /** @description Who or what uses the key, e.g. a producer or a tool (1–100 characters) */
+            name?: string | null;
+            /** @description Credits the key's holds may reserve per UTC day of the workspace's time (a hold counts on the day it was made; what it releases goes back to that day). Beyond it a hold is refused 402 `spending_limit_reached`. A key with a limit cannot create, change or revoke keys (403 `key_restricted`). */
+            daily_credit_limit?: number | null;
         };
         AuditEntry: {
             id: string;
             operator_key_id: string;
-            /** @description Real time of the request (not a test clock's) */
+            /**
+             * Format: date-time
+             * @description Real time of the request (not a test clock's)
+             * @example 2026-01-01T00:00:00Z
+             */
             at: string;
             method: string;
             path: string;
@@ -1202,6 +1249,13 @@ export interface components {
             /** @description `ok` for a 2xx answer, else the problem's code */
             outcome: string;
         };
+        AuditEntryList: {
+            data: components["schemas"]["AuditEntry"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+        };
         AutoTopUp: {
             id: string;
             /** @enum {string} */
@@ -1213,7 +1267,15 @@ export interface components {
             invoice_id: string | null;
             /** @description A decline code, `authentication_required`, or why it was skipped. */
             failure_code: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             updated_at: string;
         };
         AutoTopUpSettings: {
@@ -1230,6 +1292,10 @@ export interface components {
             disabled_reason: string | null;
             pending_top_up: {
                 id: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T00:00:00Z
+                 */
                 created_at: string;
             } | null;
             /** @description Automatic top-ups paid or in flight this calendar month (UTC, the workspace's time). */
@@ -1240,6 +1306,18 @@ export interface components {
             };
             /** @description The latest ten, newest first. */
             top_ups: components["schemas"]["AutoTopUp"][];
+        };
+        AutoTopUpUpdateParams: {
+            enabled: boolean;
+            /** @description Credits: when a capture or an expiry takes the available balance below this, or a hold is refused for want of credits, one pack is bought. */
+            threshold: number;
+            /**
+             * @description Credits of the pack bought, priced as any pack (your plan's discount applies).
+             * @enum {integer}
+             */
+            pack: 100 | 500;
+            /** @description Cap on automatic top-ups (paid and in flight) per calendar month (UTC); at least one pack's price. */
+            monthly_limit_cents: number;
         };
         Balance: {
             available: number;
@@ -1255,12 +1333,40 @@ export interface components {
             /** @description Single use, valid until expires_at: signs the customer into /billing */
             url: string;
             return_url: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             expires_at: string;
+        };
+        BillingSessionCreateParams: {
+            /** @description Operator key only: the workspace */
+            workspace_id?: string;
+            /** @description Operator key only: the workspace, by the studio's id */
+            external_id?: string;
+            /**
+             * Format: uri
+             * @description Where the billing page's "back" link leads (http or https); shown as a link, never redirected to
+             * @example https://studio.example/settings
+             */
+            return_url?: string;
+        };
+        Catalog: {
+            plans: components["schemas"]["Plan"][];
+            packs: components["schemas"]["Pack"][];
         };
         ChangePreview: {
             /** @enum {string} */
             kind: "upgrade" | "downgrade" | "interval_switch";
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             effective_at: string;
             /** @description What is invoiced at once (null for a downgrade, which takes effect at the period end) */
             invoice: {
@@ -1275,14 +1381,30 @@ export interface components {
                 amount_due_cents: number;
             } | null;
             credits_granted: number;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             credits_expire_at: string | null;
             /** @description Active custom models the change deactivates when it takes effect */
             custom_models_deactivated: number;
         };
+        /** @description A change: `invoice_id` and `latest_invoice` are the invoice it made now, as GET /v1/invoices/{id} shows it (the object a pack purchase answers as `invoice`); both null for a downgrade, which is invoiced at the renewal. */
         ChangeResult: {
             /** @enum {string} */
             kind: "upgrade" | "downgrade" | "interval_switch";
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             effective_at: string | null;
+            /** @description The invoice the change made now (upgrade, interval switch); null for a downgrade */
+            invoice_id: string | null;
+            latest_invoice: components["schemas"]["Invoice"] | null;
+            /**
+             * @deprecated
+             * @description Deprecated: the same id as `invoice_id`, absent for a downgrade (kept for clients written before it)
+             */
             invoice?: string;
             credits_granted?: number;
             pending?: boolean;
@@ -1303,8 +1425,16 @@ export interface components {
                 lot: string;
                 credits: number;
             }[];
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
-            /** @description While running: when the hold lapses and its credits are released (POST /v1/creations/{id}/extend pushes it); null once ended */
+            /**
+             * Format: date-time
+             * @description While running: when the hold lapses and its credits are released (POST /v1/creations/{id}/extend pushes it); null once ended
+             * @example 2026-01-01T00:00:00Z
+             */
             expires_at: string | null;
             model: string | null;
             /** @description What was estimated: the quote's request */
@@ -1325,13 +1455,43 @@ export interface components {
                 [key: string]: string;
             };
         };
+        CreationCompleteParams: {
+            credits: number;
+        };
+        CreationCreateParams: {
+            quote_id: string;
+            /** @description The studio's own reference for the creation (1–200 characters; not unique) */
+            external_id?: string;
+            /** @description The studio's own string → string pairs, like Stripe's: at most 50 keys, keys of 1 to 40 characters, values of at most 500 */
+            metadata?: {
+                [key: string]: string;
+            };
+        };
+        CreationExtendParams: {
+            extend_by_s: number;
+        };
+        CreationList: {
+            data: components["schemas"]["Creation"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+        };
         CreditAdjustment: {
             id: string;
             workspace_id: string;
             credits: number;
             reason: string;
-            /** @description The workspace's time (its test clock's when it has one) */
+            /**
+             * Format: date-time
+             * @description The workspace's time (its test clock's when it has one)
+             * @example 2026-01-01T00:00:00Z
+             */
             at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             expires_at: string | null;
             /** @description The lots touched and by how much (signed) */
             lots: {
@@ -1342,6 +1502,18 @@ export interface components {
             balance_after: number;
             /** @description Granted while the workspace has no live subscription: frozen until one starts (like a pack) */
             frozen: boolean;
+        };
+        CreditAdjustmentCreateParams: {
+            /** @description Positive: grant a lot of source `adjustment`; negative: take unspent, unheld credits in burn order */
+            credits: number;
+            /** @description Why; kept on every journal entry of the adjustment */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description Positive adjustments only: when the lot expires (after the workspace's current time). Without it the lot never expires and burns after every expiring lot and before packs.
+             * @example 2026-01-01T00:00:00Z
+             */
+            expires_at?: string;
         };
         CreditNote: {
             /** @example cn_5d1c0e8f2a7b3c4d5e6f7a8b */
@@ -1364,18 +1536,37 @@ export interface components {
             /** @description Credits of this refund's share already spent: recorded, never collected from other lots */
             shortfall: number;
             provider_refund_id: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
         };
         CustomModel: {
             id: string;
             name: string;
             active: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             last_used_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
+        };
+        CustomModelCreateParams: {
+            name: string;
         };
         CustomModelList: {
             data: components["schemas"]["CustomModel"][];
-            /** @description Active custom models the current plan allows (0 without a subscription). */
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+            /** @description Active custom models the current plan allows (0 without a subscription); not the page size. */
             limit: number;
         };
         Invoice: {
@@ -1389,17 +1580,22 @@ export interface components {
             kind: "subscription" | "upgrade" | "interval_switch" | "pack";
             /** @enum {string} */
             status: "paid" | "open" | "void";
-            lines: {
-                description: string;
-                amount_cents: number;
-            }[];
+            lines: components["schemas"]["InvoiceLine"][];
             subtotal_cents: number;
             tax_cents: number;
             total_cents: number;
             amount_due_cents: number;
             hosted_url: string | null;
             pdf_url: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             paid_at: string | null;
             /** @description Refunds and lost disputes of this invoice, oldest first (SPEC §10) */
             credit_notes: components["schemas"]["CreditNote"][];
@@ -1409,6 +1605,22 @@ export interface components {
                 status: string;
             } | null;
         };
+        InvoiceLine: {
+            description: string;
+            amount_cents: number;
+        };
+        InvoiceList: {
+            data: components["schemas"]["Invoice"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        InvoiceRefundParams: {
+            /** @description Cents to refund; all that is left when absent */
+            amount_cents?: number;
+            reason: string;
+        };
         LedgerEntry: {
             id: string;
             /** @enum {string} */
@@ -1416,12 +1628,23 @@ export interface components {
             lot: string;
             amount: number;
             balance_after: number;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             at: string;
             operation: string;
             /** @description The entry's effect on the available balance: `amount`, except for a capture (0: its credits left the available balance when they were held; its `amount` shows them consumed) */
             balance_change: number;
             /** @description Why: an adjustment's reason; null for other entries */
             reason: string | null;
+        };
+        LedgerEntryList: {
+            data: components["schemas"]["LedgerEntry"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
         };
         Lot: {
             id: string;
@@ -1430,7 +1653,15 @@ export interface components {
             granted: number;
             remaining: number;
             held: number;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             granted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             expires_at: string | null;
             frozen: boolean;
         };
@@ -1448,23 +1679,69 @@ export interface components {
             id: string;
             kind: string;
             payload?: unknown;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             at: string;
+        };
+        NotificationList: {
+            data: components["schemas"]["Notification"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
         };
         OperatorKey: {
             id: string;
             name: string;
             hint: string;
-            /** @description Null for `opk_root`, ADMIN_API_KEY from the environment */
+            /**
+             * Format: date-time
+             * @description Null for `opk_root`, ADMIN_API_KEY from the environment
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             revoked_at: string | null;
+        };
+        OperatorKeyCreateParams: {
+            name: string;
+        };
+        OperatorKeyList: {
+            data: components["schemas"]["OperatorKey"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
         };
         Pack: {
             credits: number;
             price_cents: number;
         };
         PackPurchase: {
+            /** @description The pack's invoice (the same id as `invoice.id`, as a plan change answers it) */
+            invoice_id: string;
             invoice: components["schemas"]["Invoice"];
             lot: string | null;
+        };
+        PackPurchaseCreateParams: {
+            /**
+             * @description Credits of the pack (GET /v1/plans lists the packs and their prices)
+             * @enum {integer}
+             */
+            size: 100 | 500;
+        };
+        PaymentMethod: {
+            /** @enum {string} */
+            payment_method: "pm_card_visa" | "pm_card_chargeDeclined" | "pm_card_authenticationRequired" | "pm_card_createDispute";
+        };
+        PaymentMethodAttachParams: {
+            /** @enum {string} */
+            payment_method: "pm_card_visa" | "pm_card_chargeDeclined" | "pm_card_authenticationRequired" | "pm_card_createDispute";
         };
         Plan: {
             id: string;
@@ -1481,10 +1758,18 @@ export interface components {
         };
         /** @description An application/problem+json document; a refusal adds its detail fields beside the standard ones. */
         Problem: {
+            /**
+             * Format: uri
+             * @description The code's entry in the error catalogue: `<origin>/docs/errors#<code>`
+             */
             type: string;
             title: string;
             status: number;
-            code: string;
+            /**
+             * @description What went wrong, stable for programs; every code with its status and meaning is in `x-error-codes` and at /docs/errors
+             * @enum {string}
+             */
+            code: "subscription_not_active" | "subscription_canceling" | "change_pending" | "same_plan" | "unknown_plan" | "invalid_request" | "already_paused" | "not_cancelable" | "already_canceling" | "nothing_to_resume" | "no_scheduled_change" | "payment_declined" | "subscription_exists" | "no_subscription" | "subscription_required" | "preview_unavailable" | "no_upcoming_invoice" | "preview_outdated" | "invoice_not_found" | "invoice_not_refundable" | "refund_exceeds_paid" | "invoice_disputed" | "provider_refund_failed" | "quote_not_found" | "quote_expired" | "insufficient_credits" | "creation_not_found" | "creation_not_running" | "spending_limit_reached" | "hold_extension_limit" | "creation_already_ended" | "open_quote_limit_reached" | "key_restricted" | "api_key_limit_reached" | "custom_model_limit" | "custom_model_not_found" | "custom_model_cap_reached" | "external_id_taken" | "nothing_to_retry" | "root_key_not_revocable" | "webhook_not_configured" | "event_not_yet_sent" | "unauthorized" | "forbidden" | "not_found" | "payload_too_large" | "rate_limited" | "idempotency_key_reused" | "idempotency_key_in_use" | "idempotent_secret_not_replayable" | "invalid_signature" | "sandbox_mode" | "http_error" | "refused" | "temporarily_unavailable" | "internal_error";
             errors?: {
                 field: string;
                 reason: string;
@@ -1495,7 +1780,19 @@ export interface components {
         Quote: {
             quote_id: string;
             credits: number;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             expires_at: string;
+        };
+        QuoteCreateParams: {
+            /** @enum {string} */
+            model: "imagen-3" | "veo-2" | "kling-2" | "runway-gen4-turbo";
+            count?: number;
+            /** @enum {string} */
+            resolution?: "standard" | "high";
+            duration_s?: number;
         };
         RedirectUrl: {
             url: string;
@@ -1505,6 +1802,10 @@ export interface components {
             status: string;
             invoice_id: string;
         };
+        SandboxDisputeCloseParams: {
+            /** @enum {string} */
+            outcome: "won" | "lost";
+        };
         Subscription: {
             id: string;
             /** @enum {string} */
@@ -1512,17 +1813,41 @@ export interface components {
             plan: string;
             /** @enum {string} */
             interval: "month" | "year";
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             current_period_start: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             current_period_end: string;
             cancel_at_period_end: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             next_due_at: string | null;
             scheduled_change: {
                 plan: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T00:00:00Z
+                 */
                 effective_at: string;
             } | null;
             pause: {
                 cycles: number;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T00:00:00Z
+                 */
                 starts_at: string | null;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T00:00:00Z
+                 */
                 resumes_at: string | null;
             } | null;
             pending_upgrade: {
@@ -1530,6 +1855,10 @@ export interface components {
                 /** @enum {string} */
                 interval: "month" | "year";
                 invoice_id: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T00:00:00Z
+                 */
                 expires_at: string;
             } | null;
             /** @description Why the first payment of a subscribe (status `incomplete`) or of a restart has not succeeded yet, the invoice to pay and the deadline; null when no first payment is outstanding. A new payment method retries it at once; cancel ends an incomplete subscription at once. */
@@ -1545,9 +1874,36 @@ export interface components {
                 invoice_id: string;
                 /** @description Where the customer can pay or authenticate the invoice; null when there is none. */
                 hosted_url: string | null;
-                /** @description When the attempt lapses if still unpaid (23 hours after it started); its invoice is then voided. */
+                /**
+                 * Format: date-time
+                 * @description When the attempt lapses if still unpaid (23 hours after it started); its invoice is then voided.
+                 * @example 2026-01-01T00:00:00Z
+                 */
                 expires_at: string;
             } | null;
+        };
+        SubscriptionChangeParams: {
+            /** @enum {string} */
+            plan?: "plus" | "max" | "generative" | "team";
+            /** @enum {string} */
+            interval?: "month" | "year";
+            /** @description The amount due the customer confirmed (from the preview): if it differs now, 409 preview_outdated with the fresh preview, nothing charged */
+            expected_amount_due_cents?: number;
+        };
+        SubscriptionChangePreviewParams: {
+            /** @enum {string} */
+            plan?: "plus" | "max" | "generative" | "team";
+            /** @enum {string} */
+            interval?: "month" | "year";
+        };
+        SubscriptionCreateParams: {
+            /** @enum {string} */
+            plan: "plus" | "max" | "generative" | "team";
+            /** @enum {string} */
+            interval: "month" | "year";
+        };
+        SubscriptionPauseParams: {
+            cycles: number;
         };
         TestClock: {
             id: string;
@@ -1559,6 +1915,13 @@ export interface components {
             /** @enum {string} */
             status: "advancing" | "ready";
         };
+        TestClockTimeParams: {
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
+            frozen_time: string;
+        };
         UpcomingInvoice: {
             /** @enum {string} */
             kind: "subscription";
@@ -1569,18 +1932,27 @@ export interface components {
             plan: string;
             /** @enum {string} */
             interval: "month" | "year";
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             period_start: string;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             period_end: string;
-            lines: {
-                description: string;
-                amount_cents: number;
-            }[];
+            lines: components["schemas"]["InvoiceLine"][];
             subtotal_cents: number;
             tax_cents: number;
             total_cents: number;
             balance_applied_cents: number;
             amount_due_cents: number;
-            /** @description When the charge is attempted; null while past due after the last scheduled retry */
+            /**
+             * Format: date-time
+             * @description When the charge is attempted; null while past due after the last scheduled retry
+             * @example 2026-01-01T00:00:00Z
+             */
             next_attempt_at: string | null;
         };
         Usage: {
@@ -1669,7 +2041,11 @@ export interface components {
             /** @description Null when the receiver answered 2xx */
             error: string | null;
             duration_ms: number;
-            /** @description When the attempt started (wall clock) */
+            /**
+             * Format: date-time
+             * @description When the attempt started (wall clock)
+             * @example 2026-01-01T00:00:00Z
+             */
             at: string;
             /**
              * @description Where the event stands now: delivered (a 2xx came), failed (all 10 automatic attempts failed; a manual retry may still deliver it), pending
@@ -1677,10 +2053,20 @@ export interface components {
              */
             event_status: "pending" | "delivered" | "failed";
         };
+        WebhookDeliveryList: {
+            data: components["schemas"]["WebhookDelivery"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+        };
         WebhookEvents: {
             /** @description The event types sent to the webhook URL of PUT /v1/alerts; `*` is every type. None by default (alerts only). */
             enabled_events: ("subscription.updated" | "invoice.paid" | "invoice.payment_failed" | "credits.granted" | "credits.expired" | "credit_note.created" | "dispute.updated" | "top_up.succeeded" | "top_up.failed" | "*")[];
             available_events: ("subscription.updated" | "invoice.paid" | "invoice.payment_failed" | "credits.granted" | "credits.expired" | "credit_note.created" | "dispute.updated" | "top_up.succeeded" | "top_up.failed")[];
+        };
+        WebhookEventsUpdateParams: {
+            enabled_events: ("subscription.updated" | "invoice.paid" | "invoice.payment_failed" | "credits.granted" | "credits.expired" | "credit_note.created" | "dispute.updated" | "top_up.succeeded" | "top_up.failed" | "*")[];
         };
         Workspace: {
             id: string;
@@ -1690,13 +2076,46 @@ export interface components {
             metadata: {
                 [key: string]: string;
             };
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
+        };
+        WorkspaceCreateParams: {
+            name: string;
+            test_clock_id?: string;
+            /**
+             * @description The studio's own id for this customer; unique among workspaces
+             * @example user_8412
+             */
+            external_id?: string;
+            /**
+             * @description String → string, like Stripe's: at most 50 keys, keys of 1 to 40 characters, values of at most 500
+             * @example {
+             *       "plan_source": "web"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+        };
+        WorkspaceList: {
+            data: components["schemas"]["Workspace"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
         };
         WorkspaceSummary: {
             id: string;
             name: string;
             external_id: string | null;
             test_clock_id: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T00:00:00Z
+             */
             created_at: string;
             /** @description The live subscription, else the most recent one; null when none */
             subscription: {
@@ -1706,6 +2125,24 @@ export interface components {
                 plan: string;
                 interval: string;
             } | null;
+        };
+        WorkspaceSummaryList: {
+            data: components["schemas"]["WorkspaceSummary"][];
+            /** @description Whether another page follows */
+            has_more: boolean;
+            /** @description The `starting_after` of the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        WorkspaceUpdateParams: {
+            /**
+             * @description null clears it
+             * @example user_8412
+             */
+            external_id?: string | null;
+            /** @description String → string, like Stripe's: at most 50 keys, keys of 1 to 40 characters, values of at most 500. Merged into the workspace's: a string sets a key, null or "" removes it */
+            metadata?: {
+                [key: string]: string | null;
+            };
         };
     };
     responses: never;
@@ -1727,9 +2164,12 @@ export interface operations {
     adminListAuditEvents: {
         parameters: {
             query?: {
-                workspace_id?: string;
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
-                /** @description `next_cursor` of the previous page */
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+                workspace_id?: string;
+                /** @description Deprecated: the same as `starting_after`, which wins when both are sent */
                 cursor?: string;
             };
             header?: never;
@@ -1744,11 +2184,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["AuditEntry"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["AuditEntryList"];
                 };
             };
             /** @description Invalid input */
@@ -1832,11 +2268,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Cents to refund; all that is left when absent */
-                    amount_cents?: number;
-                    reason: string;
-                };
+                "application/json": components["schemas"]["InvoiceRefundParams"];
             };
         };
         responses: {
@@ -1946,7 +2378,12 @@ export interface operations {
     };
     adminListOperatorKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1959,9 +2396,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["OperatorKey"][];
-                    };
+                    "application/json": components["schemas"]["OperatorKeyList"];
                 };
             };
             /** @description Invalid input */
@@ -2043,9 +2478,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                };
+                "application/json": components["schemas"]["OperatorKeyCreateParams"];
             };
         };
         responses: {
@@ -2245,10 +2678,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    outcome: "won" | "lost";
-                };
+                "application/json": components["schemas"]["SandboxDisputeCloseParams"];
             };
         };
         responses: {
@@ -2346,8 +2776,11 @@ export interface operations {
                 /** @description The current subscription's status; `none`: never subscribed */
                 status?: "incomplete" | "active" | "past_due" | "paused" | "canceled" | "none";
                 plan?: "plus" | "max" | "generative" | "team";
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
-                /** @description `next_cursor` of the previous page */
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+                /** @description Deprecated: the same as `starting_after`, which wins when both are sent */
                 cursor?: string;
             };
             header?: never;
@@ -2362,11 +2795,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["WorkspaceSummary"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["WorkspaceSummaryList"];
                 };
             };
             /** @description Invalid input */
@@ -2535,7 +2964,9 @@ export interface operations {
     adminListCreations: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
                 starting_after?: string;
             };
             header?: never;
@@ -2552,11 +2983,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Creation"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["CreationList"];
                 };
             };
             /** @description Invalid input */
@@ -2649,18 +3076,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Positive: grant a lot of source `adjustment`; negative: take unspent, unheld credits in burn order */
-                    credits: number;
-                    /** @description Why; kept on every journal entry of the adjustment */
-                    reason: string;
-                    /**
-                     * Format: date-time
-                     * @description Positive adjustments only: when the lot expires (after the workspace's current time). Without it the lot never expires and burns after every expiring lot and before packs.
-                     * @example 2026-01-01T00:00:00Z
-                     */
-                    expires_at?: string;
-                };
+                "application/json": components["schemas"]["CreditAdjustmentCreateParams"];
             };
         };
         responses: {
@@ -2857,7 +3273,12 @@ export interface operations {
     };
     adminListInvoices: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1 to 100 (default 100) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -2872,9 +3293,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Invoice"][];
-                    };
+                    "application/json": components["schemas"]["InvoiceList"];
                 };
             };
             /** @description Invalid input */
@@ -2956,7 +3375,9 @@ export interface operations {
     adminListLedgerEntries: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
                 starting_after?: string;
             };
             header?: never;
@@ -2973,11 +3394,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["LedgerEntry"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["LedgerEntryList"];
                 };
             };
             /** @description Invalid input */
@@ -3155,7 +3572,10 @@ export interface operations {
     adminListNotifications: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
             };
             header?: never;
             path: {
@@ -3171,9 +3591,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Notification"][];
-                    };
+                    "application/json": components["schemas"]["NotificationList"];
                 };
             };
             /** @description Invalid input */
@@ -3266,13 +3684,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    /**
-                     * @description true (default): no further renewals, usable until the period ends; false: ends now (plan credits forfeited, packs and adjustments frozen, nothing refunded: refund separately)
-                     * @default true
-                     */
-                    at_period_end?: boolean;
-                };
+                "application/json": components["schemas"]["AdminSubscriptionCancelParams"];
             };
         };
         responses: {
@@ -3394,9 +3806,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    cycles: number;
-                };
+                "application/json": components["schemas"]["SubscriptionPauseParams"];
             };
         };
         responses: {
@@ -3834,15 +4244,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Alert when the available balance drops below this; null restores the default (10% of the plan's monthly credits). */
-                    low_balance_threshold?: number | null;
-                    /**
-                     * Format: uri
-                     * @description Where notifications are POSTed as signed webhooks; null stops delivery (they stay listed). http(s), no credentials, a public host: private, loopback and link-local addresses are refused (here and when connecting).
-                     */
-                    webhook_url?: string | null;
-                };
+                "application/json": components["schemas"]["AlertSettingsUpdateParams"];
             };
         };
         responses: {
@@ -3924,22 +4326,25 @@ export interface operations {
     };
     listApiKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1 to 100 (default 100) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Keys, newest first (never the secret), with today's use */
+            /** @description A page of keys, revoked ones included, newest first (never the secret), with today's use */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["ApiKey"][];
-                    };
+                    "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
             /** @description Invalid input */
@@ -4021,12 +4426,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    /** @description Who or what uses the key, e.g. a producer or a tool (1–100 characters) */
-                    name?: string;
-                    /** @description Credits the key's holds may reserve per UTC day of the workspace's time (a hold counts on the day it was made; what it releases goes back to that day). Beyond it a hold is refused 402 `spending_limit_reached`. A key with a limit cannot create, change or revoke keys (403 `key_restricted`). */
-                    daily_credit_limit?: number;
-                };
+                "application/json": components["schemas"]["ApiKeyCreateParams"];
             };
         };
         responses: {
@@ -4223,12 +4623,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Who or what uses the key, e.g. a producer or a tool (1–100 characters) */
-                    name?: string | null;
-                    /** @description Credits the key's holds may reserve per UTC day of the workspace's time (a hold counts on the day it was made; what it releases goes back to that day). Beyond it a hold is refused 402 `spending_limit_reached`. A key with a limit cannot create, change or revoke keys (403 `key_restricted`). */
-                    daily_credit_limit?: number | null;
-                };
+                "application/json": components["schemas"]["ApiKeyUpdateParams"];
             };
         };
         responses: {
@@ -4411,15 +4806,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    enabled: boolean;
-                    /** @description Credits: when a capture or an expiry takes the available balance below this, or a hold is refused for want of credits, one pack is bought. */
-                    threshold: number;
-                    /** @description Credits of the pack bought, priced as any pack (your plan's discount applies). */
-                    pack: number;
-                    /** @description Cap on automatic top-ups (paid and in flight) per calendar month (UTC); at least one pack's price. */
-                    monthly_limit_cents: number;
-                };
+                "application/json": components["schemas"]["AutoTopUpUpdateParams"];
             };
         };
         responses: {
@@ -4600,18 +4987,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Operator key only: the workspace */
-                    workspace_id?: string;
-                    /** @description Operator key only: the workspace, by the studio's id */
-                    external_id?: string;
-                    /**
-                     * Format: uri
-                     * @description Where the billing page's "back" link leads (http or https); shown as a link, never redirected to
-                     * @example https://studio.example/settings
-                     */
-                    return_url?: string;
-                };
+                "application/json": components["schemas"]["BillingSessionCreateParams"];
             };
         };
         responses: {
@@ -4704,7 +5080,9 @@ export interface operations {
     listCreations: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
                 starting_after?: string;
                 external_id?: string;
             };
@@ -4720,11 +5098,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Creation"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["CreationList"];
                     "text/csv": string;
                 };
             };
@@ -4807,15 +5181,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    quote_id: string;
-                    /** @description The studio's own reference for the creation (1–200 characters; not unique) */
-                    external_id?: string;
-                    /** @description The studio's own string → string pairs, like Stripe's: at most 50 keys, keys of 1 to 40 characters, values of at most 500 */
-                    metadata?: {
-                        [key: string]: string;
-                    };
-                };
+                "application/json": components["schemas"]["CreationCreateParams"];
             };
         };
         responses: {
@@ -4947,9 +5313,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    credits: number;
-                };
+                "application/json": components["schemas"]["CreationCompleteParams"];
             };
         };
         responses: {
@@ -5071,9 +5435,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    extend_by_s: number;
-                };
+                "application/json": components["schemas"]["CreationExtendParams"];
             };
         };
         responses: {
@@ -5311,9 +5673,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    size: number;
-                };
+                "application/json": components["schemas"]["PackPurchaseCreateParams"];
             };
         };
         responses: {
@@ -5509,14 +5869,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    model: "imagen-3" | "veo-2" | "kling-2" | "runway-gen4-turbo";
-                    count?: number;
-                    /** @enum {string} */
-                    resolution?: "standard" | "high";
-                    duration_s?: number;
-                };
+                "application/json": components["schemas"]["QuoteCreateParams"];
             };
         };
         responses: {
@@ -5599,14 +5952,19 @@ export interface operations {
     };
     listCustomModels: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1 to 100 (default 100) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Custom models, newest first, and the plan's limit */
+            /** @description A page of custom models, newest first, and the plan's limit of active ones */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5694,9 +6052,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                };
+                "application/json": components["schemas"]["CustomModelCreateParams"];
             };
         };
         responses: {
@@ -6011,22 +6367,25 @@ export interface operations {
     };
     listInvoices: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1 to 100 (default 100) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Invoices, newest first (the latest 100); with `Accept: text/csv`, every invoice as a CSV download (RFC 4180, cents as integers) */
+            /** @description A page of invoices, newest first; with `Accept: text/csv`, every invoice as a CSV download (RFC 4180, cents as integers) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Invoice"][];
-                    };
+                    "application/json": components["schemas"]["InvoiceList"];
                     "text/csv": string;
                 };
             };
@@ -6290,7 +6649,9 @@ export interface operations {
     listLedgerEntries: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
                 starting_after?: string;
             };
             header?: never;
@@ -6305,11 +6666,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["LedgerEntry"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["LedgerEntryList"];
                     "text/csv": string;
                 };
             };
@@ -6383,7 +6740,10 @@ export interface operations {
     listNotifications: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100 (default 20) */
                 limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
             };
             header?: never;
             path?: never;
@@ -6391,15 +6751,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Notifications, newest first */
+            /** @description A page of notifications, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Notification"][];
-                    };
+                    "application/json": components["schemas"]["NotificationList"];
                 };
             };
             /** @description Invalid input */
@@ -6478,10 +6836,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    payment_method: "pm_card_visa" | "pm_card_chargeDeclined" | "pm_card_authenticationRequired" | "pm_card_createDispute";
-                };
+                "application/json": components["schemas"]["PaymentMethodAttachParams"];
             };
         };
         responses: {
@@ -6491,10 +6846,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        payment_method: "pm_card_visa" | "pm_card_chargeDeclined" | "pm_card_authenticationRequired" | "pm_card_createDispute";
-                    };
+                    "application/json": components["schemas"]["PaymentMethod"];
                 };
             };
             /** @description Invalid input */
@@ -6677,10 +7029,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        plans: components["schemas"]["Plan"][];
-                        packs: components["schemas"]["Pack"][];
-                    };
+                    "application/json": components["schemas"]["Catalog"];
                 };
             };
         };
@@ -6809,12 +7158,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    plan: "plus" | "max" | "generative" | "team";
-                    /** @enum {string} */
-                    interval: "month" | "year";
-                };
+                "application/json": components["schemas"]["SubscriptionCreateParams"];
             };
         };
         responses: {
@@ -7050,14 +7394,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    plan?: "plus" | "max" | "generative" | "team";
-                    /** @enum {string} */
-                    interval?: "month" | "year";
-                    /** @description The amount due the customer confirmed (from the preview): if it differs now, 409 preview_outdated with the fresh preview, nothing charged */
-                    expected_amount_due_cents?: number;
-                };
+                "application/json": components["schemas"]["SubscriptionChangeParams"];
             };
         };
         responses: {
@@ -7177,12 +7514,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    plan?: "plus" | "max" | "generative" | "team";
-                    /** @enum {string} */
-                    interval?: "month" | "year";
-                };
+                "application/json": components["schemas"]["SubscriptionChangePreviewParams"];
             };
         };
         responses: {
@@ -7302,9 +7634,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    cycles: number;
-                };
+                "application/json": components["schemas"]["SubscriptionPauseParams"];
             };
         };
         responses: {
@@ -7652,13 +7982,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Format: date-time
-                     * @example 2026-01-01T00:00:00Z
-                     */
-                    frozen_time: string;
-                };
+                "application/json": components["schemas"]["TestClockTimeParams"];
             };
         };
         responses: {
@@ -7849,13 +8173,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Format: date-time
-                     * @example 2026-01-01T00:00:00Z
-                     */
-                    frozen_time: string;
-                };
+                "application/json": components["schemas"]["TestClockTimeParams"];
             };
         };
         responses: {
@@ -8057,11 +8375,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["WebhookDelivery"][];
-                        has_more: boolean;
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
                 };
             };
             /** @description Invalid input */
@@ -8335,9 +8649,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    enabled_events: ("subscription.updated" | "invoice.paid" | "invoice.payment_failed" | "credits.granted" | "credits.expired" | "credit_note.created" | "dispute.updated" | "top_up.succeeded" | "top_up.failed" | "*")[];
-                };
+                "application/json": components["schemas"]["WebhookEventsUpdateParams"];
             };
         };
         responses: {
@@ -8420,6 +8732,10 @@ export interface operations {
     listWorkspaces: {
         parameters: {
             query: {
+                /** @description Items per page, 1 to 100 (default 20) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: this page starts after that item */
+                starting_after?: string;
                 /** @description The studio's own id for this customer; unique among workspaces */
                 external_id: string;
             };
@@ -8435,9 +8751,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["Workspace"][];
-                    };
+                    "application/json": components["schemas"]["WorkspaceList"];
                 };
             };
             /** @description Invalid input */
@@ -8519,24 +8833,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                    test_clock_id?: string;
-                    /**
-                     * @description The studio's own id for this customer; unique among workspaces
-                     * @example user_8412
-                     */
-                    external_id?: string;
-                    /**
-                     * @description String → string, like Stripe's: at most 50 keys, keys of 1 to 40 characters, values of at most 500
-                     * @example {
-                     *       "plan_source": "web"
-                     *     }
-                     */
-                    metadata?: {
-                        [key: string]: string;
-                    };
-                };
+                "application/json": components["schemas"]["WorkspaceCreateParams"];
             };
         };
         responses: {
@@ -8733,17 +9030,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * @description null clears it
-                     * @example user_8412
-                     */
-                    external_id?: string | null;
-                    /** @description String → string, like Stripe's: at most 50 keys, keys of 1 to 40 characters, values of at most 500. Merged into the workspace's: a string sets a key, null or "" removes it */
-                    metadata?: {
-                        [key: string]: string | null;
-                    };
-                };
+                "application/json": components["schemas"]["WorkspaceUpdateParams"];
             };
         };
         responses: {

@@ -54,11 +54,15 @@ const ChangeResult = z.object({
   kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
   effective_at: Instant.nullable(),
   invoice_id: z.string().nullable().openapi({ description: 'The invoice the change made now (upgrade, interval switch); null for a downgrade' }),
-  latest_invoice: Invoice.nullable().openapi({ description: 'That invoice, as GET /v1/invoices/{id} shows it (a pack purchase answers the same object as `invoice`); null for a downgrade' }),
+  // A union, not Invoice.nullable(): the nullable copy keeps Invoice's component name and would make Invoice itself nullable.
+  latest_invoice: z.union([Invoice, z.null()]),
   invoice: z.string().optional().openapi({ deprecated: true, description: 'Deprecated: the same id as `invoice_id`, absent for a downgrade (kept for clients written before it)' }),
   credits_granted: z.number().int().optional(),
   pending: z.boolean().optional(),
-}).openapi('ChangeResult');
+}).openapi('ChangeResult', {
+  description: 'A change: `invoice_id` and `latest_invoice` are the invoice it made now, as GET /v1/invoices/{id} shows it (the object a pack '
+    + 'purchase answers as `invoice`); both null for a downgrade, which is invoiced at the renewal.',
+});
 const Preview = z.object({
   kind: z.enum(['upgrade', 'downgrade', 'interval_switch']),
   effective_at: Instant,

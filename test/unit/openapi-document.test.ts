@@ -93,6 +93,11 @@ describe('the OpenAPI document', () => {
     expect(anonymous).toEqual([]);
   });
 
+  it('has no nullable component: a nullable use of a schema stays at the property (anyOf with null)', () => {
+    const nullable = Object.entries(doc.components.schemas!).filter(([, schema]) => ([] as unknown[]).concat(schema.type).includes('null'));
+    expect(nullable.map(([name]) => name)).toEqual([]);
+  });
+
   it('pages every list alike: limit and starting_after in, {data, has_more, next_cursor} out', () => {
     const schemas = doc.components.schemas!;
     const resolve = (schema: Json | undefined) => (schema?.$ref ? schemas[String(schema.$ref).split('/').pop()!] : schema) as Json | undefined;

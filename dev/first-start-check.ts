@@ -13,7 +13,7 @@
  *                             --keep  keep the temporary directory.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +41,7 @@ async function portOpen(port: number): Promise<boolean> {
 
 const root = process.cwd();
 const scratch = mkdtempSync(join(tmpdir(), 'first-start-'));
+chmodSync(scratch, 0o755); // as root the cluster runs as the postgres user, who must reach .data/ inside it
 const clone = join(scratch, 'credit-engine');
 const toolCache = join(scratch, 'tool-cache');
 mkdirSync(toolCache);

@@ -9,7 +9,8 @@ set -eu
 : "${POSTGRES_USER:?POSTGRES_USER is required}"
 : "${SQL_PASSWORD:?SQL_PASSWORD (read by temporal-sql-tool) is required}"
 port="${DB_PORT:-5432}"
-schemas=/etc/temporal/schema/postgresql/v12
+# The admin-tools image's schema files (TEMPORAL_SCHEMA_DIR: another copy, e.g. a checkout's schema/postgresql/v12).
+schemas="${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"
 
 sql_tool() {
   temporal-sql-tool --plugin postgres12 --endpoint "$POSTGRES_SEEDS" --port "$port" --user "$POSTGRES_USER" "$@"

@@ -210,7 +210,7 @@ describe('docker-compose.yml (offline checks)', () => {
     expect(source).toBe('./deploy/temporal/setup-schema.sh');
     const script = read(source!);
     // The admin-tools image's schema directories, one per database (temporal-sql-tool's embedded names are the same).
-    expect(script).toContain('schemas=/etc/temporal/schema/postgresql/v12');
+    expect(script).toContain('schemas="${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"');
     expect(script).toContain('"${schemas}/${schema}/versioned"');
     expect(script).toMatch(/for pair in temporal:temporal temporal_visibility:visibility/);
     for (const step of ['create-database', 'setup-schema --version 0.0', 'update-schema --schema-dir']) expect(script).toContain(step);

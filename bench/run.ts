@@ -3,10 +3,11 @@
  * baseline run side by side in the same run (see bench/README.md). Never part of `npm test`; all traffic
  * stays on 127.0.0.1.
  *
- * Options: --only=spend,balance,history,usage,storm (a subset; writes bench/results/partial.json instead of latest.json),
+ * Options: --only=spend,balance,history,usage,storm,storage (a subset; writes bench/results/partial.json instead of latest.json),
  * --profile (CPU profile of the API and pg_stat_statements into bench/results/profile/),
  * --quick (short runs, for trying the harness). Env: BENCH_STORM_N (default 2000), BENCH_DURABLE=0 (fsync off on
- * both sides).
+ * both sides), BENCH_STORAGE_SUBSCRIPTIONS (default 100) and BENCH_STORAGE_SPENDS (default 10,000) for the storage
+ * phase, BENCH_RESULTS_FILE (another file name in bench/results/, so concurrent runs keep their own).
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -17,6 +18,7 @@ import { PGBENCH_SCALE, pgbenchInit } from './pgbench.js';
 import { startProfiling, summarizeCpuProfiles, writeProfileReport } from './profile.js';
 import { measureSpendAndBalance, type SpendFigures } from './spend.js';
 import { startStack } from './stack.js';
+import { measureStorage, type StorageFigures } from './storage.js';
 import { measureHistoryPerYear, measureStorm, type StormFigures } from './storm.js';
 import { measureUsage, type UsageFiguresOut } from './usage.js';
 
@@ -27,6 +29,8 @@ const quick = args.has('--quick');
 const profile = args.has('--profile');
 const durable = process.env.BENCH_DURABLE !== '0';
 const stormN = Number(process.env.BENCH_STORM_N ?? (quick ? 200 : 2000));
+const storageSubscriptions = Number(process.env.BENCH_STORAGE_SUBSCRIPTIONS ?? (quick ? 20 : 100));
+const storageSpends = Number(process.env.BENCH_STORAGE_SPENDS ?? (quick ? 1000 : 10_000));
 const resultsDir = join(process.cwd(), 'bench', 'results');
 const profileDir = join(resultsDir, 'profile');
 
@@ -43,6 +47,7 @@ interface Summary {
   history_events_per_year?: number;
   history?: { runs: number; advances: number };
   usage?: UsageFiguresOut;
+  storage?: StorageFigures;
   targets: { name: string; value: number; target: string; pass: boolean }[];
   environment: Record<string, unknown>;
 }
@@ -100,6 +105,11 @@ function printTable(summary: Summary): void {
       `${s ? `; as spends of 2 requests, ${fmt(f.rps / 2 / s.pgbench_tps, 2)} of pgbench -N` : ''}`);
   }
   if (r) out.push(`renewal storm: ${r.n} renewals in ${fmt(r.seconds)} s vs ${r.n} trivial workflows in ${fmt(r.baseline_seconds)} s`);
+  const g = summary.storage;
+  if (g) {
+    out.push(`storage: ${fmt(g.subscription_year.bytes / 1024)} KiB of tables and ${fmt(g.subscription_year.wal_bytes / 1024)} KiB of WAL per subscription-year; ` +
+      `${fmt(g.million_spends.bytes / 2 ** 20, 0)} MiB of tables and ${fmt(g.million_spends.wal_bytes / 2 ** 20, 0)} MiB of WAL per million spends`);
+  }
   console.log(`\n${out.join('\n')}\n`);
 }
 
@@ -157,6 +167,10 @@ async function main(): Promise<void> {
       summary.targets.push({ name: 'GET /v1/usage p99 ms, 1M entries (worst case)', value: usage.worst_p99_ms, target: `< ${usage.target_p99_ms}`,
         pass: usage.worst_p99_ms < usage.target_p99_ms });
     }
+    if (phase('storage')) {
+      await quietBefore('storage', summary);
+      summary.storage = await measureStorage(stack, { subscriptions: storageSubscriptions, spends: storageSpends });
+    }
     if (phase('storm')) {
       await quietBefore('storm', summary);
       const storm = await measureStorm(stack, stormN);
@@ -164,12 +178,20 @@ async function main(): Promise<void> {
       summary.targets.push({ name: `renewal storm throughput / trivial (n=${storm.n})`, value: storm.ratio, target: `>= ${TARGETS.stormRatio}`,
         pass: storm.ratio >= TARGETS.stormRatio });
     }
+  } catch (error) {
+    // Said before stopping: a client call still retrying on the closing connection can end the process first.
+    log(`!! ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    // Client calls still retrying when the connection closes throw from a timer: let the cluster stop first.
+    process.on('uncaughtException', (late) => {
+      if (!String(late).includes('Channel has been shut down')) throw late;
+    });
+    throw error;
   } finally {
     log('stopping the stack');
     await stack.stop();
   }
   if (profile) summarizeCpuProfiles(profileDir);
-  const file = join(resultsDir, only || quick ? 'partial.json' : 'latest.json');
+  const file = join(resultsDir, process.env.BENCH_RESULTS_FILE ?? (only || quick ? 'partial.json' : 'latest.json'));
   writeFileSync(`${file}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
   printTable(summary);

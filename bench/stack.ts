@@ -16,7 +16,8 @@ import { createSql, type Sql } from '../ledger/db.js';
 import { migrate } from '../ledger/migrate.js';
 import { log } from './log.js';
 
-export const BENCH_DIR = join(process.cwd(), '.data', 'bench');
+// BENCH_DIR: another folder, so two benchmark runs on one machine never share (and wipe) one cluster.
+export const BENCH_DIR = process.env.BENCH_DIR ?? join(process.cwd(), '.data', 'bench');
 export const TASK_QUEUE = 'subscriptions';
 
 export interface Stack {
@@ -31,6 +32,8 @@ export interface Stack {
   adminKey: string;
   durable: boolean;
   pids: { api: number; worker: number; postmaster: number; temporal: number };
+  /** The worker's Prometheus metrics (the Temporal runtime's: sticky cache, task slots, latencies). */
+  workerMetricsUrl: string;
   /** Starts a TypeScript entry point as a child process with a clean environment (only what is given). */
   child(name: string, entry: string, env: Record<string, string>, nodeArgs?: string[]): Promise<ChildProcess>;
   /** Stops a child started with child() (SIGTERM) and waits for it to exit. */
@@ -119,7 +122,11 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
   const adminKey = `bench-operator-${randomBytes(12).toString('hex')}`;
   const common = { DATABASE_URL: appUrl, TEMPORAL_ADDRESS: devServer.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent' };
   log('worker: worker/main.ts (bundles the workflows at start)');
-  const worker = await child('worker', 'worker/main.ts', { ...common, WORKER_METRICS_PORT: String(metricsPort) });
+  // BENCH_WORKER_MAX_CACHED_WORKFLOWS: the worker's sticky cache size (the SDK's default otherwise), to compare.
+  const cache = process.env.BENCH_WORKER_MAX_CACHED_WORKFLOWS;
+  const worker = await child('worker', 'worker/main.ts', {
+    ...common, WORKER_METRICS_PORT: String(metricsPort), ...(cache ? { WORKER_MAX_CACHED_WORKFLOWS: cache } : {}),
+  });
   const workerReady = new Promise<void>((resolve, reject) => {
     worker.stdout!.on('data', (chunk: Buffer) => { if (chunk.toString().includes('worker polling')) resolve(); });
     worker.once('exit', (code) => reject(new Error(`worker exited with ${code}; see .data/bench/worker.log`)));
@@ -149,6 +156,7 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
       api: api.pid!, worker: worker.pid!, temporal: devServer.process.pid!,
       postmaster: Number(readFileSync(join(clusterOptions.dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]),
     },
+    workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     child,
     stopChild,
     async stop() {

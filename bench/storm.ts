@@ -4,9 +4,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { startSubscription } from '../billing/subscriptions.js';
+import { firstPaymentSettledUpdate } from '../workflows/messages.js';
+import { startSubscription, workflowIdOf } from '../billing/subscriptions.js';
+import { currentSubscription } from '../ledger/subscriptions.js';
 import { setPaymentMethod, createWorkspace, getWorkspace } from '../ledger/workspaces.js';
-import { clusterCpuMs, foreignShare, mark, processCpuMs } from './cpu.js';
+import { clusterCpuMs, foreignShare, mark, perUnit, processCpuMs } from './cpu.js';
 import { apiClient, type ApiClient, subscribedWorkspace } from './http.js';
 import { log, pool, sleep, waitForQuiet } from './log.js';
 import { type Stack, TASK_QUEUE } from './stack.js';
@@ -24,16 +26,70 @@ export interface StormFigures {
   setup_seconds: number;
   /** Share of the CPUs used by programs outside the benchmark during the storm and during the baseline. */
   foreign_cpu: { storm: number; baseline: number };
+  /**
+   * CPU milliseconds per renewal (storm) and per trivial workflow (baseline) by process: the worker (the
+   * trivial worker for the baseline), the Temporal dev server, the API, Postgres, the bench process itself.
+   */
+  cpu_ms: { storm: Record<string, number>; baseline: Record<string, number> };
+  /** The product worker's sticky cache during the storm: hits and misses (a miss replays the history). */
+  worker_cache: { hits: number; misses: number; forced_evictions: number; size_after: number };
+  /** Retries during setup after a transient Temporal error (the server overloaded), and of the advance request (503). */
+  setup_retries: number;
+  advance_retries: number;
 }
+
+/** Lanes of startSubscription during the storm's setup (BENCH_STORM_SETUP_LANES). */
+const SETUP_LANES = Number(process.env.BENCH_STORM_SETUP_LANES ?? 16);
 
 /** CPU time of every process of the benchmark's stack (plus `extra` processes). */
 function ourCpuMs(stack: Stack, extra: (number | undefined)[] = []): number {
-  return [stack.pids.api, stack.pids.worker, stack.pids.temporal, process.pid, ...extra].reduce((sum: number, pid) => sum + processCpuMs(pid), 0)
-    + clusterCpuMs(stack.pids.postmaster);
+  return Object.values(cpuByProcess(stack)).reduce((a, b) => a + b, 0) + extra.reduce((sum: number, pid) => sum + processCpuMs(pid), 0);
+}
+
+/** CPU milliseconds so far by process of the stack; `worker` is `workerPid` when given (the trivial worker). */
+function cpuByProcess(stack: Stack, workerPid?: number): Record<string, number> {
+  return {
+    worker: processCpuMs(workerPid ?? stack.pids.worker), temporal: processCpuMs(stack.pids.temporal), api: processCpuMs(stack.pids.api),
+    postgres: clusterCpuMs(stack.pids.postmaster), bench: processCpuMs(process.pid),
+  };
+}
+
+/** The worker runtime's sticky-cache counters (Prometheus text; summed over label sets). */
+async function workerCache(stack: Stack): Promise<{ hits: number; misses: number; forced_evictions: number; size: number }> {
+  const text = await fetch(stack.workerMetricsUrl).then((r) => r.text(), () => '');
+  const sum = (name: string) => text.split('\n').filter((line) => line.startsWith(`temporal_${name}{`) || line.startsWith(`temporal_${name} `))
+    .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return { hits: sum('sticky_cache_hit'), misses: sum('sticky_cache_miss'), forced_evictions: sum('sticky_cache_total_forced_eviction'),
+    size: sum('sticky_cache_size') };
+}
+
+/**
+ * A workspace named `name` on the clock, with `pm_card_visa`, subscribed to Plus monthly as POST /v1/subscription does. On a Temporal error (a dev server starved of
+ * CPU times out its own persistence calls and fails the Update), waits for the first charge again on the
+ * workflow already started, or starts over when none was; returns the retries used.
+ */
+export async function subscribeOnClock(stack: Stack, clockId: string, name: string): Promise<number> {
+  const { id } = await createWorkspace(stack.sql, { name, testClockId: clockId });
+  await setPaymentMethod(stack.sql, id, 'pm_card_visa');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const existing = await currentSubscription(stack.sql, id);
+      const view = existing
+        ? await stack.temporal.workflow.getHandle(workflowIdOf(existing.id)).executeUpdate(firstPaymentSettledUpdate)
+        : await startSubscription({ sql: stack.sql, temporal: stack.temporal, taskQueue: TASK_QUEUE },
+          (await getWorkspace(stack.sql, id))!, { plan: 'plus', interval: 'month' });
+      if (view.status !== 'active') throw new Error(`storm subscription ${view.id} is ${view.status}`);
+      return attempt;
+    } catch (error) {
+      if (attempt >= 30 || !(error instanceof Error) || !/Update failed|deadline|Unavailable|FAILED_PRECONDITION/i.test(`${error.message} ${String(error.cause)}`)) throw error;
+      log(`${name}: ${error.message}${error.cause ? ` (${String(error.cause)})` : ''}; retrying`);
+      await sleep(Math.min(5000, 1000 * (attempt + 1)));
+    }
+  }
 }
 
 /** Waits until the sandbox's events are delivered and every stored webhook event is forwarded. */
-async function quiesce(stack: Stack, timeoutMs = 300_000): Promise<void> {
+export async function quiesce(stack: Stack, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [row] = await stack.sql<{ pending: number }[]>`
@@ -45,7 +101,24 @@ async function quiesce(stack: Stack, timeoutMs = 300_000): Promise<void> {
   }
 }
 
-async function clockReady(operator: ApiClient, clockId: string, timeoutMs: number): Promise<void> {
+/**
+ * POST /v1/test-clocks/{id}/advance, again on a 503: a signal that missed its deadline (a dev server starved of
+ * CPU) fails the request after the clock moved, and the same advance again signals every subscription anew.
+ */
+export async function advanceClock(operator: ApiClient, clockId: string, to: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await operator.post(`/v1/test-clocks/${clockId}/advance`, { frozen_time: to });
+      return attempt;
+    } catch (error) {
+      if (attempt >= 10 || !String(error).includes(': 503 ')) throw error;
+      log(`advance of ${clockId} to ${to}: 503 (a signal missed its deadline); advancing again`);
+    }
+  }
+}
+
+/** Polls GET /v1/test-clocks/{id} until the clock is ready. */
+export async function clockReady(operator: ApiClient, clockId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await operator.get<{ status: string }>(`/v1/test-clocks/${clockId}`)).status !== 'ready') {
     if (Date.now() > deadline) throw new Error(`clock ${clockId} not ready after ${timeoutMs} ms`);
@@ -63,13 +136,10 @@ export async function measureStorm(stack: Stack, n: number): Promise<StormFigure
   log(`storm: ${n} workspaces with pm_card_visa, each subscribed to Plus monthly on one test clock`);
   const setupStarted = Date.now();
   let made = 0;
-  await pool(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
-    const { id } = await createWorkspace(stack.sql, { name: `storm ${i}`, testClockId: clock.id });
-    await setPaymentMethod(stack.sql, id, 'pm_card_visa');
-    const view = await startSubscription({ sql: stack.sql, temporal: stack.temporal, taskQueue: TASK_QUEUE },
-      (await getWorkspace(stack.sql, id))!, { plan: 'plus', interval: 'month' });
-    if (view.status !== 'active') throw new Error(`storm subscription ${view.id} is ${view.status}`);
-    if (++made % 250 === 0) log(`storm: ${made}/${n} subscribed`);
+  let retries = 0;
+  await pool(Array.from({ length: n }, (_, i) => i), SETUP_LANES, async (i) => {
+    retries += await subscribeOnClock(stack, clock.id, `storm ${i}`);
+    if (++made % 500 === 0) log(`storm: ${made}/${n} subscribed`);
   });
   await clockReady(operator, clock.id, 300_000);
   await quiesce(stack);
@@ -86,9 +156,11 @@ export async function measureStorm(stack: Stack, n: number): Promise<StormFigure
     return row!.done;
   };
   await waitForQuiet();
+  const cache0 = await workerCache(stack);
+  const c0 = cpuByProcess(stack);
   const m0 = mark(ourCpuMs(stack));
   const t0 = performance.now();
-  await operator.post(`/v1/test-clocks/${clock.id}/advance`, { frozen_time: due });
+  const advanceRetries = await advanceClock(operator, clock.id, due);
   const advanceRequest = (performance.now() - t0) / 1000;
   log(`storm: advance answered after ${advanceRequest.toFixed(1)} s`);
   let lastLog = performance.now();
@@ -104,6 +176,11 @@ export async function measureStorm(stack: Stack, n: number): Promise<StormFigure
   }
   const seconds = (performance.now() - t0) / 1000;
   const stormForeign = foreignShare(m0, mark(ourCpuMs(stack)), cpus().length);
+  const stormCpu = perUnit(c0, cpuByProcess(stack), n);
+  const cache1 = await workerCache(stack);
+  const worker_cache = { hits: cache1.hits - cache0.hits, misses: cache1.misses - cache0.misses,
+    forced_evictions: cache1.forced_evictions - cache0.forced_evictions, size_after: cache1.size };
+  log(`storm: CPU ms per renewal ${JSON.stringify(stormCpu)}; worker cache ${JSON.stringify(worker_cache)}`);
   log(`storm: all ${n} renewed (2 paid invoices, 2 lots each) and the clock ready in ${seconds.toFixed(1)} s`);
   await quiesce(stack);
 
@@ -114,11 +191,13 @@ export async function measureStorm(stack: Stack, n: number): Promise<StormFigure
       ' of the CPUs during the storm / the baseline: those figures are noisy');
   }
   return { n, seconds, baseline_seconds: baseline.seconds, ratio: baseline.seconds / seconds,
-    advance_request_seconds: advanceRequest, setup_seconds: setupSeconds, foreign_cpu };
+    advance_request_seconds: advanceRequest, setup_seconds: setupSeconds, foreign_cpu,
+    cpu_ms: { storm: stormCpu, baseline: baseline.cpu }, worker_cache, setup_retries: retries,
+    advance_retries: advanceRetries };
 }
 
 /** n trivial one-activity workflows started at once on their own task queue and worker process. */
-async function measureBaseline(stack: Stack, n: number): Promise<{ seconds: number; foreign: number }> {
+async function measureBaseline(stack: Stack, n: number): Promise<{ seconds: number; foreign: number; cpu: Record<string, number> }> {
   const taskQueue = 'bench-trivial';
   const worker: ChildProcess = await stack.child('trivial-worker', 'bench/trivial-worker.ts', { TEMPORAL_ADDRESS: stack.temporalAddress, TASK_QUEUE: taskQueue });
   await new Promise<void>((resolve, reject) => {
@@ -129,15 +208,17 @@ async function measureBaseline(stack: Stack, n: number): Promise<{ seconds: numb
   await stack.temporal.workflow.execute(trivialWorkflow, { taskQueue, workflowId: 'bench-trivial-warmup', args: [0] });
   await waitForQuiet();
   log(`baseline: ${n} trivial one-activity workflows started at once`);
+  const c0 = cpuByProcess(stack, worker.pid);
   const m0 = mark(ourCpuMs(stack, [worker.pid]));
   const t0 = performance.now();
   await Promise.all(Array.from({ length: n }, (_, i) =>
     stack.temporal.workflow.execute(trivialWorkflow, { taskQueue, workflowId: `bench-trivial-${i}`, args: [i] })));
   const seconds = (performance.now() - t0) / 1000;
   const foreign = foreignShare(m0, mark(ourCpuMs(stack, [worker.pid])), cpus().length);
-  log(`baseline: all ${n} completed in ${seconds.toFixed(1)} s`);
+  const cpu = perUnit(c0, cpuByProcess(stack, worker.pid), n);
+  log(`baseline: all ${n} completed in ${seconds.toFixed(1)} s; CPU ms per workflow ${JSON.stringify(cpu)}`);
   await stack.stopChild(worker);
-  return { seconds, foreign };
+  return { seconds, foreign, cpu };
 }
 
 /**

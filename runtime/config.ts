@@ -54,6 +54,9 @@ const schema = z.object({
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   // Security (issue 16). The worker's Prometheus endpoint listens here: loopback unless opened on purpose.
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // Workflows the worker keeps in memory between tasks (its sticky cache; 0 disables it). Unset: the SDK's default
+  // from the heap limit (about 2,300 with a 4 GiB heap); a task of a workflow not cached replays its history first.
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   // GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`; when unset it answers loopback clients only.
   METRICS_TOKEN: z.string().min(16).optional(),
   // Alert webhooks may go to private, loopback and link-local addresses (local development, tests): never in production.

@@ -34,6 +34,7 @@ const worker = await createWorker({
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   sql,
   payments,
+  maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
 });
 const stopSweeper = startHoldSweeper(sql);
 const stopAlerts = startAlertLoops(sql);

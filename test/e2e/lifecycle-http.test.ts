@@ -57,7 +57,8 @@ describe('subscription lifecycle over HTTP', () => {
     expect(change.data!.pending).toBeFalsy();
 
     const [upgrade] = await sub.invoices();
-    expect(upgrade).toMatchObject({ id: change.data!.invoice, kind: 'upgrade', status: 'paid', total_cents: 1133, amount_due_cents: 1133, created_at: T('2026-01-11') });
+    expect(change.data!.latest_invoice).toMatchObject({ id: change.data!.invoice_id, kind: 'upgrade', total_cents: 1133 });
+    expect(upgrade).toMatchObject({ id: change.data!.invoice_id, kind: 'upgrade', status: 'paid', total_cents: 1133, amount_due_cents: 1133, created_at: T('2026-01-11') });
     expect(upgrade!.lines).toEqual([
       { description: 'Unused time on Plus (monthly)', amount_cents: -800 },
       { description: 'Remaining time on Max (monthly)', amount_cents: 1933 },
@@ -100,7 +101,7 @@ describe('subscription lifecycle over HTTP', () => {
     const scheduled = { plan: 'max', effective_at: T('2026-01-31') };
     const change = await sub.customer.POST('/v1/subscription/change', { body: { plan: 'max' } });
     expect(change.response.status).toBe(200);
-    expect(change.data).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31') });
+    expect(change.data).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31'), invoice_id: null, latest_invoice: null });
     expect(await sub.subscription()).toMatchObject({ plan: 'generative', status: 'active', scheduled_change: scheduled });
     expect(await sub.invoices()).toHaveLength(1); // nothing charged for a downgrade until it happens
 
@@ -115,7 +116,7 @@ describe('subscription lifecycle over HTTP', () => {
     await sub.advance('2026-01-25T00:00:00Z');
     const again = await sub.customer.POST('/v1/subscription/change', { body: { plan: 'max' } });
     expect(again.response.status).toBe(200);
-    expect(again.data).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31') });
+    expect(again.data).toEqual({ kind: 'downgrade', effective_at: T('2026-01-31'), invoice_id: null, latest_invoice: null });
     expect(await sub.subscription()).toMatchObject({ plan: 'generative', scheduled_change: scheduled });
 
     await sub.advance('2026-01-30T23:59:59Z');

@@ -31,7 +31,7 @@ describe('change previews over HTTP', () => {
     const [previewed, result] = [preview.data!, made.data!];
     expect([result.kind, result.effective_at, result.credits_granted ?? 0]).toEqual([previewed.kind, previewed.effective_at, previewed.credits_granted]);
     if (previewed.invoice) {
-      const invoice = (await invoices(api)).find((i) => i.id === result.invoice)!;
+      const invoice = (await invoices(api)).find((i) => i.id === result.invoice_id)!;
       // The invoice shows the balance applied as what its total leaves unpaid.
       expect({ lines: invoice.lines, total: invoice.total_cents, applied: Math.max(invoice.total_cents, 0) - invoice.amount_due_cents, due: invoice.amount_due_cents }).toEqual({
         lines: previewed.invoice.lines, total: previewed.invoice.total_cents, applied: previewed.invoice.balance_applied_cents,

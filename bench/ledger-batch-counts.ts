@@ -2,12 +2,13 @@
  * What batched ledger commits save per spend (`npx tsx bench/ledger-batch-counts.ts`, issue 15): hold + capture
  * through holdForQuote and endCreation (the functions the routes call) on a private DURABLE cluster of its own
  * (.data/ledger-batch-counts), once per batch policy: batching off (LEDGER_BATCH_MAX_ITEMS=1, one transaction per
- * call as before) and the default (1 ms, 64, 4 calls out). Per spend, figures that do not depend on the machine's
+ * call as before) and the default (1 ms, 64, 8 calls out). Per spend, figures that do not depend on the machine's
  * load first: commits (pg_stat_database xact_commit), WAL flushes (pg_stat_wal wal_sync), top-level statements
  * (= round trips, pg_stat_statements track=top), WAL bytes, Postgres CPU ms (/proc, all of the cluster's
  * processes), items per batch call; then spends/s and ms per spend (wall: depends on the load).
  * Then the cost of a savepoint per item: ledger_batch(…, isolate) with and without, on batches of 32 holds.
- * Env: BATCH_COUNTS_N spends per run (default 3000), BATCH_COUNTS_CLIENTS (default 32), BATCH_COUNTS_WORKSPACES (20).
+ * Env: BATCH_COUNTS_N spends per run (default 3000), BATCH_COUNTS_CLIENTS (default 32), BATCH_COUNTS_WORKSPACES (20),
+ * BATCH_COUNTS_WINDOW_MS and BATCH_COUNTS_IN_FLIGHT (the batched runs' window and calls out; default 1 and 8, the product's).
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ const CLIENTS = Number(process.env.BATCH_COUNTS_CLIENTS ?? 32);
 const WORKSPACES = Number(process.env.BATCH_COUNTS_WORKSPACES ?? 20);
 const REQUEST = { model: 'imagen-3', count: 1, resolution: 'standard' as const };
 const CREDITS = 2;
+/** The batched runs' policy (BATCH_COUNTS_WINDOW_MS, BATCH_COUNTS_IN_FLIGHT; defaults: the product's). */
+const BATCHED = { windowMs: Number(process.env.BATCH_COUNTS_WINDOW_MS ?? 1), maxItems: 64, maxInFlight: Number(process.env.BATCH_COUNTS_IN_FLIGHT ?? 8) };
 
 const dir = join(process.cwd(), '.data', 'ledger-batch-counts');
 rmSync(dir, { recursive: true, force: true });
@@ -108,9 +111,9 @@ try {
   }
 
   await measure('unbatched (LEDGER_BATCH_MAX_ITEMS=1)', { maxItems: 1 });
-  await measure('batched (1 ms, 64, 4 out)', { windowMs: 1, maxItems: 64, maxInFlight: 4 });
+  await measure(`batched (${BATCHED.windowMs} ms, 64, ${BATCHED.maxInFlight} out)`, BATCHED);
   await measure('unbatched again', { maxItems: 1 });
-  await measure('batched again', { windowMs: 1, maxItems: 64, maxInFlight: 4 });
+  await measure('batched again', BATCHED);
 
   // The savepoint's price: the same batches of 32 holds, with and without a subtransaction per item.
   const thresholds = {};

@@ -3,15 +3,16 @@ import { z } from 'zod';
 /**
  * Batched ledger commits (issue 15, ledger/commit-batcher.ts): holds, ends and balance reads gather for at most
  * LEDGER_BATCH_WINDOW_MS (0: the next event-loop turn) or until LEDGER_BATCH_MAX_ITEMS wait (1: no batching),
- * with at most LEDGER_BATCH_MAX_IN_FLIGHT calls out at once per process (keep it below the pool's 10 connections).
+ * with at most LEDGER_BATCH_MAX_IN_FLIGHT calls out at once per process (keep it below the pool's 10 connections:
+ * the spend routes' other queries and the balance reads share it).
  */
 const ledgerBatchSchema = z.object({
   LEDGER_BATCH_WINDOW_MS: z.coerce.number().min(0).max(50).default(1),
   LEDGER_BATCH_MAX_ITEMS: z.coerce.number().int().min(1).max(1000).default(64),
-  LEDGER_BATCH_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100).default(4),
+  LEDGER_BATCH_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100).default(8),
 });
 
-/** The ledger's batch policy from the environment (read where the ledger meets its first call; defaults 1 ms, 64, 4). */
+/** The ledger's batch policy from the environment (read where the ledger meets its first call; defaults 1 ms, 64, 8). */
 export function ledgerBatchPolicy(env: NodeJS.ProcessEnv = process.env): { windowMs: number; maxItems: number; maxInFlight: number } {
   const settings = ledgerBatchSchema.parse(Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('LEDGER_BATCH_') && value !== '')));
   return { windowMs: settings.LEDGER_BATCH_WINDOW_MS, maxItems: settings.LEDGER_BATCH_MAX_ITEMS, maxInFlight: settings.LEDGER_BATCH_MAX_IN_FLIGHT };

@@ -26,7 +26,8 @@ const dataDir = join(process.cwd(), '.data', 'test');
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   mkdirSync(dataDir, { recursive: true });
-  const [timeSkippingServerPath, temporalCliPath] = [await ensureTimeSkippingServer(), await ensureTemporalCli()];
+  // Side by side: Maven's resolution and the CLI's download are independent.
+  const [timeSkippingServerPath, temporalCliPath] = await Promise.all([ensureTimeSkippingServer(), ensureTemporalCli()]);
   // Each run gets its own cluster and bundle, so parallel runs (two checkouts, a watcher) never collide.
   const runDir = join(dataDir, `run-${process.pid}`);
   mkdirSync(runDir, { recursive: true });

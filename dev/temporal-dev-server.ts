@@ -63,7 +63,8 @@ type StartOutcome = { server: DevServer } | { code: number | null; portTaken: bo
 async function startOnce(opts: DevServerOptions & { port: number }, log: WriteStream): Promise<StartOutcome> {
   const args = [
     'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn',
-    ...(opts.uiPort ? ['--ui-port', String(opts.uiPort), '--ui-disable-news-fetch'] : ['--headless']),
+    // No --ui-disable-news-fetch: the fallback build (v1.5.1) does not know it.
+    ...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']),
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...(opts.namespace && opts.namespace !== 'default' ? ['--namespace', opts.namespace] : []),
     ...searchAttributeFlags(),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
+import { flushLedgerBatches } from '../ledger/batching.js';
 import { createSql } from '../ledger/db.js';
 import { createPayments } from '../payments/factory.js';
 import { saveSellerSettings } from '../ledger/seller.js';
@@ -40,6 +41,8 @@ async function shutdown(): Promise<void> {
   server.close();
   await stopWebhookLoops();
   await connection.close();
+  // Items gathered for a ledger batch (at most LEDGER_BATCH_WINDOW_MS old) go out before the pool closes.
+  await flushLedgerBatches(sql);
   await sql.end({ timeout: 5 });
   process.exit(0);
 }

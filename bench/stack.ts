@@ -139,8 +139,9 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
     // The bench measures the API, not its per-key limit: read peaks come from a few keys at thousands a second.
     RATE_LIMIT_PER_SECOND: '10000000', RATE_LIMIT_BURST: '10000000',
   }, profileArgs);
-  await waitForPort(apiPort, 60_000);
-  await waitForHttp(`${apiUrl}/readyz`, 60_000);
+  // Minutes, not seconds: on a machine other programs keep busy, tsx takes that long to load the API.
+  await waitForPort(apiPort, 240_000);
+  await waitForHttp(`${apiUrl}/readyz`, 240_000);
   await workerReady;
 
   return {

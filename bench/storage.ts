@@ -143,7 +143,18 @@ async function millionSpends(stack: Stack, spends: number, lanes = 20): Promise<
   log(`storage: ${perLane * lanes} spends (quote, hold, capture) over HTTP in ${lanes} workspaces`);
   let done = 0;
   await Promise.all(workspaces.map(async (ws) => {
-    const customer = apiClient(stack.apiUrl, ws.key);
+    const api = apiClient(stack.apiUrl, ws.key);
+    // A request on a kept-alive socket the API closed at that moment ("other side closed") never reached it: again.
+    const again = async <T>(call: () => Promise<T>): Promise<T> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await call();
+        } catch (error) {
+          if (attempt >= 3 || !String(error).includes('fetch failed')) throw error;
+        }
+      }
+    };
+    const customer = { post: <T>(path: string, body: unknown) => again(() => api.post<T>(path, body)) };
     for (let k = 0; k < perLane; k++) {
       const quote = await customer.post<{ quote_id: string; credits: number }>('/v1/credits/estimate', QUOTE_REQUEST);
       const creation = await customer.post<{ id: string }>('/v1/creations', { quote_id: quote.quote_id });

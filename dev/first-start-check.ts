@@ -49,15 +49,15 @@ say(`cloning HEAD of ${root} into ${clone} (committed files only: no node_module
 execFileSync('git', ['clone', '--quiet', '--no-hardlinks', root, clone]);
 if (flag('--keep-node-modules')) symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'));
 
-const [apiPort, pgPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+const [apiPort, pgPort, temporalPort, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
 const env: NodeJS.ProcessEnv = {
   PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8',
   CREDIT_ENGINE_TOOL_CACHE: toolCache, PIP_NO_CACHE_DIR: '1',
   PORT: String(apiPort), EMBEDDED_POSTGRES_PORT: String(pgPort),
-  TEMPORAL_DEV_SERVER_PORT: String(temporalPort), TEMPORAL_UI_PORT: String(uiPort),
+  TEMPORAL_DEV_SERVER_PORT: String(temporalPort), TEMPORAL_UI_PORT: String(uiPort), WORKER_METRICS_PORT: String(metricsPort),
   ...(flag('--cold-npm-cache') ? { npm_config_cache: join(scratch, 'npm-cache') } : {}),
 };
-say(`npm start on ports api ${apiPort}, postgres ${pgPort}, temporal ${temporalPort}, ui ${uiPort}; tool cache ${toolCache} (empty)`);
+say(`npm start on ports api ${apiPort}, postgres ${pgPort}, temporal ${temporalPort}, ui ${uiPort}, worker metrics ${metricsPort}; tool cache ${toolCache} (empty)`);
 say(`machine: ${cpus().length} cores, load average ${load()} (1, 5, 15 min)`);
 
 const phases: Array<{ name: string; seconds: number }> = [];
@@ -101,7 +101,7 @@ try {
 const stopped = await Promise.race([exited.then(() => true), sleep(90_000).then(() => false)]);
 const stopS = (Date.now() - stopT0) / 1000;
 const stillOpen: number[] = [];
-for (const port of [apiPort, pgPort, temporalPort, uiPort]) if (await portOpen(port)) stillOpen.push(port);
+for (const port of [apiPort, pgPort, temporalPort, uiPort, metricsPort]) if (await portOpen(port)) stillOpen.push(port);
 if (!stopped) {
   try {
     process.kill(-child.pid!, 'SIGKILL');

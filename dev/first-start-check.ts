@@ -6,14 +6,13 @@
  * migrations, temporal, worker, api). Then stops it with SIGINT (as Ctrl-C does), checks every port it opened
  * is closed again, and removes the directory. Exits 1 when the start fails or takes longer than the target.
  *
- * Flags: --keep-node-modules  symlink this checkout's node_modules instead of `npm ci` (the figure then
- *                             excludes npm packages); --cold-npm-cache  `npm ci` with an empty npm cache (a
+ * Flags: --cold-npm-cache  `npm ci` with an empty npm cache (a
  *                             machine that never ran npm; by default npm's own cache is used, as on any
  *                             machine that has installed a package before); --target-s N  (default 90);
  *                             --keep  keep the temporary directory.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,7 +46,7 @@ const toolCache = join(scratch, 'tool-cache');
 mkdirSync(toolCache);
 say(`cloning HEAD of ${root} into ${clone} (committed files only: no node_modules, no .data/)`);
 execFileSync('git', ['clone', '--quiet', '--no-hardlinks', root, clone]);
-if (flag('--keep-node-modules')) symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'));
+// No shortcut through this checkout's node_modules: `npm ci` in the clone would empty it through a symlink.
 
 const [apiPort, pgPort, temporalPort, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
 const env: NodeJS.ProcessEnv = {
@@ -111,7 +110,7 @@ if (!stopped) {
 }
 
 console.log('');
-say(`first start (empty tool cache, no .data/${flag('--keep-node-modules') ? ', node_modules reused' : ', npm ci included'}${flag('--cold-npm-cache') ? ', empty npm cache' : ''}):`);
+say(`first start (empty tool cache, no .data/, npm ci included${flag('--cold-npm-cache') ? ', empty npm cache' : ''}):`);
 for (const p of phases) say(`  ${p.name.padEnd(11)} ${p.seconds.toFixed(1).padStart(6)} s`);
 say(`  /readyz 200 after ${readyS === null ? 'never' : `${readyS.toFixed(1)} s`} (target ${targetS} s); load average at ready ${loadAtReady}`);
 say(`  stopped ${stopped ? `cleanly in ${stopS.toFixed(1)} s` : 'NOT within 90 s (killed)'}; ports still open: ${stillOpen.length ? stillOpen.join(', ') : 'none'}`);

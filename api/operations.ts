@@ -5,7 +5,8 @@
  * is a public name, so it never changes once released; a new route adds its row here
  * (test/unit/openapi-document.test.ts fails on an operation without one).
  *
- * Keyed by "METHOD /path" as the document spells it. Tags group operations by resource.
+ * Keyed by "METHOD /path" as the document spells it. Tags group operations by resource; they are set here
+ * only (api/openapi-document.ts applies the table), not in the route files.
  */
 export interface OperationName {
   operationId: string;

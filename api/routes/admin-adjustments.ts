@@ -35,7 +35,7 @@ export const Adjustment = z.object({
 export function adminAdjustmentRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/admin/workspaces/{id}/credit-adjustments', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'post', path: '/v1/admin/workspaces/{id}/credit-adjustments', security: operatorBearer,
       description: 'Grant goodwill credits or take credits back, with a reason, journaled as `adjust` (operator).',
       request: { params: WorkspaceParams, body: { ...json(AdjustmentBody), required: true } },
       responses: {

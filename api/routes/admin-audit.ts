@@ -23,7 +23,7 @@ const AuditEntryList = listOf('AuditEntryList', AuditEntry);
 export function adminAuditRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/admin/audit', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'get', path: '/v1/admin/audit', security: operatorBearer,
       description: 'Operator actions, newest first; `workspace_id` narrows to one workspace (operator).',
       request: { query: AuditQuery },
       responses: { 200: { description: 'A page of audit entries', ...json(AuditEntryList) }, ...problemResponses } }),

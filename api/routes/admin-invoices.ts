@@ -51,7 +51,7 @@ export function adminInvoiceRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({
-      method: 'post', path: '/v1/admin/invoices/{id}/refund', tags: ['admin'], security: operatorBearer,
+      method: 'post', path: '/v1/admin/invoices/{id}/refund', security: operatorBearer,
       summary: 'Refund a paid invoice (operator key)',
       description: 'Refunds a paid invoice in full or in part and records a credit note (SPEC §10). The card part comes first, up to what '
         + 'the card paid less earlier card refunds, through the payment provider (no call when it is 0); the rest returns to the customer '
@@ -79,7 +79,7 @@ export function adminInvoiceRoutes(deps: ApiDeps) {
 
   router.openapi(
     createRoute({
-      method: 'post', path: '/v1/admin/sandbox/disputes/{id}/close', tags: ['admin'], security: operatorBearer,
+      method: 'post', path: '/v1/admin/sandbox/disputes/{id}/close', security: operatorBearer,
       summary: 'Close a sandbox dispute (operator key, sandbox only)',
       description: 'Decides a dispute that paying with `pm_card_createDispute` opened, as the bank would, and sends `charge.dispute.closed` '
         + 'through the webhook endpoint: `won` thaws the frozen credits, `lost` records a credit note for the disputed amount (no provider '

@@ -26,7 +26,7 @@ export function adminOperatorKeyRoutes(deps: ApiDeps) {
   const root = () => ({ id: ROOT_OPERATOR_KEY_ID, name: 'ADMIN_API_KEY', hint: deps.adminApiKey.slice(-4), created_at: null, revoked_at: null });
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/admin/operator-keys', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'get', path: '/v1/admin/operator-keys', security: operatorBearer,
       request: { query: pageQuery() },
       responses: { 200: { description: 'opk_root first, then stored keys, newest first (never the secret)', ...json(OperatorKeyList) }, ...problemResponses } }),
     async (c) => {
@@ -38,13 +38,13 @@ export function adminOperatorKeyRoutes(deps: ApiDeps) {
     },
   );
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/admin/operator-keys', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'post', path: '/v1/admin/operator-keys', security: operatorBearer,
       request: { body: { ...json(z.object({ name: z.string().trim().min(1).max(200) }).strict().openapi('OperatorKeyCreateParams')), required: true } },
       responses: { 201: { description: 'A new operator key, shown only this once', ...json(NewOperatorKey) }, ...problemResponses } }),
     async (c) => c.json(await createOperatorKey(deps.sql, c.req.valid('json').name), 201),
   );
   router.openapi(
-    createRoute({ method: 'delete', path: '/v1/admin/operator-keys/{id}', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'delete', path: '/v1/admin/operator-keys/{id}', security: operatorBearer,
       request: { params: KeyParams },
       responses: {
         200: { description: 'Revoked', ...json(OperatorKey) },

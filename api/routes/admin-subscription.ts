@@ -32,7 +32,7 @@ async function identity(deps: ApiDeps, id: string): Promise<WorkspaceIdentity> {
 export function adminSubscriptionRoutes(deps: ApiDeps) {
   const router = newRouter();
   const post = (action: string, description: string, body?: z.ZodType, required = true) => createRoute({
-    method: 'post', path: `/v1/admin/workspaces/{id}/subscription/${action}`, tags: ['admin'], security: operatorBearer, description,
+    method: 'post', path: `/v1/admin/workspaces/{id}/subscription/${action}`, security: operatorBearer, description,
     request: { params: WorkspaceParams, ...(body ? { body: { ...json(body), required } } : {}) },
     responses: { 200: { description: 'The subscription after the request', ...json(Subscription) }, ...refusals },
   });
@@ -53,7 +53,7 @@ export function adminSubscriptionRoutes(deps: ApiDeps) {
     return c.json(respond(await updateSubscription(deps, workspace, resumeUpdate)), 200);
   });
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/admin/workspaces/{id}/subscription/retry-payment', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'post', path: '/v1/admin/workspaces/{id}/subscription/retry-payment', security: operatorBearer,
       description: 'Retries a past-due renewal (or an unpaid first invoice) now with the card on file, as a new card would (operator). '
         + 'Answers 202 with the subscription as it is when the retry is requested; its outcome follows (GET the workspace).',
       request: { params: WorkspaceParams },

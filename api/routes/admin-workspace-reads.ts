@@ -40,7 +40,7 @@ async function wholeJournal(sql: Sql, workspaceId: string): Promise<LedgerEntryV
 export function adminWorkspaceReadRoutes(deps: ApiDeps) {
   const router = newRouter();
   const route = <Q extends z.ZodObject | undefined, S extends z.ZodType>(path: string, description: string, schema: S, query: Q) => createRoute({
-    method: 'get', path: `/v1/admin/workspaces/{id}${path}`, tags: ['admin'], security: operatorBearer, description,
+    method: 'get', path: `/v1/admin/workspaces/{id}${path}`, security: operatorBearer, description,
     request: { params: WorkspaceParams, ...(query ? { query: query as NonNullable<Q> } : {}) } as { params: typeof WorkspaceParams; query: NonNullable<Q> },
     responses: { 200: { description: 'As the workspace reads it', ...json(schema) }, ...workspaceProblems },
   });
@@ -61,7 +61,7 @@ export function adminWorkspaceReadRoutes(deps: ApiDeps) {
     });
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/admin/workspaces/{id}/ledger/export', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'get', path: '/v1/admin/workspaces/{id}/ledger/export', security: operatorBearer,
       description: `The whole journal as CSV (RFC 4180, a header row, oldest entry first; columns ${LEDGER_EXPORT_COLUMNS.join(', ')}), `
         + `after adjustment lots past their expiry are journaled (operator). ${LEDGER_RECONCILES}`,
       request: { params: WorkspaceParams },

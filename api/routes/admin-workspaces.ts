@@ -46,7 +46,7 @@ export function adminWorkspaceRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/admin/workspaces', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'get', path: '/v1/admin/workspaces', security: operatorBearer,
       description: 'Search workspaces, newest first (operator).',
       request: { query: SearchQuery },
       responses: { 200: { description: 'A page of workspaces', ...json(WorkspaceSummaryList) }, ...problemResponses } }),
@@ -59,7 +59,7 @@ export function adminWorkspaceRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/admin/workspaces/{id}', tags: ['admin'], security: operatorBearer,
+    createRoute({ method: 'get', path: '/v1/admin/workspaces/{id}', security: operatorBearer,
       description: 'One workspace as its owner sees it: subscription, credits, customer balance (operator).',
       request: { params: WorkspaceParams },
       responses: { 200: { description: 'The workspace', ...json(WorkspaceView) }, ...workspaceProblems } }),

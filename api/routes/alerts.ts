@@ -26,7 +26,7 @@ export function alertRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/alerts', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/alerts', security: bearer,
       responses: { 200: { description: 'Alert settings', ...json(Alerts) }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
@@ -35,7 +35,7 @@ export function alertRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'put', path: '/v1/alerts', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'put', path: '/v1/alerts', security: bearer,
       description: 'Sets the low-balance threshold and the webhook URL; absent fields stay as they are.',
       request: { body: { ...json(AlertsBody), required: true } },
       responses: { 200: { description: 'Alert settings', ...json(Alerts) }, ...problemResponses } }),

@@ -45,7 +45,7 @@ async function requireKeyManager(sql: Sql, principal: Principal): Promise<string
 export function apiKeyRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/api-keys', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/api-keys', security: bearer,
       request: { query: ApiKeyQuery },
       responses: { 200: { description: 'A page of keys, revoked ones included, newest first (never the secret), with today\'s use', ...json(ApiKeyList) }, ...problemResponses } }),
     async (c) => {
@@ -56,7 +56,7 @@ export function apiKeyRoutes(deps: ApiDeps) {
     },
   );
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/api-keys', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/api-keys', security: bearer,
       description: `A new key, optionally named and with a daily credit budget. At most ${MAX_ACTIVE_API_KEYS} unrevoked keys per workspace (409 \`api_key_limit_reached\`).`,
       request: { body: { ...json(z.object({ name: KeyName.optional(), daily_credit_limit: DailyCreditLimit.optional() }).strict().openapi('ApiKeyCreateParams')), required: false } },
       responses: {
@@ -74,7 +74,7 @@ export function apiKeyRoutes(deps: ApiDeps) {
     },
   );
   router.openapi(
-    createRoute({ method: 'patch', path: '/v1/api-keys/{id}', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'patch', path: '/v1/api-keys/{id}', security: bearer,
       description: 'Changes a key\'s name and daily_credit_limit: an absent field stays, null removes it. A new limit applies to the next hold.',
       request: { params: KeyParams, body: { ...json(z.object({ name: KeyName.nullable().optional(), daily_credit_limit: DailyCreditLimit.nullable().optional() }).strict().openapi('ApiKeyUpdateParams')), required: true } },
       responses: { ...problemResponses, 200: { description: 'The key', ...json(ApiKey) }, 403: forbidden, 404: missing } }),
@@ -87,7 +87,7 @@ export function apiKeyRoutes(deps: ApiDeps) {
     },
   );
   router.openapi(
-    createRoute({ method: 'delete', path: '/v1/api-keys/{id}', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'delete', path: '/v1/api-keys/{id}', security: bearer,
       request: { params: KeyParams },
       responses: { ...problemResponses, 200: { description: 'Revoked', ...json(ApiKey) }, 403: forbidden, 404: missing } }),
     async (c) => {

@@ -68,7 +68,7 @@ export function autoTopUpRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/auto-top-up', tags: ['credits'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/auto-top-up', security: bearer,
       description: 'The automatic top-up setting and where it stands: armed, failures in a row, why it was disabled, this month\'s spend, the latest top-ups.',
       responses: { 200: { description: 'Automatic top-up', ...json(AutoTopUpState) }, ...problemResponses } }),
     async (c) => {
@@ -79,7 +79,7 @@ export function autoTopUpRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'put', path: '/v1/auto-top-up', tags: ['credits'], security: bearer,
+    createRoute({ method: 'put', path: '/v1/auto-top-up', security: bearer,
       description: 'Saves the automatic top-up (SPEC §11): armed at once; a failure count and a disable are cleared. A monthly limit below one pack\'s price is a 400.',
       request: { body: { ...json(AutoTopUpBody), required: true } },
       responses: { 200: { description: 'Automatic top-up', ...json(AutoTopUpState) }, ...problemResponses } }),

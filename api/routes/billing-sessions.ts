@@ -30,7 +30,7 @@ const BillingSession = z.object({
 export function billingSessionRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/billing-sessions', tags: ['billing'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/billing-sessions', security: bearer,
       description: `A single-use URL that signs the customer into /billing, valid for ${BILLING_SESSION_TTL_MS / 60_000} minutes `
         + '(the studio\'s app redirects its logged-in user there). A workspace key: for itself, with no workspace_id/external_id. '
         + 'The operator key: exactly one of workspace_id or external_id.',

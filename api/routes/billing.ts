@@ -12,7 +12,7 @@ export function billingRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/billing-portal', tags: ['billing'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/billing-portal', security: bearer,
       description: 'A Billing Portal session (open it in a new tab); it returns to the pricing page.',
       responses: { 200: { description: 'Portal URL', content: { 'application/json': { schema: UrlResponse } } }, ...problemResponses } }),
     async (c) => {
@@ -21,7 +21,7 @@ export function billingRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/payment-method/checkout', tags: ['billing'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/payment-method/checkout', security: bearer,
       description: 'Stripe mode: a Checkout session (setup mode) where the customer enters a card. Card data never reaches this system.',
       responses: {
         200: { description: 'Checkout URL', content: { 'application/json': { schema: UrlResponse } } },

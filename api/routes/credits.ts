@@ -24,7 +24,7 @@ export const Balance = z.object({
 export function creditRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/credits', tags: ['credits'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/credits', security: bearer,
       description: 'Balance at the workspace\'s current time (its test clock\'s when it has one); lots in burn order.',
       responses: { 200: { description: 'Balance', content: { 'application/json': { schema: Balance } } }, ...problemResponses } }),
     async (c) => {

@@ -26,7 +26,7 @@ export function customModelRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/custom-models', tags: ['custom models'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/custom-models', security: bearer,
       request: { query: CustomModelQuery },
       responses: { 200: { description: 'A page of custom models, newest first, and the plan\'s limit of active ones', ...json(CustomModelList) }, ...problemResponses } }),
     async (c) => {
@@ -39,7 +39,7 @@ export function customModelRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/custom-models', tags: ['custom models'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/custom-models', security: bearer,
       description: 'Creates an active custom model, within the plan\'s limit of active models.',
       request: { body: { ...json(CreateBody), required: true } },
       responses: { 201: { description: 'Created (active)', ...json(CustomModel) }, ...modelProblems } }),
@@ -50,7 +50,7 @@ export function customModelRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/custom-models/{id}/activate', tags: ['custom models'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/custom-models/{id}/activate', security: bearer,
       request: { params: ModelParams },
       responses: { 200: { description: 'Active', ...json(CustomModel) }, ...modelProblems } }),
     async (c) => {
@@ -60,7 +60,7 @@ export function customModelRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'delete', path: '/v1/custom-models/{id}', tags: ['custom models'], security: bearer,
+    createRoute({ method: 'delete', path: '/v1/custom-models/{id}', security: bearer,
       description: 'Deactivates the model: it no longer counts against the limit and can be activated again.',
       request: { params: ModelParams },
       responses: { 200: { description: 'Inactive', ...json(CustomModel) }, ...modelProblems } }),

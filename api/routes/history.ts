@@ -27,7 +27,7 @@ export function historyRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/ledger', tags: ['credits'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/ledger', security: bearer,
       description: `Every grant, hold, capture, release, expiry, freeze, thaw, forfeit, clawback and adjustment, newest first. ${LEDGER_RECONCILES}`,
       request: { query: PageQuery },
       responses: { 200: { description: 'A page of entries; with `Accept: text/csv`, every entry as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: LedgerEntryList }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
@@ -42,7 +42,7 @@ export function historyRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/creations', tags: ['creations'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/creations', security: bearer,
       description: 'Creations with quoted and charged credits, the lots each drew from and what each was (model, request, API key, '
         + 'external_id, metadata), newest first; `external_id` keeps only the creations the studio gave that reference.',
       request: { query: PageQuery.extend({ external_id: z.string().min(1).max(200).optional() }) },
@@ -58,7 +58,7 @@ export function historyRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/notifications', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/notifications', security: bearer,
       request: { query: PageQuery },
       responses: { 200: { description: 'A page of notifications, newest first', content: { 'application/json': { schema: NotificationList } } }, ...problemResponses } }),
     async (c) => {

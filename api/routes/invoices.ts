@@ -73,7 +73,7 @@ export async function invoicePage(sql: Sql, workspaceId: string, query: z.infer<
 export function invoiceRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/invoices', tags: ['billing'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/invoices', security: bearer,
       request: { query: InvoiceQuery },
       responses: { 200: { description: 'A page of invoices, newest first; with `Accept: text/csv`, every invoice as a CSV download (RFC 4180, cents as integers)', content: { 'application/json': { schema: InvoiceList }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
@@ -83,7 +83,7 @@ export function invoiceRoutes(deps: ApiDeps) {
     },
   );
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/invoices/upcoming', tags: ['billing'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/invoices/upcoming', security: bearer,
       description: 'The next scheduled charge (SPEC §10): the renewal (at the scheduled downgrade\'s price when one is scheduled), '
         + 'the charge at a pause\'s end, or while past due the open invoice with `next_attempt_at`. '
         + '`balance_applied_cents` = min(customer balance, total) for a charge not yet drafted; 404 `no_upcoming_invoice` when '
@@ -93,7 +93,7 @@ export function invoiceRoutes(deps: ApiDeps) {
   );
   // Registered after the fixed paths under /v1/invoices/ (e.g. /upcoming), which it would otherwise shadow.
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/invoices/{id}', tags: ['billing'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/invoices/{id}', security: bearer,
       description: 'One invoice: a workspace reads only its own (another\'s is 404); the operator reads any.',
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: { 200: { description: 'The invoice', content: { 'application/json': { schema: Invoice } } }, 404: notFoundResponse, ...problemResponses } }),

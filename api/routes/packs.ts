@@ -20,7 +20,7 @@ const Purchase = z.object({
 export function packRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/credit-packs', tags: ['credits'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/credit-packs', security: bearer,
       description: 'Buys a pack (needs a live subscription): charged now, delivered as a never-expiring lot once paid. `Idempotency-Key` makes retries safe.',
       request: { body: { content: { 'application/json': { schema: PackBody } }, required: true } },
       responses: {

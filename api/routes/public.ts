@@ -15,7 +15,7 @@ export function publicRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/plans', tags: ['catalog'], security: [], // public: explicitly no key
+    createRoute({ method: 'get', path: '/v1/plans', security: [], // public: explicitly no key
       responses: { 200: { description: 'Plans and packs', content: { 'application/json': { schema: z.object({ plans: z.array(PlanView), packs: z.array(PackView) }).openapi('Catalog') } } } } }),
     (c) => c.json({
       plans: PLANS.map((p) => ({

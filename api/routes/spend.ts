@@ -57,7 +57,7 @@ export function spendRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/credits/estimate', tags: ['credits'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/credits/estimate', security: bearer,
       description: 'Prices a creation before it runs. The quote is valid for 15 minutes.',
       request: { body: { ...json(EstimateBody), required: true } },
       responses: { 201: { description: 'Quote', ...json(Quote) }, ...problemResponses } }),
@@ -71,7 +71,7 @@ export function spendRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/creations', tags: ['creations'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/creations', security: bearer,
       description: 'Starts a creation: holds the quoted credits from specific lots in burn order, or 402 (`insufficient_credits`, or '
         + '`spending_limit_reached` when the API key\'s daily_credit_limit would be exceeded: with `daily_credit_limit`, `used`, `resets_at`). '
         + 'Records the quote\'s request, the API key, and the studio\'s `external_id` and `metadata`. The same quote again returns the first creation (200).',
@@ -93,7 +93,7 @@ export function spendRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/creations/{id}/complete', tags: ['creations'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/creations/{id}/complete', security: bearer,
       description: 'Deducts the exact amount (capped at the quote, the excess recorded as variance) and releases the rest. '
         + 'The same request again returns the same result; another amount is 409 `creation_already_ended` naming the first.',
       request: { params: CreationParams, body: { ...json(z.object({ credits: z.number().int().min(0).max(1_000_000) }).strict().openapi('CreationCompleteParams')), required: true } },
@@ -106,7 +106,7 @@ export function spendRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/creations/{id}/fail', tags: ['creations'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/creations/{id}/fail', security: bearer,
       request: { params: CreationParams }, responses: { 200: { description: 'Failed; the hold is released', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
@@ -115,7 +115,7 @@ export function spendRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/creations/{id}/extend', tags: ['creations'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/creations/{id}/extend', security: bearer,
       description: `Keeps a long job's hold: its expiry becomes now (the workspace's time) + \`extend_by_s\`, never earlier than it was. A hold lives at most ${HOLD_MAX_MS / 3_600_000} hours from its creation: beyond, 409 \`hold_extension_limit\` with \`latest_expires_at\` (nothing changes). `
         + 'An ended creation or a lapsed hold is 409 `creation_not_running` (a lapsed hold is never revived). It sets an absolute time, so a retry is harmless.',
       request: { params: CreationParams, body: { ...json(z.object({ extend_by_s: z.number().int().min(1).max(HOLD_MAX_MS / 1000) }).strict().openapi('CreationExtendParams')), required: true } },

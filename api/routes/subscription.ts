@@ -95,14 +95,14 @@ export function fromRow(row: SubscriptionRow): z.infer<typeof Subscription> {
 export function subscriptionRoutes(deps: ApiDeps) {
   const router = newRouter();
   const post = (path: string, description: string, body?: z.ZodType) => createRoute({
-    method: 'post', path, tags: ['subscription'], security: bearer, description,
+    method: 'post', path, security: bearer, description,
     ...(body ? { request: { body: { ...json(body), required: true } } } : {}),
     responses: { 200: { description: 'The subscription after the request', ...json(Subscription) }, ...refusals },
   });
   const respond = (v: SubscriptionView) => v as z.infer<typeof Subscription>;
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/subscription', tags: ['subscription'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/subscription', security: bearer,
       description: 'Charges the first period now; credits are granted once it is paid.',
       request: { body: { ...json(NewSubscription), required: true } },
       responses: { 201: { description: 'Subscription after the first charge attempt', ...json(Subscription) }, ...refusals } }),
@@ -110,7 +110,7 @@ export function subscriptionRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/subscription', tags: ['subscription'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/subscription', security: bearer,
       responses: { 200: { description: 'The workspace\'s subscription', ...json(Subscription) }, ...refusals } }),
     async (c) => {
       const row = await currentSubscription(deps.sql, requireWorkspace(c.get('principal')).id);
@@ -120,7 +120,7 @@ export function subscriptionRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/subscription/change', tags: ['subscription'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/subscription/change', security: bearer,
       description: 'Upgrade (now, prorated), downgrade (at the next renewal) or switch monthly/yearly (now, re-anchored).',
       request: { body: { ...json(ConfirmedChangeBody), required: true } },
       responses: { 200: { description: 'What the change is and when it takes effect', ...json(ChangeResult) }, ...refusals } }),
@@ -137,7 +137,7 @@ export function subscriptionRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/subscription/change/preview', tags: ['subscription'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/subscription/change/preview', security: bearer,
       description: 'What the change would do now (SPEC §10): the invoice with the balance applied, credits and their expiry, models deactivated. Changes nothing; a change that would be refused gets the same error.',
       request: { body: { ...json(ChangeBody), required: true } },
       responses: { 200: { description: 'The preview', ...json(Preview) }, ...refusals } }),
@@ -149,7 +149,7 @@ export function subscriptionRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'delete', path: '/v1/subscription/scheduled-change', tags: ['subscription'], security: bearer,
+    createRoute({ method: 'delete', path: '/v1/subscription/scheduled-change', security: bearer,
       description: 'Withdraws a scheduled downgrade.',
       responses: { 200: { description: 'The subscription', ...json(Subscription) }, ...refusals } }),
     async (c) => c.json(respond(await updateSubscription(deps, requireWorkspace(c.get('principal')), withdrawScheduledChangeUpdate)), 200),

@@ -32,7 +32,7 @@ export function testClockRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/test-clocks', tags: ['test clocks'], security: bearer, request: { body },
+    createRoute({ method: 'post', path: '/v1/test-clocks', security: bearer, request: { body },
       responses: { 201: { description: 'Created', ...json(TestClock) }, ...problemResponses } }),
     async (c) => {
       requireOperator(c.get('principal'));
@@ -41,7 +41,7 @@ export function testClockRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/test-clocks/{id}', tags: ['test clocks'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/test-clocks/{id}', security: bearer,
       request: { params: ClockParams }, responses: { 200: { description: 'The clock', ...json(TestClock) }, ...clockProblems } }),
     async (c) => {
       requireOperator(c.get('principal'));
@@ -52,7 +52,7 @@ export function testClockRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/test-clocks/{id}/advance', tags: ['test clocks'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/test-clocks/{id}/advance', security: bearer,
       request: { params: ClockParams, body },
       responses: { 200: { description: 'Advancing; poll until ready', ...json(TestClock) }, ...clockProblems } }),
     async (c) => {

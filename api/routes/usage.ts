@@ -49,7 +49,7 @@ const UsageQuery = z.object({
 export function usageRoutes(deps: ApiDeps) {
   const router = newRouter();
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/usage', tags: ['credits'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/usage', security: bearer,
       description: 'Credits captured and creations over [from, to), grouped by UTC day, model or API key (a creation counts at its capture; '
         + 'failed and expired ones apart), the credits expired and forfeited, and how the journal moves the available balance over the window.',
       request: { query: UsageQuery },

@@ -53,7 +53,7 @@ export function webhookDeliveryRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/webhook-events', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/webhook-events', security: bearer,
       responses: { 200: { description: 'The event types the workspace receives', ...json(WebhookEvents) }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
@@ -62,7 +62,7 @@ export function webhookDeliveryRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'put', path: '/v1/webhook-events', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'put', path: '/v1/webhook-events', security: bearer,
       description: 'Chooses the event types sent (signed, retried, in sequence order) to the webhook URL of PUT /v1/alerts. '
         + 'Changes committed from now on are recorded as events; earlier ones never are.',
       request: { body: { ...json(WebhookEventsBody), required: true } },
@@ -75,7 +75,7 @@ export function webhookDeliveryRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/webhook-deliveries', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/webhook-deliveries', security: bearer,
       description: 'Every attempt to deliver an event or alert to the webhook URL, newest first.',
       request: { query: DeliveriesQuery },
       responses: {
@@ -92,7 +92,7 @@ export function webhookDeliveryRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/webhook-deliveries/{id}/retry', tags: ['alerts'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/webhook-deliveries/{id}/retry', security: bearer,
       description: 'Sends the event again now: the identical body, with a fresh signature timestamp, logged as a `manual` attempt '
         + '(also for an event already delivered). A 2xx marks it delivered. Answers the logged attempt, whatever the receiver said.',
       request: { params: RetryParams },

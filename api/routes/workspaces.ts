@@ -62,7 +62,7 @@ export function workspaceRoutes(deps: ApiDeps) {
   const router = newRouter();
 
   router.openapi(
-    createRoute({ method: 'post', path: '/v1/workspaces', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'post', path: '/v1/workspaces', security: bearer,
       description: 'Operator. Creates a workspace and its first API key.',
       request: { body: { content: { 'application/json': { schema: NewWorkspace } }, required: true } },
       responses: { 201: { description: 'Created; the API key is shown only once', ...json(CreatedWorkspace) }, 409: externalIdTaken, ...problemResponses } }),
@@ -81,7 +81,7 @@ export function workspaceRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/workspaces', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/workspaces', security: bearer,
       description: 'Operator. The workspace with this external_id, as a list of zero or one.',
       request: { query: pageQuery().extend({ external_id: ExternalId }) },
       responses: { 200: { description: 'Matching workspaces', ...json(listOf('WorkspaceList', Workspace)) }, ...problemResponses } }),
@@ -97,7 +97,7 @@ export function workspaceRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'get', path: '/v1/workspaces/{id}', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'get', path: '/v1/workspaces/{id}', security: bearer,
       description: 'The operator reads any workspace; a workspace key reads only its own (another is 404).',
       request: { params: IdParam },
       responses: { 200: { description: 'The workspace', ...json(Workspace) }, 404: noWorkspace, ...problemResponses } }),
@@ -112,7 +112,7 @@ export function workspaceRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'patch', path: '/v1/workspaces/{id}', tags: ['workspaces'], security: bearer,
+    createRoute({ method: 'patch', path: '/v1/workspaces/{id}', security: bearer,
       description: 'Operator. Sets external_id and merges metadata; all or nothing. The name does not change.',
       request: { params: IdParam, body: { content: { 'application/json': { schema: WorkspacePatch } }, required: true } },
       responses: { 200: { description: 'The workspace', ...json(Workspace) }, 404: noWorkspace, 409: externalIdTaken, ...problemResponses } }),
@@ -127,7 +127,7 @@ export function workspaceRoutes(deps: ApiDeps) {
   );
 
   router.openapi(
-    createRoute({ method: 'put', path: '/v1/payment-method', tags: ['billing'], security: bearer,
+    createRoute({ method: 'put', path: '/v1/payment-method', security: bearer,
       description: 'Sandbox mode: one of Stripe\'s test payment method ids. (Stripe mode collects cards through Checkout.)',
       request: { body: { content: { 'application/json': { schema: PaymentMethodBody } }, required: true } },
       responses: { 200: { description: 'Saved', content: { 'application/json': { schema: PaymentMethod } } }, ...problemResponses } }),

@@ -44,7 +44,7 @@ describe('custom models', () => {
     expectLimitProblem(await customer.post('/v1/custom-models', { name: 'Landscapes' }));
 
     let list = (await customer.get('/v1/custom-models')).body;
-    expect(list).toEqual({ data: [first.body], limit: 1 });
+    expect(list).toEqual({ data: [first.body], limit: 1, has_more: false, next_cursor: null });
 
     const deactivated = await customer.delete(`/v1/custom-models/${first.body.id}`);
     expect(deactivated.status).toBe(200);
@@ -112,7 +112,7 @@ describe('custom models', () => {
 
     const unsubscribed = await workspace();
     expectLimitProblem(await unsubscribed.customer.post('/v1/custom-models', { name: 'Anything' }));
-    expect((await unsubscribed.customer.get('/v1/custom-models')).body).toEqual({ data: [], limit: 0 });
+    expect((await unsubscribed.customer.get('/v1/custom-models')).body).toEqual({ data: [], limit: 0, has_more: false, next_cursor: null });
 
     for (const body of [{}, { name: '' }, { name: '   ' }, { name: 'x'.repeat(101) }, { name: 'ok', active: false }]) {
       const response = await owner.customer.post('/v1/custom-models', body);

@@ -104,7 +104,7 @@ describe('lifecycle faults found by testing, over HTTP', () => {
     await c.advance('2043-01-10T00:00:00Z');
     const change = await c.customer.post('/v1/subscription/change', { plan: 'max' });
     expect(change.status).toBe(200);
-    expect(change.body).toEqual({ kind: 'downgrade', effective_at: T('2043-02-04') });
+    expect(change.body).toEqual({ kind: 'downgrade', effective_at: T('2043-02-04'), invoice_id: null, latest_invoice: null });
 
     await c.advance('2043-01-11T00:00:00Z');
     const pause = await c.customer.post('/v1/subscription/pause', { cycles: 1 });

@@ -173,7 +173,7 @@ export async function measureStorm(stack: Stack, n: number): Promise<StormFigure
       log(`storm: ${done}/${n} charged and granted`);
       lastLog = performance.now();
     }
-    if (performance.now() - t0 > 2 * patienceMs) throw new Error(`storm: only ${done}/${n} renewed after ${(2 * patienceMs) / 60_000} minutes`);
+    if (performance.now() - t0 > 2 * patienceMs) throw new Error(`storm: ${done}/${n} charged and granted, clock not ready after ${(2 * patienceMs) / 60_000} minutes`);
     await sleep(200);
   }
   const seconds = (performance.now() - t0) / 1000;

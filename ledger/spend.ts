@@ -142,7 +142,7 @@ export interface HoldOptions {
 }
 
 /** One hold or end as ledger_batch takes it (migration 1732400000024): the arguments of ledger_hold / ledger_end. */
-type SpendItem =
+export type SpendItem =
   | { op: 'hold'; ws: string; quote: string; creation: string; hold_ttl_ms: number; api_key: string | null;
       external_id: string | null; metadata: Record<string, string> }
   | { op: 'end'; ws: string; creation: string; outcome: 'succeeded' | 'failed' | 'expired'; reported: number | null };
@@ -160,14 +160,59 @@ function isItemError(error: unknown): boolean {
   return error instanceof postgres.PostgresError && !/^(08|53|57|58)/.test(error.code);
 }
 
+/** A data exception (SQLSTATE class 22: text jsonb cannot hold, a bad number): the data's fault, not the connection's. */
+function isDataError(error: unknown): boolean {
+  return error instanceof postgres.PostgresError && error.code.startsWith('22');
+}
+
+/** A lone UTF-16 surrogate (a high one not followed by a low one, or a low one without a high one before it). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` with each lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, which ES2022's types lack):
+ * what the driver's UTF-8 encoding stores for a text parameter, and what jsonb must get instead of a "\ud800"
+ * escape it refuses. Pure.
+ */
+function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\ufffd');
+}
+
+/**
+ * The item with every text well formed (wellFormed), on the batched and the unbatched path alike: a lone surrogate
+ * in external_id or metadata (both pass the API's schemas) is stored as U+FFFD either way, and can no longer make
+ * a batch's jsonb parameter invalid for its neighbours. Pure.
+ */
+function normaliseItem(item: SpendItem): SpendItem {
+  const text = (value: string | null) => (value === null ? null : wellFormed(value));
+  if (item.op === 'end') return { ...item, ws: wellFormed(item.ws), creation: wellFormed(item.creation) };
+  return {
+    ...item, ws: wellFormed(item.ws), quote: wellFormed(item.quote), creation: wellFormed(item.creation),
+    api_key: text(item.api_key), external_id: text(item.external_id),
+    metadata: Object.fromEntries(Object.entries(item.metadata).map(([k, v]) => [wellFormed(k), wellFormed(v)])),
+  };
+}
+
+/**
+ * Whether some text of the item carries U+0000, which Postgres stores in neither text nor jsonb. Such an item never
+ * joins a batch (its jsonb would refuse the whole call, every neighbour's item with it): it goes on its own and
+ * meets the same error it meets unbatched (22021, which the API answers 400 invalid_request).
+ */
+function carriesNul(item: SpendItem): boolean {
+  const texts = item.op === 'end' ? [item.ws, item.creation]
+    : [item.ws, item.quote, item.creation, item.api_key ?? '', item.external_id ?? '', ...Object.entries(item.metadata).flat()];
+  return texts.some((text) => text.includes('\0'));
+}
+
 /**
  * Runs holds and ends as one ledger_batch call: one transaction, one commit, workspaces locked in id order.
  * Refusals are answers. When the call raises (an item met an unexpected error, so nothing committed) it is sent
  * again with a savepoint per item, and the failing item alone gets its error. A lost connection rejects the
  * whole call: whether it committed is unknown, and every item is idempotent (the hold's quote, the end's
- * creation and amount), so the callers retry.
+ * creation and amount), so the callers retry. When even the savepoint re-send raises a data error (class 22: the
+ * items parameter itself refused), each item goes on its own (itemsOneByOne). Exported for tests; callers use
+ * holdForQuote / endCreation, which normalise the items first.
  */
-async function runSpendBatch(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<unknown>[]> {
+export async function runSpendBatch(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<unknown>[]> {
   const call = async (isolate: boolean) => {
     const [row] = await sql<{ answers: unknown[] }[]>`
       SELECT ledger_batch(${sql.json(items as never)}, ${sql.json(DEFAULT_THRESHOLDS)}, ${isolate}) AS answers`;
@@ -178,7 +223,15 @@ async function runSpendBatch(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<
     answers = await call(false);
   } catch (error) {
     if (!isItemError(error)) throw error;
-    answers = await call(true);
+    try {
+      answers = await call(true);
+    } catch (resent) {
+      // The savepoint re-send catches every item's own error, so when it still raises a data error the items
+      // parameter itself was refused (text jsonb cannot hold that normaliseItem and carriesNul missed): each
+      // item on its own, so only the bad one fails.
+      if (!isDataError(resent)) throw resent;
+      return itemsOneByOne(sql, items);
+    }
   }
   return answers.map((answer) => {
     const fault = answer as { fault?: string; message?: string };
@@ -188,10 +241,31 @@ async function runSpendBatch(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<
   });
 }
 
-/** Sends one spend item through `sql`'s batcher, or on its own (batching off, or `sql` is a transaction). */
-async function spend<T>(sql: Sql, item: SpendItem): Promise<T> {
+/**
+ * The backstop of runSpendBatch: each item as its own ledger_hold / ledger_end call, in the batch's order, so only
+ * an item whose own data Postgres refuses fails (with the error it meets unbatched). Rare: after two failed calls.
+ */
+async function itemsOneByOne(sql: Sql, items: SpendItem[]): Promise<ItemOutcome<unknown>[]> {
+  const outcomes: ItemOutcome<unknown>[] = [];
+  for (const item of items) {
+    outcomes.push(await runAlone<unknown>(sql, item).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    ));
+  }
+  return outcomes;
+}
+
+/** Sends one spend item through `sql`'s batcher, or on its own (batching off, `sql` is a transaction, or U+0000). */
+async function spend<T>(sql: Sql, raw: SpendItem): Promise<T> {
+  const item = normaliseItem(raw);
   const batcher = batcherFor<SpendItem, unknown>(sql, 'spend', (items) => runSpendBatch(sql, items), (item) => item.ws);
-  if (batcher) return (await batcher.submit(item)) as T;
+  if (batcher && !carriesNul(item)) return (await batcher.submit(item)) as T;
+  return runAlone<T>(sql, item);
+}
+
+/** One item as its own transaction: ledger_hold or ledger_end with text parameters (as before batching). */
+async function runAlone<T>(sql: Sql, item: SpendItem): Promise<T> {
   if (item.op === 'hold') {
     const [row] = await sql<{ result: T }[]>`
       SELECT ledger_hold(${item.ws}, ${item.quote}, ${item.creation}, ${item.hold_ttl_ms}, ${sql.json(DEFAULT_THRESHOLDS)},

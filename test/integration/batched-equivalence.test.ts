@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Refusal } from '../../domain/refusals.js';
+import { readAutoTopUp, saveAutoTopUp, settleTopUp } from '../../ledger/auto-top-up.js';
 import { configureLedgerBatching, ledgerBatchStats } from '../../ledger/batching.js';
 import { grantLot, readBalance } from '../../ledger/credits.js';
 import { createSql, type Sql } from '../../ledger/db.js';
@@ -15,6 +16,9 @@ import { freshDatabase } from '../helpers/database.js';
  * batcher (each round's operations submitted at once: one ledger_batch call, one commit) and once one call per
  * operation in the same order (ledger_batch keeps each workspace's items in their callers' order). Every answer (creation or refusal: insufficient_credits, quote_expired,
  * spending_limit_reached, creation_already_ended, ...) and every balance and journal must be the same.
+ * Workspaces may have an automatic top-up (threshold, pack) whose pending top-up a round may settle as failed
+ * first, so refusals and captures cross thresholds, re-arm and disarm inside one batch: the same top-ups must be
+ * recorded and the same refusals say top_up_pending (the arming rule is per operation, not per transaction).
  */
 const WORKSPACES = 4;
 const AT = '2026-03-10T12:00:00Z';
@@ -24,7 +28,8 @@ type Op =
   | { kind: 'complete'; pick: number; reported: number }
   | { kind: 'fail'; pick: number }
   | { kind: 'replayHold'; pick: number }
-  | { kind: 'replayComplete'; pick: number; reported: number };
+  | { kind: 'replayComplete'; pick: number; reported: number }
+  | { kind: 'settleTopUp'; w: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('hold' as const), w: fc.nat(WORKSPACES - 1), credits: fc.integer({ min: 1, max: 60 }),
@@ -33,15 +38,24 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('replayHold' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('replayComplete' as const), pick: fc.nat(), reported: fc.integer({ min: 0, max: 80 }) }) },
+  // The workspace's pending automatic top-up (if any) fails, before the round's calls go: nothing in flight, disarmed.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('settleTopUp' as const), w: fc.nat(WORKSPACES - 1) }) },
 );
 const worldArb = fc.record({
   funds: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: WORKSPACES, maxLength: WORKSPACES }),
   limits: fc.array(fc.option(fc.integer({ min: 10, max: 200 }), { nil: null }), { minLength: WORKSPACES, maxLength: WORKSPACES }),
+  topUps: fc.array(fc.option(fc.record({ threshold: fc.integer({ min: 0, max: 200 }), pack: fc.constantFrom(100 as const, 500 as const) }), { nil: null }),
+    { minLength: WORKSPACES, maxLength: WORKSPACES }),
   rounds: fc.array(fc.array(opArb, { minLength: 1, maxLength: 40, size: 'large' }), { minLength: 1, maxLength: 6 }),
 });
 
-/** A world: WORKSPACES workspaces on one test clock, each with a pack lot, a monthly lot and a budgeted key. */
-async function makeWorld(sql: Sql, funds: number[], limits: (number | null)[]) {
+type TopUpSetting = { threshold: number; pack: 100 | 500 } | null;
+
+/**
+ * A world: WORKSPACES workspaces on one test clock, each with a pack lot, a monthly lot, a budgeted key and
+ * maybe an automatic top-up.
+ */
+async function makeWorld(sql: Sql, funds: number[], limits: (number | null)[], topUps: TopUpSetting[] = []) {
   const clock = await createTestClock(sql, new Date(AT));
   const workspaces = [];
   for (let w = 0; w < WORKSPACES; w += 1) {
@@ -53,6 +67,8 @@ async function makeWorld(sql: Sql, funds: number[], limits: (number | null)[]) {
     await grantLot(sql, { key: `${id}:monthly`, workspaceId: id, source: 'monthly', amount: 40, grantedAt: new Date(AT),
       expiresAt: new Date('2026-04-10T12:00:00Z') });
     const key = await insertApiKey(sql, id, { name: `key ${w}`, dailyCreditLimit: limits[w] ?? null });
+    const topUp = topUps[w];
+    if (topUp) await saveAutoTopUp(sql, id, { enabled: true, threshold: topUp.threshold, pack: topUp.pack, monthly_limit_cents: 10_000_000 }, new Date(AT));
     workspaces.push({ id, keyId: key.id });
   }
   return { workspaces, creations: [] as { w: number; id: string; quoteId: string; keyed: boolean; reported?: number }[] };
@@ -80,6 +96,12 @@ async function playRound(sql: Sql, world: World, ops: Op[], run: (calls: (() => 
   const after: ((outcome: PromiseSettledResult<unknown>) => void)[] = [];
   const pick = (n: number) => world.creations[n % world.creations.length];
   for (const op of ops) {
+    if (op.kind === 'settleTopUp') {
+      const ws = world.workspaces[op.w]!;
+      const [pending] = await sql<{ id: string }[]>`SELECT id FROM auto_top_ups WHERE workspace_id = ${ws.id} AND status = 'pending'`;
+      if (pending) await settleTopUp(sql, pending.id, { status: 'failed', failureCode: 'card_declined', at: new Date(AT) });
+      continue;
+    }
     if (op.kind === 'hold') {
       const ws = world.workspaces[op.w]!;
       const quote = await createQuote(sql, ws.id, { model: 'imagen-3', count: op.credits }, op.credits);
@@ -123,6 +145,12 @@ async function ledgerOf(sql: Sql, world: World) {
                        WHERE workspace_id = ${ws.id} GROUP BY kind ORDER BY kind`,
     notifications: (await sql`SELECT kind FROM notifications WHERE workspace_id = ${ws.id} ORDER BY kind`).map((r) => r.kind),
     keyDay: (await sql`SELECT used FROM api_key_daily_spend WHERE api_key_id = ${ws.keyId}`).map((r) => r.used),
+    // The automatic top-ups recorded (in order) and the setting as GET /v1/auto-top-up shows it (armed by its rule).
+    topUps: (await sql`SELECT cause, status, pack_credits, available FROM auto_top_ups WHERE workspace_id = ${ws.id} ORDER BY seq`)
+      .map((r) => `${r.cause}:${r.status}:${r.pack_credits}:${r.available}`),
+    topUpSetting: await readAutoTopUp(sql, ws.id, new Date(AT)).then((v) => v && {
+      enabled: v.enabled, armed: v.armed, failures_in_row: v.failures_in_row, disabled_reason: v.disabled_reason, pending: v.pending !== null,
+    }),
   })));
 }
 
@@ -148,9 +176,10 @@ describe('batched ledger commits: the same answers as one call per operation', (
     console.log(`[batched-equivalence] seed ${seed} (BATCH_SEED=${seed} to replay)`);
     let rounds = 0;
     const answers = new Map<string, number>();
-    await fc.assert(fc.asyncProperty(worldArb, async ({ funds, limits, rounds: history }) => {
-      const a = await makeWorld(batched, funds, limits);
-      const b = await makeWorld(single, funds, limits);
+    let topUpsRecorded = 0;
+    await fc.assert(fc.asyncProperty(worldArb, async ({ funds, limits, topUps, rounds: history }) => {
+      const a = await makeWorld(batched, funds, limits, topUps);
+      const b = await makeWorld(single, funds, limits, topUps);
       for (const ops of history) {
         const callsBefore = ledgerBatchStats(batched).spend?.calls ?? 0;
         const together = await playRound(batched, a, ops, (calls) => Promise.allSettled(calls.map((call) => call())));
@@ -160,9 +189,10 @@ describe('batched ledger commits: the same answers as one call per operation', (
           return outcomes;
         });
         expect(together).toEqual(oneByOne);
-        for (const answer of together as { refused?: string; status?: string }[]) {
+        for (const answer of together as { refused?: string; status?: string; detail?: { top_up_pending?: boolean } }[]) {
           const seen = answer.refused ?? answer.status ?? 'error';
           answers.set(seen, (answers.get(seen) ?? 0) + 1);
+          if (answer.detail?.top_up_pending) answers.set('top_up_pending', (answers.get('top_up_pending') ?? 0) + 1);
         }
         // The round's operations went out at once: one ledger_batch call per group of workspaces (at most
         // maxInFlight calls side by side, each workspace's items in one of them).
@@ -171,12 +201,15 @@ describe('batched ledger commits: the same answers as one call per operation', (
         expect(calls).toBeLessThanOrEqual(4);
         rounds += 1;
       }
-      expect(await ledgerOf(batched, a)).toEqual(await ledgerOf(single, b));
+      const ledger = await ledgerOf(batched, a);
+      expect(ledger).toEqual(await ledgerOf(single, b));
+      topUpsRecorded += ledger.reduce((n, ws) => n + ws.topUps.length, 0);
     }), { seed, numRuns: Number(process.env.BATCH_RUNS ?? 20) });
     console.log(`[batched-equivalence] ${rounds} rounds; answers ${JSON.stringify(Object.fromEntries(answers))}; `
-      + `batcher ${JSON.stringify(ledgerBatchStats(batched))}`);
+      + `batcher ${JSON.stringify(ledgerBatchStats(batched))}; automatic top-ups recorded ${topUpsRecorded}`);
     // The histories met the refusals this is about.
-    for (const code of ['insufficient_credits', 'spending_limit_reached']) expect(answers.get(code) ?? 0).toBeGreaterThan(0);
+    for (const code of ['insufficient_credits', 'spending_limit_reached', 'top_up_pending']) expect(answers.get(code) ?? 0).toBeGreaterThan(0);
+    expect(topUpsRecorded).toBeGreaterThan(0);
   });
 
   it('an unexpected error in one item fails that item only: its neighbours in the batch commit', async () => {

@@ -4,15 +4,17 @@
  * with its Web UI and our search attributes (TEMPORAL_ADDRESS / a temporal.toml profile: an external server
  * instead); then, once the ledger is migrated and the Temporal frontend healthy, the worker and the API as child
  * processes. Prints each phase's duration. Ports: PORT (3000), EMBEDDED_POSTGRES_PORT (54329),
- * TEMPORAL_DEV_SERVER_PORT (7233), TEMPORAL_UI_PORT (its port + 1000). Ctrl-C stops all.
+ * TEMPORAL_DEV_SERVER_PORT (7233), TEMPORAL_UI_PORT (its port + 1000), WORKER_METRICS_PORT (9464, or a free one when
+ * 9464 is taken and the variable is unset, so a second `npm start` beside another never kills its worker). Ctrl-C stops all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { migrate } from '../ledger/migrate.js';
 import { startPrivateCluster, type PrivateCluster } from './postgres.js';
-import { waitForPort } from './ports.js';
+import { freePort, waitForPort } from './ports.js';
 import { type DevServer, startDevServer } from './temporal-dev-server.js';
 import { loadTemporalSettings } from '../runtime/temporal-connection.js';
 import { ensureTemporalCli } from './tools.js';
@@ -145,8 +147,18 @@ try {
   await stopAll(1);
 }
 
+/** WORKER_METRICS_PORT when set; else 9464 when nothing listens there; else a free port (printed below). */
+async function workerMetricsPort(): Promise<string> {
+  if (process.env.WORKER_METRICS_PORT) return process.env.WORKER_METRICS_PORT;
+  const taken = await new Promise<boolean>((resolve) => {
+    const probe = createServer().once('error', () => resolve(true)).listen(9464, '127.0.0.1', () => probe.close(() => resolve(false)));
+  });
+  return String(taken ? await freePort() : 9464);
+}
+const metricsPort = await workerMetricsPort();
+
 const env = {
-  ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: temporal.namespace,
+  ...process.env, DATABASE_URL: databaseUrl, WORKER_METRICS_PORT: metricsPort, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: temporal.namespace,
   ADMIN_API_KEY: adminKey, PORT: String(port),
   ...(temporalUi ? { TEMPORAL_UI_URL: temporalUi } : {}), // the console links to the workflows there
   // Local development: alert webhooks may reach receivers on this machine (never set in production).
@@ -173,8 +185,12 @@ console.log(`
 
     API            ${api}
     API docs       ${api}/docs   (OpenAPI: ${api}/openapi.json)
+    Error codes    ${api}/docs/errors
     Pricing page   ${api}/pricing
+    Billing page   ${api}/billing   (a workspace's page: sign in with its API key)
+    Operator page  ${api}/admin     (sign in with the operator key)
     Temporal UI    ${temporalUi ?? '(external Temporal: see your cluster\'s UI)'}
+    Worker metrics http://127.0.0.1:${metricsPort}/metrics
     Operator key   ${adminKey}
 
   Try:  curl -H "Authorization: Bearer ${adminKey}" -X POST ${api}/v1/workspaces \\

@@ -16,9 +16,13 @@ const config = loadConfig();
 const temporal = loadTemporalSettings();
 const sql = createSql(config.DATABASE_URL);
 // The Temporal runtime's own metrics (workflow/activity task latencies, slots, polls) for Prometheus.
-Runtime.install({
-  telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}` } } },
-});
+const metricsAddress = `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}`;
+try {
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } });
+} catch (error) {
+  // The runtime's own message does not say which address: name it and the setting that moves it.
+  throw new Error(`the worker's metrics exporter cannot listen on ${metricsAddress} (WORKER_METRICS_PORT / WORKER_METRICS_HOST): ${(error as Error).message}`, { cause: error });
+}
 const connection = await NativeConnection.connect(temporal.connectionOptions);
 if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
   // Self-hosted clusters (docker compose) learn our search attributes here; the dev server gets them as flags.

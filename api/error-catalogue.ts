@@ -104,3 +104,10 @@ export const ERROR_DOCS_PATH = '/docs/errors';
 export function problemTypeUri(origin: string, code: string): string {
   return `${origin}${ERROR_DOCS_PATH}#${code}`;
 }
+
+const TITLES: ReadonlyMap<string, string> = new Map(ERROR_CATALOGUE.map((entry) => [entry.code, entry.title]));
+
+/** The catalogue's fixed title of `code` (a problem's `title`, RFC 9457 §3.1.4); undefined for a code not catalogued. */
+export function catalogueTitle(code: string): string | undefined {
+  return TITLES.get(code);
+}

@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { Refusal } from '../domain/refusals.js';
 import { REFUSAL_STATUS } from './refusal-status.js';
-import { problemTypeUri } from './error-catalogue.js';
+import { catalogueTitle, problemTypeUri } from './error-catalogue.js';
 
 export interface FieldError {
   field: string;
@@ -49,8 +49,10 @@ export function notFound(what: string): ApiError {
 export function problem(c: Context, error: ApiError): Response {
   const standard: Record<string, unknown> = {
     type: problemTypeUri(new URL(c.req.url).origin, error.code),
-    title: error.message,
+    // RFC 9457: `title` is the same for every occurrence of a code (the catalogue's); `detail` says what happened here.
+    title: catalogueTitle(error.code) ?? error.message,
     status: error.status,
+    detail: error.message,
     code: error.code,
     ...(error.errors ? { errors: error.errors } : {}),
   };

@@ -7,8 +7,9 @@ export const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026
 export const Problem = z
   .object({
     type: z.string().openapi({ format: 'uri', description: `The code's entry in the error catalogue: \`<origin>${ERROR_DOCS_PATH}#<code>\`` }),
-    title: z.string(),
+    title: z.string().openapi({ description: 'The code\'s title from the catalogue: the same for every occurrence' }),
     status: z.number().int(),
+    detail: z.string().openapi({ description: 'What happened in this occurrence, for people (programs read `code` and the detail fields)' }),
     code: z.enum(ERROR_CATALOGUE.map((entry) => entry.code) as [string, ...string[]])
       .openapi({ description: `What went wrong, stable for programs; every code with its status and meaning is in \`x-error-codes\` and at ${ERROR_DOCS_PATH}` }),
     errors: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),

@@ -1763,8 +1763,11 @@ export interface components {
              * @description The code's entry in the error catalogue: `<origin>/docs/errors#<code>`
              */
             type: string;
+            /** @description The code's title from the catalogue: the same for every occurrence */
             title: string;
             status: number;
+            /** @description What happened in this occurrence, for people (programs read `code` and the detail fields) */
+            detail: string;
             /**
              * @description What went wrong, stable for programs; every code with its status and meaning is in `x-error-codes` and at /docs/errors
              * @enum {string}

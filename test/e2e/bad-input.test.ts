@@ -49,7 +49,7 @@ describe('bad input and authentication', () => {
     expect(response.contentType).toContain('application/problem+json');
     expect(response.body.code).toBe('invalid_request');
     if (fields.includes('body' as never) && typeof body === 'string') {
-      expect(response.body.title).toMatch(/json/i);
+      expect(response.body.detail).toMatch(/json/i);
     } else {
       expect(response.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining([...fields]));
     }

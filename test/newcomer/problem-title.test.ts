@@ -1,13 +1,9 @@
 /**
  * Newcomer review (issue 14): a problem document's `title` should be the code's stable title, with the
  * occurrence-specific text in `detail` (RFC 9457 §3.1.3-3.1.4: "title ... SHOULD NOT change from occurrence to
- * occurrence"). The README promises "a stable `code` (and `status`, `title`, `type`)" and client/index.ts and the
- * quick tour name a `detail` field; today api/errors.ts `problem()` puts the message in `title` and sends no
- * `detail` (e.g. `"title":"this creation needs 12000 credits; 1787 are available"` where the catalogue says
- * "Insufficient credits").
+ * occurrence"). It used to put the message in `title` and send no `detail`.
  *
- * KNOWN BUG, pinned with `it.fails`: this file passes while the bug is there. When problem() is fixed it starts
- * failing: then change `it.fails` to `it` (the assertion is already the right one).
+ * Fixed: problem() takes `title` from the catalogue and puts the occurrence's message in `detail`.
  * No I/O: an in-memory Hono app answers through problem().
  */
 import { Hono } from 'hono';
@@ -30,7 +26,7 @@ describe('problem documents (newcomer review)', () => {
     expect(body).toMatchObject({ status: 402, code: 'insufficient_credits', required: 12000, available: 1787, type: 'http://localhost:3000/docs/errors#insufficient_credits' });
   });
 
-  it.fails('KNOWN BUG: title is the catalogue title, the occurrence text is in detail', async () => {
+  it('title is the catalogue title, the occurrence text is in detail', async () => {
     const body = await answer(new Refusal('insufficient_credits', 'this creation needs 12000 credits; 1787 are available', { required: 12000, available: 1787 }));
     const entry = ERROR_CATALOGUE.find((e) => e.code === 'insufficient_credits');
     expect(body.title).toBe(entry?.title);

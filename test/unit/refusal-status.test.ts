@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { ApiError, onError } from '../../api/errors.js';
 import { REFUSAL_STATUS } from '../../api/refusal-status.js';
+import { catalogueTitle } from '../../api/error-catalogue.js';
 import { workflowRefusal } from '../../billing/subscriptions.js';
 import { Refusal, REFUSAL_CODES } from '../../domain/refusals.js';
 
@@ -39,13 +40,14 @@ describe('refusals at the API edge', () => {
     expect(refused.status).toBe(402);
     expect(refused.contentType).toBe('application/problem+json');
     expect(refused.body).toEqual({
-      type: 'http://localhost/docs/errors#insufficient_credits', title: 'this creation needs 30 credits; 12 are available',
-      status: 402, code: 'insufficient_credits', required: 30, available: 12,
+      type: 'http://localhost/docs/errors#insufficient_credits', title: 'Insufficient credits',
+      detail: 'this creation needs 30 credits; 12 are available', status: 402, code: 'insufficient_credits', required: 30, available: 12,
     });
     // A detail never replaces a standard field.
     const sneaky = await answer(new Refusal('subscription_required', 'needs a live subscription', { status: 200, code: 'ok', type: 'x', errors: [] }));
     expect(sneaky.body).toEqual({
-      type: 'http://localhost/docs/errors#subscription_required', title: 'needs a live subscription', status: 409, code: 'subscription_required',
+      type: 'http://localhost/docs/errors#subscription_required', title: catalogueTitle('subscription_required'), detail: 'needs a live subscription',
+      status: 409, code: 'subscription_required',
     });
     expect(sneaky.status).toBe(409);
   });

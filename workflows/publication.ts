@@ -4,7 +4,7 @@
  * projection or the search attributes is a history event, so they are written only when what they show
  * changed; the current details (not in history) are refreshed on every publication.
  */
-import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { isoDay } from '../domain/calendar.js';
 import { planById } from '../domain/catalog.js';
 import { type LifecycleState, nextDueEvent, type SubscriptionView } from '../domain/lifecycle/index.js';
@@ -31,6 +31,7 @@ export function createPublisher(testClockId: string | null) {
     const attributes = JSON.stringify([v.plan, v.interval, v.status, v.next_due_at, v.cancel_at_period_end]);
     if (attributes !== lastAttributes) {
       lastAttributes = attributes;
+      await nextConditionRound();
       upsertSearchAttributes([
         { key: attrs.PlanId, value: v.plan },
         { key: attrs.BillingInterval, value: v.interval },
@@ -40,6 +41,30 @@ export function createPublisher(testClockId: string | null) {
       ]);
     }
   };
+}
+
+/**
+ * Resolves at the activation's next condition round, after every promise chain already running in it has
+ * run to its end: an Update answered in this activation (firstPaymentSettled, whose waiter is already
+ * satisfied) has its completion among the commands before whatever the caller emits next.
+ *
+ * Why (issue 15, test/workflows/replay-update-nondeterminism.test.ts): live, an Update that arrives while
+ * recordSubscription (a local activity) is running is answered in its own activation and the upsert comes
+ * in a later one, so history has the Update's completion first. On replay the core resolves that local
+ * activity from its marker in the same activation as the Update, and the upsert, fewer microtasks behind
+ * the local activity's result than the completion behind the handler, came first: TMPRL1100
+ * `UpsertWorkflowSearchAttributesMachine does not handle HistoryEvent(WorkflowExecutionUpdateCompleted)`.
+ * Waiting for the condition round makes the order the same however the core groups jobs into activations.
+ * No command, no timer: `condition` evaluates eagerly once (the flag turns and it stays blocked), then again
+ * when the SDK re-checks blocked conditions after the activation's microtasks have drained.
+ */
+function nextConditionRound(): Promise<void> {
+  let checked = false;
+  return condition(() => {
+    if (checked) return true;
+    checked = true;
+    return false;
+  });
 }
 
 function describeForOperators(state: LifecycleState, v: SubscriptionView, shell: ShellState, testClockId: string | null): void {

@@ -31,7 +31,9 @@ beforeAll(async () => {
   db = await freshDatabase();
   batched = db.sql;
   await configureLedgerBatching(batched, { windowMs: 50, maxItems: 64, maxInFlight: 4 });
-  unbatched = createSql(db.url, { max: 4 });
+  // One connection: the three calls sent at once run in the order they were sent (each its own transaction), as
+  // the batch runs them; with more connections their order was a race (the refusal could come before the hold).
+  unbatched = createSql(db.url, { max: 1 });
   await configureLedgerBatching(unbatched, { maxItems: 1 });
 });
 afterAll(async () => {

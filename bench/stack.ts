@@ -120,7 +120,9 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
   };
 
   const adminKey = `bench-operator-${randomBytes(12).toString('hex')}`;
-  const common = { DATABASE_URL: appUrl, TEMPORAL_ADDRESS: devServer.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent' };
+  // LEDGER_BATCH_* from the bench's own environment reach the product (batched commits on/off, to compare).
+  const batching = Object.fromEntries(Object.entries(process.env).filter(([name, value]) => name.startsWith('LEDGER_BATCH_') && value)) as Record<string, string>;
+  const common = { DATABASE_URL: appUrl, TEMPORAL_ADDRESS: devServer.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent', ...batching };
   log('worker: worker/main.ts (bundles the workflows at start)');
   // BENCH_WORKER_MAX_CACHED_WORKFLOWS: the worker's sticky cache size (the SDK's default otherwise), to compare.
   const cache = process.env.BENCH_WORKER_MAX_CACHED_WORKFLOWS;

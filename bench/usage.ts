@@ -77,14 +77,14 @@ async function load(stack: Stack, workspaceId: string): Promise<{ entries: numbe
       SELECT quote_id, ${workspaceId}, jsonb_build_object('model', coalesce(model, 'imagen-3')), quoted, created_at, created_at + interval '15 minutes'
       FROM bench_creations`;
     await tx`
-      INSERT INTO creations (id, workspace_id, quote_id, status, quoted, reported, charged, variance, created_at, hold_expires_at, ended_at, model, request, api_key_id)
+      INSERT INTO creations (id, workspace_id, quote_id, status, quoted, reported, charged, variance, created_at, hold_expires_at, ended_at, model, api_key_id)
       SELECT id, ${workspaceId}, quote_id, status, quoted,
         CASE WHEN status = 'succeeded' THEN quoted - (c % 10 < 4)::int END,
         CASE WHEN status = 'succeeded' THEN quoted - (c % 10 < 4)::int ELSE 0 END, NULL,
         created_at, created_at + interval '1 hour',
         created_at + CASE WHEN status = 'expired' THEN interval '1 hour' ELSE interval '30 seconds' END,
-        model, jsonb_build_object('model', model), api_key_id
-      FROM bench_creations`;
+        model, api_key_id
+      FROM bench_creations`; // a creation's request is its quote's (creations.request was dropped in session 5's review)
     // hold; capture (succeeded); release of the rest (succeeded below the quote, failed, lapsed).
     await tx`
       INSERT INTO ledger_entries (workspace_id, kind, lot_id, remaining_delta, held_delta, amount, balance_after, at, operation_key)

@@ -57,7 +57,8 @@ describe('finding 10: metrics and readiness reveal nothing to strangers', () => 
     expect(loadConfig({ DATABASE_URL: 'postgres://x@localhost/db' }).WORKER_METRICS_HOST).toBe('127.0.0.1');
     expect(loadConfig({ DATABASE_URL: 'postgres://x@localhost/db', WORKER_METRICS_HOST: '0.0.0.0' }).WORKER_METRICS_HOST).toBe('0.0.0.0');
     const main = readFileSync(new URL('../../worker/main.ts', import.meta.url), 'utf8');
-    expect(main).toContain('bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}`');
+    expect(main).toContain('const metricsAddress = `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}`;');
+    expect(main).toContain('prometheus: { bindAddress: metricsAddress }');
     expect(main).not.toContain('0.0.0.0');
   });
 });

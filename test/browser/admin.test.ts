@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
 import { eventually } from '../helpers/temporal.js';
@@ -10,7 +11,6 @@ import { eventually } from '../helpers/temporal.js';
  * playwright-core, against the whole product (Temporal dev server, worker, API, Postgres, sandbox payments).
  * Screenshots go to test-results/admin-*.png.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-results');
 
 describe('operator console in headless Chromium', () => {
@@ -26,11 +26,7 @@ describe('operator console in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stack, browser] = await Promise.all([
       startStack(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     operator = stack.api(ADMIN_KEY);
     const clock = (await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body;

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAutoTopUps } from '../../worker/auto-top-up.js';
 import { ADMIN_KEY, apiClient, startStack } from '../helpers/stack.js';
@@ -11,7 +12,6 @@ import { eventually } from '../helpers/temporal.js';
  * session's CSRF token sets what PUT /v1/auto-top-up sets; a monthly limit below one pack's price is refused
  * with a notice and nothing saved; a bought top-up is listed. Screenshot: test-results/auto-top-up.png.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-results');
 
 describe('automatic top-up on /billing in headless Chromium', () => {
@@ -23,11 +23,7 @@ describe('automatic top-up on /billing in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stack, browser] = await Promise.all([
       startStack(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     stopTopUps = startAutoTopUps({ sql: stack.sql, payments: stack.payments }, 100);
   });

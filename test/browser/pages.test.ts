@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, advanceClock, apiClient, startStack } from '../helpers/stack.js';
 
@@ -8,7 +9,6 @@ import { ADMIN_KEY, advanceClock, apiClient, startStack } from '../helpers/stack
  * The customer pages in a real browser: Debian's Chromium, headless, driven by playwright-core, against
  * the whole product (Temporal dev server, worker, API, Postgres). Screenshots go to test-results/.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-results');
 
 describe('pricing and billing pages in headless Chromium', () => {
@@ -21,12 +21,7 @@ describe('pricing and billing pages in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stack, browser] = await Promise.all([
       startStack(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        // The machine has no network: no QUIC, no background fetches, no component updates.
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     const operator = stack.api(ADMIN_KEY);
     const clock = (await operator.post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body;

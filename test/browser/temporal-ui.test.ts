@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { freePort } from '../../dev/ports.js';
@@ -15,7 +16,6 @@ import { type DevServer, startDevServer } from '../../dev/temporal-dev-server.js
 import { PlanId, WorkspaceId } from '../../workflows/search-attributes.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-results');
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('Temporal Web UI', () => {
   let server: DevServer;
@@ -27,11 +27,7 @@ describe('Temporal Web UI', () => {
     const uiPort = await freePort();
     [server, browser] = await Promise.all([
       startDevServer({ cli: inject('temporalCliPath'), port: 'any', uiPort, logFile: join(inject('runDir'), 'temporal-ui.log') }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLANS } from '../../domain/catalog.js';
 import { planEquivalents } from '../../domain/plan-equivalents.js';
@@ -13,7 +14,6 @@ import { ADMIN_KEY, advanceClock, apiClient, startStack } from '../helpers/stack
  * the bars, the balance line and the marks (next refresh, a lot's expiry) are drawn, and no script is needed.
  * Screenshots: test-results/usage-chart.png, usage-chart-empty.png, pricing-subscribe.png.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-results');
 
 describe('usage chart on /billing in headless Chromium', () => {
@@ -25,11 +25,7 @@ describe('usage chart on /billing in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stack, browser] = await Promise.all([
       startStack(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
   });
 

@@ -4,6 +4,7 @@ import type { Sql } from '../ledger/db.js';
 import type { AuthEnv } from './auth.js';
 import { ApiError } from './errors.js';
 import { isSealed, openResponse, sealResponse } from './idempotent-response-cipher.js';
+import { unstorableTextReason } from './schemas.js';
 
 /**
  * `Idempotency-Key` on POSTs: the first response to a key is stored and replayed for every retry of
@@ -29,6 +30,9 @@ export function idempotency(sql: Sql, serverSecret: string) {
     const clientKey = c.req.header('idempotency-key');
     if (!clientKey) return next();
     if (clientKey.length > 255) throw new ApiError(400, 'invalid_request', 'Idempotency-Key: at most 255 characters', [{ field: 'Idempotency-Key', reason: 'at most 255 characters' }]);
+    // The key is stored (idempotency_keys, and some services' own keys): text Postgres cannot store is refused like a body field's.
+    const unstorable = unstorableTextReason(clientKey, { singleLine: true });
+    if (unstorable) throw new ApiError(400, 'invalid_request', `Idempotency-Key: ${unstorable}`, [{ field: 'Idempotency-Key', reason: unstorable }]);
     const principal = c.get('principal');
     const who = principal.kind === 'operator' ? 'operator' : principal.workspace.id;
     const key = `${who}:POST ${c.req.path}:${clientKey}`;

@@ -3,13 +3,13 @@ import { adjustWorkspaceCredits } from '../../billing/adjustments.js';
 import { Refusal } from '../../domain/refusals.js';
 import { ApiError } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, json, operatorBearer, Problem } from '../schemas.js';
+import { Instant, json, operatorBearer, Problem, TextLine } from '../schemas.js';
 import { WorkspaceParams, workspaceProblems } from './admin-workspaces.js';
 
 const AdjustmentBody = z.object({
   credits: z.number().int().min(-1_000_000).max(1_000_000).refine((n) => n !== 0, 'must not be 0')
     .openapi({ description: 'Positive: grant a lot of source `adjustment`; negative: take unspent, unheld credits in burn order' }),
-  reason: z.string().trim().min(1).max(500).openapi({ description: 'Why; kept on every journal entry of the adjustment' }),
+  reason: TextLine.trim().min(1).max(500).openapi({ description: 'Why; kept on every journal entry of the adjustment' }),
   expires_at: Instant.optional().openapi({ description: 'Positive adjustments only: when the lot expires (after the workspace\'s current time). '
     + 'Without it the lot never expires and burns after every expiring lot and before packs.' }),
 }).strict().refine((b) => b.expires_at === undefined || b.credits > 0, { path: ['expires_at'], message: 'only for a positive adjustment' })

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { listAudit } from '../../ledger/audit.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, json, legacyCursor, listOf, operatorBearer, pageQuery, problemResponses } from '../schemas.js';
+import { Instant, json, legacyCursor, listOf, operatorBearer, pageQuery, problemResponses, TextLine } from '../schemas.js';
 
 const AuditEntry = z.object({
   id: z.string(),
@@ -16,7 +16,7 @@ const AuditEntry = z.object({
   status: z.number().int(),
   outcome: z.string().openapi({ description: '`ok` for a 2xx answer, else the problem\'s code' }),
 }).openapi('AuditEntry');
-const AuditQuery = pageQuery().extend({ workspace_id: z.string().min(1).max(64).optional(), cursor: legacyCursor });
+const AuditQuery = pageQuery().extend({ workspace_id: TextLine.min(1).max(64).optional(), cursor: legacyCursor });
 const AuditEntryList = listOf('AuditEntryList', AuditEntry);
 
 /** SPEC §10 audit log: every operator action (any non-GET request with an operator key), newest first. */

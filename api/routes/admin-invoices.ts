@@ -9,7 +9,7 @@ import { disputesOf } from '../../ledger/disputes.js';
 import { requireOperator } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, json, operatorBearer, Problem, problemResponses } from '../schemas.js';
+import { Instant, json, operatorBearer, Problem, problemResponses, TextLine } from '../schemas.js';
 
 export const CreditNote = z.object({
   id: z.string().openapi({ example: 'cn_5d1c0e8f2a7b3c4d5e6f7a8b' }),
@@ -35,12 +35,12 @@ export function presentCreditNote(row: CreditNoteRow): z.infer<typeof CreditNote
   };
 }
 
-const InvoiceParams = z.object({ id: z.string().min(1).max(64) });
+const InvoiceParams = z.object({ id: TextLine.min(1).max(64) });
 const RefundBody = z.object({
   amount_cents: z.number().int().positive().max(100_000_000).optional().openapi({ description: 'Cents to refund; all that is left when absent' }),
-  reason: z.string().trim().min(1).max(500),
+  reason: TextLine.trim().min(1).max(500),
 }).strict().openapi('InvoiceRefundParams');
-const DisputeParams = z.object({ id: z.string().min(1).max(64) });
+const DisputeParams = z.object({ id: TextLine.min(1).max(64) });
 const CloseDisputeBody = z.object({ outcome: z.enum(['won', 'lost']) }).strict().openapi('SandboxDisputeCloseParams');
 const SandboxDispute = z.object({ id: z.string(), status: z.string(), invoice_id: z.string() }).openapi('SandboxDispute');
 

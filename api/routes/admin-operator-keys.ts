@@ -4,7 +4,7 @@ import { createOperatorKey, listOperatorKeys, revokeOperatorKey, ROOT_OPERATOR_K
 import { pageAfter } from '../../ledger/history.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, json, listOf, operatorBearer, pageQuery, Problem, problemResponses } from '../schemas.js';
+import { Instant, json, listOf, operatorBearer, pageQuery, Problem, problemResponses, TextLine } from '../schemas.js';
 
 const OperatorKey = z.object({
   id: z.string(), name: z.string(), hint: z.string(),
@@ -13,7 +13,7 @@ const OperatorKey = z.object({
 }).openapi('OperatorKey');
 const NewOperatorKey = OperatorKey.extend({ api_key: z.string().openapi({ description: 'Shown only this once' }) }).openapi('NewOperatorKey');
 const OperatorKeyList = listOf('OperatorKeyList', OperatorKey);
-const KeyParams = z.object({ id: z.string().min(1).max(64) });
+const KeyParams = z.object({ id: TextLine.min(1).max(64) });
 
 /**
  * SPEC §10 operator keys: named, listable, revocable like workspace keys (only hashes are kept, a key is
@@ -39,7 +39,7 @@ export function adminOperatorKeyRoutes(deps: ApiDeps) {
   );
   router.openapi(
     createRoute({ method: 'post', path: '/v1/admin/operator-keys', security: operatorBearer,
-      request: { body: { ...json(z.object({ name: z.string().trim().min(1).max(200) }).strict().openapi('OperatorKeyCreateParams')), required: true } },
+      request: { body: { ...json(z.object({ name: TextLine.trim().min(1).max(200) }).strict().openapi('OperatorKeyCreateParams')), required: true } },
       responses: { 201: { description: 'A new operator key, shown only this once', ...json(NewOperatorKey) }, ...problemResponses } }),
     async (c) => c.json(await createOperatorKey(deps.sql, c.req.valid('json').name), 201),
   );

@@ -8,7 +8,7 @@ import { currentSubscription } from '../../ledger/subscriptions.js';
 import { searchWorkspaces, workspaceSummary } from '../../ledger/workspace-search.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, json, legacyCursor, listOf, operatorBearer, pageQuery, Problem, problemResponses } from '../schemas.js';
+import { Instant, json, legacyCursor, listOf, operatorBearer, pageQuery, Problem, problemResponses, TextLine } from '../schemas.js';
 import { Balance } from './credits.js';
 import { fromRow, Subscription } from './subscription.js';
 
@@ -24,12 +24,12 @@ export const WorkspaceSummary = z.object({
   subscription: SubscriptionSummary.nullable().openapi({ description: 'The live subscription, else the most recent one; null when none' }),
 }).openapi('WorkspaceSummary');
 const SearchQuery = z.object({
-  q: z.string().min(1).max(200).optional().openapi({ description: 'The workspace id or external id (exact), or part of the name (case-insensitive)' }),
+  q: TextLine.min(1).max(200).optional().openapi({ description: 'The workspace id or external id (exact), or part of the name (case-insensitive)' }),
   status: z.enum([...SUBSCRIPTION_STATUSES, 'none']).optional().openapi({ description: 'The current subscription\'s status; `none`: never subscribed' }),
   plan: z.enum(PLAN_IDS).optional(),
 }).extend({ ...pageQuery().shape, cursor: legacyCursor });
 const WorkspaceSummaryList = listOf('WorkspaceSummaryList', WorkspaceSummary);
-export const WorkspaceParams = z.object({ id: z.string().min(1).max(64) });
+export const WorkspaceParams = z.object({ id: TextLine.min(1).max(64) });
 const WorkspaceView = z.object({
   workspace: WorkspaceSummary,
   subscription: Subscription.nullable().openapi({ description: 'As GET /v1/subscription shows it to the workspace; null when it never subscribed' }),

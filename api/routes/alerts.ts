@@ -4,12 +4,12 @@ import { privateTargetsAllowed, webhookTargetProblem } from '../../runtime/outgo
 import { requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, json, problemResponses } from '../schemas.js';
+import { bearer, json, problemResponses, refuseUnstorableText } from '../schemas.js';
 
 const AlertsBody = z.object({
   low_balance_threshold: z.number().int().min(0).max(1_000_000_000).nullable().optional()
     .openapi({ description: 'Alert when the available balance drops below this; null restores the default (10% of the plan\'s monthly credits).' }),
-  webhook_url: z.url({ protocol: /^https?$/, hostname: z.regexes.hostname }).max(2048).nullable().optional()
+  webhook_url: z.url({ protocol: /^https?$/, hostname: z.regexes.hostname }).max(2048).superRefine(refuseUnstorableText({ singleLine: true })).nullable().optional()
     .openapi({ description: 'Where notifications are POSTed as signed webhooks; null stops delivery (they stay listed). '
       + 'http(s), no credentials, a public host: private, loopback and link-local addresses are refused (here and when connecting).' }),
 }).strict().openapi('AlertSettingsUpdateParams');

@@ -5,9 +5,9 @@ import { apiKeyDailyLimit, createApiKey, MAX_ACTIVE_API_KEYS, pageApiKeys, revok
 import { type Principal, requireWorkspace } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Instant, json, listOf, pageQuery, Problem, problemResponses } from '../schemas.js';
+import { bearer, Instant, json, listOf, pageQuery, Problem, problemResponses, TextLine } from '../schemas.js';
 
-const KeyName = z.string().min(1).max(100).openapi({ description: 'Who or what uses the key, e.g. a producer or a tool (1–100 characters)' });
+const KeyName = TextLine.min(1).max(100).openapi({ description: 'Who or what uses the key, e.g. a producer or a tool (1–100 characters)' });
 const DailyCreditLimit = z.number().int().min(1).max(1_000_000_000).openapi({
   description: 'Credits the key\'s holds may reserve per UTC day of the workspace\'s time (a hold counts on the day it was made; what it releases goes back to that day). '
     + 'Beyond it a hold is refused 402 `spending_limit_reached`. A key with a limit cannot create, change or revoke keys (403 `key_restricted`).',
@@ -21,7 +21,7 @@ const ApiKeyList = listOf('ApiKeyList', ApiKey);
 /** No limit sent: the first 100, which was every key a workspace could list before pages (MAX_ACTIVE_API_KEYS unrevoked). */
 const ApiKeyQuery = pageQuery(100);
 const NewApiKey = z.object({ id: z.string(), api_key: z.string(), name: z.string().nullable(), daily_credit_limit: z.number().int().nullable() }).openapi('NewApiKey');
-const KeyParams = z.object({ id: z.string().min(1).max(64) });
+const KeyParams = z.object({ id: TextLine.min(1).max(64) });
 const forbidden = { description: 'A key with a daily_credit_limit cannot manage keys (key_restricted)', content: { 'application/problem+json': { schema: Problem } } };
 const missing = { description: 'No such key in this workspace', content: { 'application/problem+json': { schema: Problem } } };
 

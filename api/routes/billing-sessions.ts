@@ -3,13 +3,13 @@ import { BILLING_SESSION_TTL_MS, createBillingSession } from '../../ledger/billi
 import { workspaceByExternalId, workspaceDetails } from '../../ledger/workspaces.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, bearer, json, Problem, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, Problem, problemResponses, refuseUnstorableText, TextLine } from '../schemas.js';
 
-const ReturnUrl = z.url({ protocol: /^https?$/ }).max(2000)
+const ReturnUrl = z.url({ protocol: /^https?$/ }).max(2000).superRefine(refuseUnstorableText({ singleLine: true }))
   .openapi({ description: 'Where the billing page\'s "back" link leads (http or https); shown as a link, never redirected to', example: 'https://studio.example/settings' });
 const NewBillingSession = z.object({
-  workspace_id: z.string().min(1).max(64).optional().openapi({ description: 'Operator key only: the workspace' }),
-  external_id: z.string().min(1).max(255).optional().openapi({ description: 'Operator key only: the workspace, by the studio\'s id' }),
+  workspace_id: TextLine.min(1).max(64).optional().openapi({ description: 'Operator key only: the workspace' }),
+  external_id: TextLine.min(1).max(255).optional().openapi({ description: 'Operator key only: the workspace, by the studio\'s id' }),
   return_url: ReturnUrl.optional(),
 }).strict().openapi('BillingSessionCreateParams');
 const BillingSession = z.object({

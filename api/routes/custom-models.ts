@@ -3,7 +3,7 @@ import { activateCustomModel, createCustomModel, deactivateCustomModel, pageCust
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { invalid } from '../errors.js';
-import { bearer, Instant, json, pageFields, pageQuery, Problem, problemResponses } from '../schemas.js';
+import { bearer, Instant, json, pageFields, pageQuery, Problem, problemResponses, TextLine } from '../schemas.js';
 
 const CustomModel = z.object({
   id: z.string(), name: z.string(), active: z.boolean(), last_used_at: Instant, created_at: Instant,
@@ -14,8 +14,8 @@ const CustomModelList = z.object({
 }).openapi('CustomModelList');
 /** No limit sent: the first 100, more than a workspace may hold (50), so every model as before pages. */
 const CustomModelQuery = pageQuery(100);
-const CreateBody = z.object({ name: z.string().trim().min(1).max(100) }).strict().openapi('CustomModelCreateParams');
-const ModelParams = z.object({ id: z.string().min(1).max(64) });
+const CreateBody = z.object({ name: TextLine.trim().min(1).max(100) }).strict().openapi('CustomModelCreateParams');
+const ModelParams = z.object({ id: TextLine.min(1).max(64) });
 const modelProblems = {
   ...problemResponses,
   404: { description: 'Unknown custom model', content: { 'application/problem+json': { schema: Problem } } },

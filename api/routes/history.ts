@@ -4,7 +4,7 @@ import { requireWorkspace } from '../auth.js';
 import { creationsCsv, ledgerCsv, wantsCsv } from '../csv-download.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Instant, listOf, pageQuery, problemResponses } from '../schemas.js';
+import { bearer, Instant, listOf, pageQuery, problemResponses, TextLine } from '../schemas.js';
 import { Creation } from './spend.js';
 
 export const PageQuery = pageQuery();
@@ -45,7 +45,7 @@ export function historyRoutes(deps: ApiDeps) {
     createRoute({ method: 'get', path: '/v1/creations', security: bearer,
       description: 'Creations with quoted and charged credits, the lots each drew from and what each was (model, request, API key, '
         + 'external_id, metadata), newest first; `external_id` keeps only the creations the studio gave that reference.',
-      request: { query: PageQuery.extend({ external_id: z.string().min(1).max(200).optional() }) },
+      request: { query: PageQuery.extend({ external_id: TextLine.min(1).max(200).optional() }) },
       responses: { 200: { description: 'A page of creations; with `Accept: text/csv`, every creation as a CSV download (RFC 4180, newest first)', content: { 'application/json': { schema: CreationList }, 'text/csv': { schema: z.string() } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));

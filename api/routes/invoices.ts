@@ -7,7 +7,7 @@ import { CreditNote, type InvoiceRefundView, refundViewsOf } from './admin-invoi
 import { requireWorkspace } from '../auth.js';
 import { invoicesCsv, wantsCsv } from '../csv-download.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Instant, listOf, pageQuery, Problem, problemResponses } from '../schemas.js';
+import { bearer, Instant, listOf, pageQuery, Problem, problemResponses, TextLine } from '../schemas.js';
 
 const notFoundResponse = { description: 'No such invoice (or not this workspace\'s)', content: { 'application/problem+json': { schema: Problem } } };
 
@@ -95,7 +95,7 @@ export function invoiceRoutes(deps: ApiDeps) {
   router.openapi(
     createRoute({ method: 'get', path: '/v1/invoices/{id}', security: bearer,
       description: 'One invoice: a workspace reads only its own (another\'s is 404); the operator reads any.',
-      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      request: { params: z.object({ id: TextLine.min(1).max(64) }) },
       responses: { 200: { description: 'The invoice', content: { 'application/json': { schema: Invoice } } }, 404: notFoundResponse, ...problemResponses } }),
     async (c) => {
       const principal = c.get('principal');

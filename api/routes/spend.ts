@@ -6,7 +6,7 @@ import { createQuote, endCreation, expireStaleHolds, extendHold, HOLD_MAX_MS, ho
 import { type Principal, requireWorkspace } from '../auth.js';
 import { invalid } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, bearer, json, Problem, problemResponses } from '../schemas.js';
+import { FreeText, Instant, bearer, json, Problem, problemResponses, refuseUnstorableKeys, TextLine } from '../schemas.js';
 
 const EstimateBody = z.object({
   model: z.enum(MODEL_IDS),
@@ -15,11 +15,12 @@ const EstimateBody = z.object({
   duration_s: z.number().positive().max(MAX_DURATION_S).optional(),
 }).strict().openapi('QuoteCreateParams');
 const Quote = z.object({ quote_id: z.string(), credits: z.number().int(), expires_at: Instant }).openapi('Quote');
-const CreationMetadata = z.record(z.string(), z.string()).superRefine((metadata, ctx) => {
+const CreationMetadata = z.record(z.string(), FreeText).superRefine((metadata, ctx) => {
+  refuseUnstorableKeys(metadata, ctx);
   const reason = metadataProblem(metadata);
   if (reason) ctx.addIssue({ code: 'custom', message: reason });
 }).openapi({ description: `The studio's own string → string pairs, like Stripe's: at most ${METADATA_LIMITS.keys} keys, keys of 1 to ${METADATA_LIMITS.keyLength} characters, values of at most ${METADATA_LIMITS.valueLength}` });
-const ExternalId = z.string().min(1).max(200).openapi({ description: 'The studio\'s own reference for the creation (1–200 characters; not unique)' });
+const ExternalId = TextLine.min(1).max(200).openapi({ description: 'The studio\'s own reference for the creation (1–200 characters; not unique)' });
 export const Creation = z.object({
   id: z.string(),
   status: z.enum(['running', 'succeeded', 'failed', 'expired']),
@@ -39,7 +40,7 @@ export const Creation = z.object({
   external_id: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
 }).openapi('Creation');
-const CreationParams = z.object({ id: z.string().min(1).max(64) });
+const CreationParams = z.object({ id: TextLine.min(1).max(64) });
 const spendProblems = {
   ...problemResponses,
   429: { description: 'Too many spend requests for this workspace (see Retry-After)', content: { 'application/problem+json': { schema: Problem } } },
@@ -75,7 +76,7 @@ export function spendRoutes(deps: ApiDeps) {
       description: 'Starts a creation: holds the quoted credits from specific lots in burn order, or 402 (`insufficient_credits`, or '
         + '`spending_limit_reached` when the API key\'s daily_credit_limit would be exceeded: with `daily_credit_limit`, `used`, `resets_at`). '
         + 'Records the quote\'s request, the API key, and the studio\'s `external_id` and `metadata`. The same quote again returns the first creation (200).',
-      request: { body: { ...json(z.object({ quote_id: z.string().min(1).max(64), external_id: ExternalId.optional(), metadata: CreationMetadata.optional() }).strict().openapi('CreationCreateParams')), required: true } },
+      request: { body: { ...json(z.object({ quote_id: TextLine.min(1).max(64), external_id: ExternalId.optional(), metadata: CreationMetadata.optional() }).strict().openapi('CreationCreateParams')), required: true } },
       responses: { 201: { description: 'Running', ...json(Creation) }, 200: { description: 'Already started with this quote', ...json(Creation) }, ...spendProblems } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));

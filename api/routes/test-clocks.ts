@@ -4,7 +4,7 @@ import { advanceTestClock, createTestClock, getTestClock } from '../../ledger/te
 import { requireOperator } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { bearer, Instant, json, Problem, problemResponses } from '../schemas.js';
+import { bearer, Instant, json, Problem, problemResponses, TextLine } from '../schemas.js';
 import { signalClockAdvanced } from '../../billing/clock-fan-out.js';
 
 const TestClock = z
@@ -21,7 +21,7 @@ const ClockTime = Instant.refine((text) => {
   return Number.isFinite(ms) && ms >= CLOCK_TIME_RANGE.min && ms <= CLOCK_TIME_RANGE.max;
 }, { message: 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z' });
 const FrozenTimeBody = z.object({ frozen_time: ClockTime }).strict().openapi('TestClockTimeParams');
-const ClockParams = z.object({ id: z.string().min(1).max(64) });
+const ClockParams = z.object({ id: TextLine.min(1).max(64) });
 const body = { content: { 'application/json': { schema: FrozenTimeBody } }, required: true };
 const clockProblems = {
   ...problemResponses,

@@ -7,7 +7,7 @@ import { guardedFetch } from '../../runtime/outgoing-http.js';
 import { requireWorkspace } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
-import { Instant, bearer, json, listOf, Problem, problemResponses } from '../schemas.js';
+import { Instant, bearer, json, listOf, Problem, problemResponses, TextLine } from '../schemas.js';
 
 /** Outgoing events (SPEC §11): which types a workspace receives, the delivery log and manual retries. */
 
@@ -37,11 +37,11 @@ const WebhookDelivery = z.object({
 
 const DeliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  starting_after: z.string().min(1).max(64).optional().openapi({ description: 'The `next_cursor` of the previous page' }),
-  event_id: z.string().min(1).max(64).optional().openapi({ description: 'Only this event\'s attempts' }),
+  starting_after: TextLine.min(1).max(64).optional().openapi({ description: 'The `next_cursor` of the previous page' }),
+  event_id: TextLine.min(1).max(64).optional().openapi({ description: 'Only this event\'s attempts' }),
 });
 const RetryParams = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' }, description: 'A delivery (`whd_…`) or an event (`evt_…`, `ntf_…`)' }),
+  id: TextLine.min(1).max(64).openapi({ param: { name: 'id', in: 'path' }, description: 'A delivery (`whd_…`) or an event (`evt_…`, `ntf_…`)' }),
 });
 const notFoundResponse = { description: 'No such delivery or event (or not this workspace\'s)', content: { 'application/problem+json': { schema: Problem } } };
 const conflictResponse = {

@@ -10,25 +10,26 @@ import { invalid, notFound } from '../errors.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { savePaymentMethod } from '../../billing/payment-methods.js';
 import { pageAfter } from '../../ledger/history.js';
-import { Instant, bearer, json, listOf, pageQuery, Problem, problemResponses } from '../schemas.js';
+import { FreeText, Instant, bearer, json, listOf, pageQuery, Problem, problemResponses, refuseUnstorableKeys, TextLine } from '../schemas.js';
 
 // Printable text: no control characters (an external id is shown and searched, never parsed).
 // Control characters are exactly what this pattern refuses (a plain class: the u-flag form is not valid in OpenAPI).
 // eslint-disable-next-line no-control-regex
-const ExternalId = z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
+const ExternalId = TextLine.min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
   .openapi({ description: 'The studio\'s own id for this customer; unique among workspaces', example: 'user_8412' });
 const withinLimits = (metadata: Record<string, string | null>, ctx: z.RefinementCtx) => {
+  refuseUnstorableKeys(metadata, ctx);
   const reason = metadataProblem(metadata);
   if (reason) ctx.addIssue({ code: 'custom', message: reason });
 };
 const metadataDescription = `String → string, like Stripe's: at most ${METADATA_LIMITS.keys} keys, keys of 1 to ${METADATA_LIMITS.keyLength} characters, values of at most ${METADATA_LIMITS.valueLength}`;
-const Metadata = z.record(z.string(), z.string()).superRefine(withinLimits).openapi({ description: metadataDescription, example: { plan_source: 'web' } });
-const MetadataPatch = z.record(z.string(), z.string().nullable()).superRefine(withinLimits)
+const Metadata = z.record(z.string(), FreeText).superRefine(withinLimits).openapi({ description: metadataDescription, example: { plan_source: 'web' } });
+const MetadataPatch = z.record(z.string(), FreeText.nullable()).superRefine(withinLimits)
   .openapi({ description: `${metadataDescription}. Merged into the workspace's: a string sets a key, null or "" removes it` });
 
 const NewWorkspace = z.object({
-  name: z.string().trim().min(1).max(200),
-  test_clock_id: z.string().min(1).max(64).optional(),
+  name: TextLine.trim().min(1).max(200),
+  test_clock_id: TextLine.min(1).max(64).optional(),
   external_id: ExternalId.optional(),
   metadata: Metadata.optional(),
 }).strict().openapi('WorkspaceCreateParams');
@@ -43,7 +44,7 @@ const Workspace = z.object({
 const CreatedWorkspace = Workspace.extend({ api_key: z.string() }).openapi('CreatedWorkspace');
 const PaymentMethodBody = z.object({ payment_method: z.enum(SANDBOX_PAYMENT_METHODS) }).strict().openapi('PaymentMethodAttachParams');
 const PaymentMethod = z.object({ payment_method: z.enum(SANDBOX_PAYMENT_METHODS) }).openapi('PaymentMethod');
-const IdParam = z.object({ id: z.string().min(1).max(64) });
+const IdParam = z.object({ id: TextLine.min(1).max(64) });
 const noWorkspace = { description: 'No such workspace (or not this key\'s)', content: { 'application/problem+json': { schema: Problem } } };
 const externalIdTaken = { description: '`external_id_taken`: another workspace has this external_id; nothing changed', content: { 'application/problem+json': { schema: Problem } } };
 

@@ -578,7 +578,7 @@ export interface paths {
         put?: never;
         /**
          * Buy a credit pack
-         * @description Buys a pack (needs a live subscription): charged now, delivered as a never-expiring lot once paid. `Idempotency-Key` makes retries safe.
+         * @description Buys a pack, `{"pack": 100}` (needs a live subscription): charged now, delivered as a never-expiring lot once paid. `size`, the older name of `pack`, is still accepted. `Idempotency-Key` makes retries safe.
          */
         post: operations["createPackPurchase"];
         delete?: never;
@@ -1733,7 +1733,13 @@ export interface components {
              * @description Credits of the pack (GET /v1/plans lists the packs and their prices)
              * @enum {integer}
              */
-            size: 100 | 500;
+            pack?: 100 | 500;
+            /**
+             * @deprecated
+             * @description Deprecated: the same as `pack` (an older name, still accepted; both given must agree)
+             * @enum {integer}
+             */
+            size?: 100 | 500;
         };
         PaymentMethod: {
             /** @enum {string} */

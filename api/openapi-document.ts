@@ -31,7 +31,8 @@ const UNMETERED = new Set(['GET /v1/plans']);
 /**
  * The generated document made ready for SDK generators (issue 14): every operation named from api/operations.ts
  * (operationId, summary, tag), `Idempotency-Key` on every POST (the only method api/idempotency.ts remembers),
- * `Idempotent-Replayed` on their success answers, 429 and 503 with `Retry-After` on every metered route,
+ * `Idempotent-Replayed` on their success answers, 429 and 503 with `Retry-After` on every metered route, 413 only where
+ * a body is taken and 422 only on POSTs,
  * `servers`, the tag list and the error catalogue (`x-error-codes`). Pure: the same routes give the same document.
  */
 export function finishDocument(doc: Document): Document {
@@ -42,6 +43,10 @@ export function finishDocument(doc: Document): Document {
       const name = OPERATIONS[key];
       if (name) Object.assign(operation, { operationId: name.operationId, summary: name.summary, tags: [name.tag] });
       const responses = operation.responses as Record<string, Json>;
+      // Every route spreads problemResponses; keep only what this operation can answer: 413 needs a body to refuse,
+      // 422 (`idempotency_key_reused`) an Idempotency-Key, which only POSTs take. 400 stays wherever input is validated.
+      if (!operation.requestBody) delete responses['413'];
+      if (method !== 'post') delete responses['422'];
       if (method === 'post' && path.startsWith('/v1/')) {
         const parameters = (operation.parameters as Json[] | undefined) ?? [];
         operation.parameters = [...parameters, ref('parameters', 'IdempotencyKey')];

@@ -17,6 +17,7 @@ export interface OperationName {
 const op = (operationId: string, tag: string, summary: string): OperationName => ({ operationId, summary, tag });
 
 export const TAGS: { name: string; description: string }[] = [
+  { name: 'Index', description: 'The API\'s name, version and where its reference, error codes, catalogue and readiness probe are.' },
   { name: 'Plans', description: 'The public catalogue: plans, prices, credits per period, packs and models.' },
   { name: 'Test clocks', description: 'Simulated time for a test workspace (Stripe\'s test clocks).' },
   { name: 'Workspaces', description: 'A studio\'s customer account (operator creates; a workspace key reads its own).' },
@@ -33,6 +34,7 @@ export const TAGS: { name: string; description: string }[] = [
 ];
 
 export const OPERATIONS: Record<string, OperationName> = {
+  'GET /': op('retrieveApiIndex', 'Index', 'The API\'s name, version and where its documents are'),
   'GET /v1/plans': op('listPlans', 'Plans', 'List the plans, their prices, credits, packs and models'),
 
   'POST /v1/test-clocks': op('createTestClock', 'Test clocks', 'Create a test clock'),

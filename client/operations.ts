@@ -12,6 +12,7 @@ type MethodsOf<Item> = { [M in HttpMethod & keyof Item]-?: [Exclude<Item[M], und
 export type OperationRoute = { [P in keyof paths]: { [M in MethodsOf<paths[P]>]: { method: M; path: P } }[MethodsOf<paths[P]>] }[keyof paths];
 
 export const OPERATION_ROUTES = {
+  'retrieveApiIndex': { method: 'get', path: '/' },
   'adminListAuditEvents': { method: 'get', path: '/v1/admin/audit' },
   'adminRefundInvoice': { method: 'post', path: '/v1/admin/invoices/{id}/refund' },
   'adminListOperatorKeys': { method: 'get', path: '/v1/admin/operator-keys' },

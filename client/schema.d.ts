@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API's name, version and where its documents are
+         * @description The API's name and version and where to go next: the reference, the error codes, the OpenAPI document, the plans, the pricing page, readiness.
+         */
+        get: operations["retrieveApiIndex"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/audit": {
         parameters: {
             query?: never;
@@ -1191,6 +1211,30 @@ export interface components {
              */
             webhook_url?: string | null;
         };
+        ApiIndex: {
+            /** @example credit-engine */
+            name: string;
+            /**
+             * @description The server's version (its package.json)
+             * @example 0.1.0
+             */
+            version: string;
+            /** @description Paths on this origin */
+            links: {
+                /** @description API reference (Swagger UI) */
+                docs: string;
+                /** @description Every problem `code`, what it means and what to do */
+                errors: string;
+                /** @description This API's OpenAPI 3.1 document */
+                openapi: string;
+                /** @description The catalogue as data (public) */
+                plans: string;
+                /** @description The pricing page */
+                pricing: string;
+                /** @description Readiness: Postgres and Temporal */
+                readyz: string;
+            };
+        };
         ApiKey: {
             id: string;
             hint: string;
@@ -2170,6 +2214,26 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    retrieveApiIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The index */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiIndex"];
+                };
+            };
+        };
+    };
     adminListAuditEvents: {
         parameters: {
             query?: {

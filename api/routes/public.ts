@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createRoute, z } from '@hono/zod-openapi';
 import { PACKS, PLANS, priceCents } from '../../domain/catalog.js';
+import { ERROR_DOCS_PATH } from '../error-catalogue.js';
 import { newRouter, type ApiDeps } from '../router.js';
+import { json } from '../schemas.js';
 
 const PlanView = z.object({
   id: z.string(), name: z.string(), audience: z.string(), monthly_credits: z.number().int(),
@@ -10,9 +13,35 @@ const PlanView = z.object({
 }).openapi('Plan');
 const PackView = z.object({ credits: z.number().int(), price_cents: z.number().int() }).openapi('Pack');
 
-/** Routes anyone may call: the catalog and the health probes. */
+/** The API's own name and version: package.json's, read once (the same file `npm ci` installed from). */
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+/** Where a newcomer goes from `GET /`: paths on this origin. */
+const INDEX_LINKS = {
+  docs: '/docs', errors: ERROR_DOCS_PATH, openapi: '/openapi.json', plans: '/v1/plans', pricing: '/pricing', readyz: '/readyz',
+} as const;
+const ApiIndex = z.object({
+  name: z.string().openapi({ example: 'credit-engine' }),
+  version: z.string().openapi({ description: 'The server\'s version (its package.json)', example: '0.1.0' }),
+  links: z.object({
+    docs: z.string().openapi({ description: 'API reference (Swagger UI)' }),
+    errors: z.string().openapi({ description: 'Every problem `code`, what it means and what to do' }),
+    openapi: z.string().openapi({ description: 'This API\'s OpenAPI 3.1 document' }),
+    plans: z.string().openapi({ description: 'The catalogue as data (public)' }),
+    pricing: z.string().openapi({ description: 'The pricing page' }),
+    readyz: z.string().openapi({ description: 'Readiness: Postgres and Temporal' }),
+  }).openapi({ description: 'Paths on this origin' }),
+}).openapi('ApiIndex');
+
+/** Routes anyone may call: the index, the catalog and the health probes. */
 export function publicRoutes(deps: ApiDeps) {
   const router = newRouter();
+
+  router.openapi(
+    createRoute({ method: 'get', path: '/', security: [], // public: where a newcomer who types the bare URL goes next
+      description: 'The API\'s name and version and where to go next: the reference, the error codes, the OpenAPI document, the plans, the pricing page, readiness.',
+      responses: { 200: { description: 'The index', ...json(ApiIndex) } } }),
+    (c) => c.json({ name: packageJson.name, version: packageJson.version, links: INDEX_LINKS }, 200),
+  );
 
   router.openapi(
     createRoute({ method: 'get', path: '/v1/plans', security: [], // public: explicitly no key

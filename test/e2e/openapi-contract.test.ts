@@ -191,6 +191,14 @@ async function disputedInvoiceOf(ctx: Ctx): Promise<string> {
  * reads come before the changes that would spoil them, and the subscription is canceled last.
  */
 const fixtures: Record<string, Fixture> = {
+  'GET /': {
+    valid: async (_ctx, send) => {
+      const index = await send({ op: 'GET /' }, 200);
+      expect(index.body.links).toMatchObject({ openapi: '/openapi.json', plans: '/v1/plans' });
+    },
+    // Public and without input, like the catalogue: an unknown key is ignored.
+    invalid: () => [{ why: 'an unknown bearer key on a public route (ignored)', request: { as: 'unknown-key' }, status: 200, code: '' }],
+  },
   'GET /v1/plans': {
     valid: async (_ctx, send) => {
       const plans = await send({ op: 'GET /v1/plans' }, 200);

@@ -43,6 +43,8 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   const apiKeys = new ApiKeyCache();
   const deps: ApiDeps = { ...given, apiKeys };
   const app = new OpenAPIHono<AuthEnv>();
+  const problemTypeBase = deps.problemTypeBase;
+  if (problemTypeBase) app.use('*', async (c, next) => { c.set('problemTypeBase', problemTypeBase); await next(); }); // before any problem can be made
   observe(app, deps.logger ?? createLogger('silent'), { metricsToken: deps.metricsToken });
   app.use('*', pageSecurityHeaders(deps.publicUrl)); // CSP, nosniff, Referrer-Policy, HSTS on https (issue 16)
   app.onError(onError);

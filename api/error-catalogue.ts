@@ -100,9 +100,12 @@ export const ERROR_CATALOGUE: readonly ErrorCodeEntry[] = [
 /** The path of the catalogue's page; a code is its anchor. */
 export const ERROR_DOCS_PATH = '/docs/errors';
 
-/** A problem's `type`: the code's anchor on the catalogue page of `origin` (e.g. http://localhost:3000). */
-export function problemTypeUri(origin: string, code: string): string {
-  return `${origin}${ERROR_DOCS_PATH}#${code}`;
+/**
+ * A problem's `type`: the code's anchor on the catalogue page under `base`, an origin (http://localhost:3000) or
+ * PUBLIC_URL, which may carry a path (https://example.com/credits/); a trailing slash is not doubled.
+ */
+export function problemTypeUri(base: string, code: string): string {
+  return `${base.replace(/\/+$/, '')}${ERROR_DOCS_PATH}#${code}`;
 }
 
 const TITLES: ReadonlyMap<string, string> = new Map(ERROR_CATALOGUE.map((entry) => [entry.code, entry.title]));

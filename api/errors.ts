@@ -7,6 +7,13 @@ import { Refusal } from '../domain/refusals.js';
 import { REFUSAL_STATUS } from './refusal-status.js';
 import { catalogueTitle, problemTypeUri } from './error-catalogue.js';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** PUBLIC_URL when it is configured: the base of every problem's `type` link (set by api/app.ts on each request). */
+    problemTypeBase?: string;
+  }
+}
+
 export interface FieldError {
   field: string;
   reason: string;
@@ -44,11 +51,12 @@ export function notFound(what: string): ApiError {
 
 /**
  * An ApiError as application/problem+json (RFC 9457). `type` is the code's entry in the error catalogue this API
- * serves (api/error-catalogue.ts, /docs/errors#<code>) on the origin the client addressed, so it resolves.
+ * serves (api/error-catalogue.ts, /docs/errors#<code>): under PUBLIC_URL when it is configured (behind a proxy the
+ * request's own origin is the internal one), else on the origin the client addressed, so it resolves either way.
  */
 export function problem(c: Context, error: ApiError): Response {
   const standard: Record<string, unknown> = {
-    type: problemTypeUri(new URL(c.req.url).origin, error.code),
+    type: problemTypeUri(c.get('problemTypeBase') ?? new URL(c.req.url).origin, error.code),
     // RFC 9457: `title` is the same for every occurrence of a code (the catalogue's); `detail` says what happened here.
     title: catalogueTitle(error.code) ?? error.message,
     status: error.status,

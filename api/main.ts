@@ -26,6 +26,8 @@ const temporal = new Client({ connection, namespace: temporalSettings.namespace 
 const payments = createPayments(config, sql, () => randomBytes(24).toString('hex'));
 const app = createApp({
   sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, adminApiKey: config.ADMIN_API_KEY, publicUrl: config.PUBLIC_URL,
+  // Only a configured PUBLIC_URL (loadConfig treats an empty one as unset, as here): the localhost default may not be where clients are.
+  ...(process.env.PUBLIC_URL ? { problemTypeBase: config.PUBLIC_URL } : {}),
   payments: payments.provider, webhookSecret: payments.webhookSecret, sandbox: payments.sandbox, stripe: payments.stripe,
   logger: createLogger(config.LOG_LEVEL), seller, metricsToken: config.METRICS_TOKEN, allowPrivateWebhookTargets: config.ALLOW_PRIVATE_WEBHOOK_TARGETS,
   rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }, ...(config.TEMPORAL_UI_URL ? { temporalUiUrl: config.TEMPORAL_UI_URL } : {}),

@@ -24,6 +24,11 @@ export interface ApiDeps {
   stripe?: StripeProvider;
   /** Base URL of this system, for links that leave it (portal return URL). */
   publicUrl: string;
+  /**
+   * PUBLIC_URL when it is configured (not the localhost default): problem `type` links are built on it; when absent,
+   * on the origin each request addressed.
+   */
+  problemTypeBase?: string;
   /** Request logs; silent when absent (tests). */
   logger?: Logger;
   /** Per-workspace limit on the spend path (default 200/s, bursts of 400). */

@@ -48,7 +48,7 @@ export function refuseUnstorableKeys(record: Record<string, unknown>, ctx: z.Ref
 
 export const Problem = z
   .object({
-    type: z.string().openapi({ format: 'uri', description: `The code's entry in the error catalogue: \`<origin>${ERROR_DOCS_PATH}#<code>\`` }),
+    type: z.string().openapi({ format: 'uri', description: `The code's entry in the error catalogue: \`<PUBLIC_URL or the request's origin>${ERROR_DOCS_PATH}#<code>\`` }),
     title: z.string().openapi({ description: 'The code\'s title from the catalogue: the same for every occurrence' }),
     status: z.number().int(),
     detail: z.string().openapi({ description: 'What happened in this occurrence, for people (programs read `code` and the detail fields)' }),

@@ -1810,7 +1810,7 @@ export interface components {
         Problem: {
             /**
              * Format: uri
-             * @description The code's entry in the error catalogue: `<origin>/docs/errors#<code>`
+             * @description The code's entry in the error catalogue: `<PUBLIC_URL or the request's origin>/docs/errors#<code>`
              */
             type: string;
             /** @description The code's title from the catalogue: the same for every occurrence */

@@ -5,6 +5,10 @@ import { readFileSync } from 'node:fs';
 import { createCreditEngineClient, idempotencyKey } from '../client/index.js';
 
 const baseUrl = process.env.CREDIT_ENGINE_URL ?? 'http://localhost:3000';
+await fetch(`${baseUrl}/readyz`).catch(() => {
+  console.error(`No API answers at ${baseUrl}: start it with \`npm start\` (or set CREDIT_ENGINE_URL), then run the tour again.`);
+  process.exit(1);
+});
 const operatorKey = process.env.ADMIN_API_KEY ?? readFileSync('.data/admin-api-key', 'utf8').trim();
 const operator = createCreditEngineClient({ baseUrl, apiKey: operatorKey });
 

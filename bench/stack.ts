@@ -110,8 +110,11 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
     const logFile = createWriteStream(join(BENCH_DIR, `${name}.log`), { flags: 'w' });
     await new Promise((resolve) => logFile.once('open', resolve));
     const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.pipe(logFile);
-    proc.stderr!.pipe(logFile);
+    // Both streams into one file, which is closed when the process exits (not when the first stream ends: the
+    // other one's last lines would then be written after the end).
+    proc.stdout!.pipe(logFile, { end: false });
+    proc.stderr!.pipe(logFile, { end: false });
+    proc.once('close', () => logFile.end());
     proc.on('exit', (code, signal) => {
       if (!stopping && children.has(proc)) log(`!! ${name} exited unexpectedly (${signal ?? code}); see .data/bench/${name}.log`);
     });

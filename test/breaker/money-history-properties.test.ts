@@ -8,7 +8,7 @@ import { eventually } from '../helpers/temporal.js';
  * Breaker (money), SPEC §4, §8, §10 over random histories on the whole stack (Temporal dev server, worker, API,
  * Postgres, sandbox provider, test clocks). One workspace per run: spends, packs (some paid with
  * pm_card_createDispute, whose dispute is later won or lost), operator refunds (any amount, with or without an
- * Idempotency-Key, sometimes sent twice), dashboard refunds (charge.refunded with a higher amount_refunded),
+ * Idempotency-Key, sometimes sent twice), renewals paid with pm_card_createDispute (disputed too), dashboard refunds (charge.refunded with a higher amount_refunded),
  * plan changes made with the amount their preview showed, and clock advances across renewals. Checked after
  * every step, from the database and the API, independently of the product's own arithmetic:
  *  - refund_within_paid: per invoice, credit notes ≤ max(total, 0), card parts ≤ what the card paid;
@@ -36,7 +36,7 @@ type Command =
   | { kind: 'close_dispute'; pick: number; outcome: 'won' | 'lost' }
   | { kind: 'refund'; pick: number; share: number | 'all'; key: boolean; twice: boolean }
   | { kind: 'dashboard_refund'; pick: number; share: number }
-  | { kind: 'advance'; days: number }
+  | { kind: 'advance'; days: number; disputeCard: boolean }
   | { kind: 'change'; what: 'upgrade' | 'switch' }
   | { kind: 'pause'; cycles: number }
   | { kind: 'resume' };
@@ -47,7 +47,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('close_dispute' as const), pick: fc.nat(), outcome: fc.constantFrom('won' as const, 'lost' as const) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('refund' as const), pick: fc.nat(), share: fc.oneof(fc.constant('all' as const), fc.double({ min: 0.01, max: 1.2, noNaN: true })), key: fc.boolean(), twice: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('dashboard_refund' as const), pick: fc.nat(), share: fc.double({ min: 0.05, max: 1, noNaN: true }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), days: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), days: fc.integer({ min: 1, max: 40 }), disputeCard: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('change' as const), what: fc.constantFrom('upgrade' as const, 'switch' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), cycles: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('resume' as const) }) },
@@ -244,8 +244,17 @@ describe('breaker money: random histories of refunds, disputes, changes and rene
         const upcoming = await customer.get('/v1/invoices/upcoming');
         const to = now + c.days * 86_400_000;
         const before = new Set((await invoicesOf(ws)).map((i) => i.id));
+        // With pm_card_createDispute as the default card, the renewals charged meanwhile are disputed (SPEC §10).
+        if (c.disputeCard) await customer.put('/v1/payment-method', { payment_method: 'pm_card_createDispute' });
         await advanceClock(operator(), clockId, new Date(to).toISOString());
         now = to;
+        if (c.disputeCard) {
+          await customer.put('/v1/payment-method', { payment_method: 'pm_card_visa' });
+          await eventually(() => stack.sql`SELECT s.id FROM sandbox_disputes s LEFT JOIN disputes d ON d.id = s.id WHERE s.workspace_id = ${ws} AND d.id IS NULL`,
+            (rows) => rows.length === 0);
+          const renewalDisputes = await stack.sql`SELECT d.id FROM disputes d JOIN invoices i ON i.id = d.invoice_id WHERE d.workspace_id = ${ws} AND i.kind <> 'pack'`;
+          if (renewalDisputes.length > 0) count('renewal disputed');
+        }
         await quiet();
         if (upcoming.status === 200 && upcoming.body.reason !== 'dunning_retry' && upcoming.body.next_attempt_at && Date.parse(upcoming.body.next_attempt_at) <= to) {
           const renewal = (await invoicesOf(ws)).find((i) => !before.has(i.id) && i.kind === 'subscription');

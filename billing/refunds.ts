@@ -7,6 +7,7 @@
  * once in the ledger under keys derived from it), then the note is issued. A retry of any step, or of the
  * whole request, completes the same note; nothing is done twice.
  */
+import type { CreditedByProration } from '../domain/billing/proration-credits.js';
 import { refundableCents, splitRefund, unrecordedProviderRefund } from '../domain/billing/refunds.js';
 import { refuse, Refusal } from '../domain/refusals.js';
 import {
@@ -18,6 +19,7 @@ import { blockingDispute } from '../ledger/disputes.js';
 import { clawBackForRefund } from '../ledger/invoice-clawback.js';
 import { getInvoice } from '../ledger/invoices.js';
 import { onceInLedger, type Tx } from '../ledger/operations.js';
+import { creditedByProration } from '../ledger/proration-credits.js';
 import { workspaceNow } from '../ledger/workspaces.js';
 import { isProviderInvalidRequest } from '../payments/provider-errors.js';
 import type { PaymentProvider } from '../payments/provider.js';
@@ -72,11 +74,10 @@ async function recordRefund(sql: Sql, request: RefundRequest): Promise<CreditNot
     const dispute = await blockingDispute(tx, invoice.id);
     if (dispute) refuse('invoice_disputed', `invoice ${invoice.id} has a dispute ${dispute.outcome === 'lost' ? 'lost' : 'open'} (${dispute.id})`, { dispute_id: dispute.id });
     const so = await refundedSoFar(tx, invoice.id);
-    const left = refundableCents(invoice.total_cents, so);
+    const prorated = await creditedByProration(tx, invoice);
+    const left = refundableCents(invoice.total_cents, so, prorated.cents);
     const amount = request.amountCents ?? left;
-    if (amount <= 0 || amount > left) {
-      refuse('refund_exceeds_paid', `${amount} cents is more than the ${left} cents left to refund on invoice ${invoice.id}`, { refundable_cents: left });
-    }
+    if (amount <= 0 || amount > left) refuseBeyondLeft(invoice.id, amount, left, prorated);
     const { cardCents, balanceCents } = splitRefund(amount, invoice.amount_due_cents, so);
     const now = await workspaceNowIn(tx, invoice.workspace_id);
     return insertCreditNote(tx, {
@@ -84,6 +85,19 @@ async function recordRefund(sql: Sql, request: RefundRequest): Promise<CreditNot
       invoiceId: invoice.id, workspaceId: invoice.workspace_id, amountCents: amount, cardCents, balanceCents,
       reason: request.reason, requestedCents: request.amountCents ?? null, source: 'operator', createdAt: now,
     });
+  });
+}
+
+/**
+ * 409 refund_exceeds_paid, saying how much is left and, when later upgrades or interval switches already
+ * credited the invoice's unused time, how much and by which invoices (`prorated_cents`, `prorated_by`).
+ */
+function refuseBeyondLeft(invoiceId: string, amount: number, left: number, prorated: CreditedByProration): never {
+  const where = prorated.by.map((c) => `${c.cents} cents by invoice ${c.number ?? c.invoiceId}`).join(', ');
+  const why = prorated.cents > 0 ? ` (${prorated.cents} cents of the time it paid for were already credited as unused time on a later change: ${where})` : '';
+  return refuse('refund_exceeds_paid', `${amount} cents is more than the ${left} cents left to refund on invoice ${invoiceId}${why}`, {
+    refundable_cents: left,
+    ...(prorated.cents > 0 && { prorated_cents: prorated.cents, prorated_by: prorated.by.map((c) => ({ invoice_id: c.invoiceId, number: c.number, amount_cents: c.cents })) }),
   });
 }
 

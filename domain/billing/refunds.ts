@@ -13,9 +13,14 @@ export interface RefundedSoFar {
   providerCardCents: number;
 }
 
-/** Cents left to refund on an invoice of `totalCents` (what the card and the customer balance paid). */
-export function refundableCents(totalCents: number, so: RefundedSoFar): number {
-  return Math.max(0, totalCents - so.amountCents);
+/**
+ * Cents left to refund on an invoice of `totalCents` (what the card and the customer balance paid): less its
+ * credit notes, and for an operator's refund less `proratedCents`, the unused-time credits later upgrades or
+ * interval switches already gave for the time it paid for (domain/billing/proration-credits.ts), so that
+ * time is never paid back twice. The clawback ratio stays on `totalCents`.
+ */
+export function refundableCents(totalCents: number, so: RefundedSoFar, proratedCents = 0): number {
+  return Math.max(0, totalCents - so.amountCents - proratedCents);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Every side effect of the subscription workflow, writes to our own database included. Each one is
  * idempotent by a business key, because Temporal may run an activity more than once.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { isoDay } from '../domain/calendar.js';
 import { type Interval, planById, priceCents } from '../domain/catalog.js';
 import type { ChargeOutcome } from '../domain/lifecycle/effects.js';
@@ -15,6 +16,7 @@ import { recordNotification } from '../ledger/notifications.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { chargeInvoice, type ChargeResult } from '../billing/charge-invoice.js';
+import { AmountDueChanged, draftInvoice } from '../ledger/invoices.js';
 import { voidUnpaidInvoice } from '../payments/void-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 
@@ -81,6 +83,31 @@ export function createActivities({ sql, payments }: ActivityDeps) {
         kind: input.kind, lines: input.lines, createdAt: new Date(input.at),
       }, input.attempt);
       return outcomeOf(result, input.at);
+    },
+
+    /**
+     * Drafts a confirmed change's invoice before anything of the change is carried out (SPEC §10): the
+     * customer balance is applied and the amount due compared with `expectedAmountDueCents` (cents) in one
+     * transaction. A different amount fails non-retryably with type `preview_outdated` (nothing drafted);
+     * the charge that follows finds this draft by its business key.
+     */
+    async draftConfirmedCharge(input: {
+      subscriptionId: string; workspaceId: string; businessKey: string; kind: 'subscription' | 'upgrade' | 'interval_switch';
+      lines: InvoiceLine[]; at: number; expectedAmountDueCents: number;
+    }): Promise<{ invoiceId: string; amountDueCents: number }> {
+      try {
+        const invoice = await draftInvoice(sql, {
+          businessKey: input.businessKey, workspaceId: input.workspaceId, subscriptionId: input.subscriptionId,
+          kind: input.kind, lines: input.lines, createdAt: new Date(input.at), expectedAmountDueCents: input.expectedAmountDueCents,
+        });
+        return { invoiceId: invoice.id, amountDueCents: invoice.amount_due_cents };
+      } catch (error) {
+        if (!(error instanceof AmountDueChanged)) throw error;
+        throw ApplicationFailure.create({
+          type: 'preview_outdated', message: error.message, nonRetryable: true,
+          details: [{ amount_due_cents: error.amountDueCents, expected_amount_due_cents: error.expectedAmountDueCents }],
+        });
+      }
     },
 
     /** Credits still available in the lots of the given grants (an interval switch prices the ones already used). */

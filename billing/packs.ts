@@ -6,7 +6,7 @@ import type { InvoiceLine } from '../domain/proration.js';
 import { refuse } from '../domain/refusals.js';
 import { formatLotId, grantLot } from '../ledger/credits.js';
 import type { Sql } from '../ledger/db.js';
-import { customerBalanceCents, type InvoiceRow } from '../ledger/invoices.js';
+import { AmountDueChanged, customerBalanceCents, type InvoiceRow } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { chargeInvoice, type ChargeResult } from './charge-invoice.js';
@@ -65,7 +65,8 @@ export async function previewPack(deps: { sql: Sql }, workspace: WorkspaceIdenti
  * soon as it is paid. A declined card leaves no payable invoice: it is voided and the purchase refused.
  * One waiting for 3-D Secure stays open; its webhook delivers the pack. The idempotency key makes a
  * retried purchase return the first one. With `expectedAmountDueCents` (what the customer confirmed, SPEC
- * §10), an amount due that differs now is Refusal `preview_outdated` with the fresh `preview`, nothing charged.
+ * §10), an amount due that differs when the invoice is drafted (compared in the draft's transaction, where the
+ * customer balance is applied) is Refusal `preview_outdated` with the fresh `preview`, nothing drafted or charged.
  */
 export async function buyPack(
   deps: { sql: Sql; payments: PaymentProvider },
@@ -73,13 +74,6 @@ export async function buyPack(
   request: { size: number; idempotencyKey?: string; expectedAmountDueCents?: number },
 ): Promise<{ charge: Exclude<ChargeResult, { status: 'declined' }>; lot: string | null }> {
   const pack = PACKS.find((p) => p.credits === request.size)!;
-  if (request.expectedAmountDueCents !== undefined) {
-    // Checked before the invoice is drafted; a balance moving between here and the draft is not caught.
-    const preview = await previewPack(deps, workspace, request.size);
-    if (preview.invoice.amount_due_cents !== request.expectedAmountDueCents) {
-      refuse('preview_outdated', `the amount due is now ${preview.invoice.amount_due_cents}, not ${request.expectedAmountDueCents}`, { preview });
-    }
-  }
   const plan = await packBuyerPlan(deps.sql, workspace);
   const now = await workspaceNow(deps.sql, workspace.id);
   const charge = await chargeInvoice(deps.sql, deps.payments, {
@@ -90,6 +84,11 @@ export async function buyPack(
     lines: packLines(pack, plan),
     createdAt: now,
     metadata: { pack_credits: pack.credits },
+    // Compared where the draft applies the customer balance, under the workspace lock (SPEC §10).
+    ...(request.expectedAmountDueCents !== undefined ? { expectedAmountDueCents: request.expectedAmountDueCents } : {}),
+  }).catch(async (error: unknown) => {
+    if (!(error instanceof AmountDueChanged)) throw error;
+    return refuse('preview_outdated', error.message, { preview: await previewPack(deps, workspace, request.size) });
   });
   if (charge.status === 'declined') {
     // Voided at the provider first; one it reports paid meanwhile (a race only Stripe can produce) stays

@@ -51,12 +51,29 @@ export interface NewInvoice {
   lines: InvoiceLine[];
   createdAt: Date;
   metadata?: Record<string, unknown>;
+  /**
+   * What the customer confirmed as due (cents, SPEC §10 "Preview before paying"): the draft is refused
+   * (AmountDueChanged, nothing written) when the customer balance applied now leaves a different amount due.
+   */
+  expectedAmountDueCents?: number;
+}
+
+/**
+ * A draft refused because its amount due (cents, after the customer balance) is not what the customer
+ * confirmed: something spent or added to the balance since the preview. Nothing was written.
+ */
+export class AmountDueChanged extends Error {
+  constructor(readonly amountDueCents: number, readonly expectedAmountDueCents: number) {
+    super(`the amount due is now ${amountDueCents}, not ${expectedAmountDueCents}`);
+    this.name = 'AmountDueChanged';
+  }
 }
 
 /**
  * Creates the invoice for a business operation, or returns the one an earlier attempt created: the
  * business key is unique, so a retried charge never makes a second invoice. In the same transaction the
- * customer balance pays what it can, and a negative total (credits above charges) adds to it.
+ * customer balance pays what it can, and a negative total (credits above charges) adds to it. With
+ * `expectedAmountDueCents`, a new draft whose amount due differs throws AmountDueChanged (rolled back).
  */
 export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRow> {
   const subtotal = inv.lines.reduce((sum, line) => sum + line.amount_cents, 0);
@@ -68,6 +85,10 @@ export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRo
     const [existing] = await tx<InvoiceRow[]>`SELECT * FROM invoices WHERE business_key = ${inv.businessKey}`;
     if (existing) return existing;
     const { appliedCents: applied, amountDueCents: amountDue, balanceAfterCents: balanceAfter } = applyCustomerBalance(total, workspace!.customer_balance_cents);
+    // Compared under the workspace lock the balance is applied under: no purchase can spend it in between.
+    if (inv.expectedAmountDueCents !== undefined && amountDue !== inv.expectedAmountDueCents) {
+      throw new AmountDueChanged(amountDue, inv.expectedAmountDueCents);
+    }
     await tx`UPDATE workspaces SET customer_balance_cents = ${balanceAfter} WHERE id = ${inv.workspaceId}`;
     const [row] = await tx<InvoiceRow[]>`
       INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines, subtotal_cents,

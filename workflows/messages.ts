@@ -50,7 +50,12 @@ export const stateQuery = defineQuery<SubscriptionView>('state');
 export const lifecycleStateQuery = defineQuery<LifecycleState>('lifecycleState');
 /** Completes once the first charge has an outcome (paid, declined or waiting for 3-D Secure). */
 export const firstPaymentSettledUpdate = defineUpdate<SubscriptionView>('firstPaymentSettled');
-export const changePlanUpdate = defineUpdate<ChangeResult, [ChangeRequest]>('changePlan');
+/**
+ * A change; `expectedAmountDueCents` (cents, SPEC §10): what the customer confirmed as due, held where the
+ * invoice is drafted (absent in older histories and for unconfirmed changes; the first workflow type ignores it).
+ */
+export type ConfirmedChangeRequest = ChangeRequest & { expectedAmountDueCents?: number };
+export const changePlanUpdate = defineUpdate<ChangeResult, [ConfirmedChangeRequest]>('changePlan');
 export const withdrawScheduledChangeUpdate = defineUpdate<SubscriptionView>('withdrawScheduledChange');
 export const cancelUpdate = defineUpdate<SubscriptionView>('cancel');
 /** An operator ends the subscription at once (SPEC §10); the first workflow type does not know it. */

@@ -19,6 +19,7 @@ import {
   paymentMethodUpdatedSignal, resumeUpdate, type ShellState, stateQuery, type SubscriptionInput, type SubscriptionView,
   withdrawScheduledChangeUpdate,
 } from './messages.js';
+import { draftAtConfirmedAmount } from './confirmed-charge.js';
 import { createPublisher } from './publication.js';
 
 /** Continue-as-new at least this often, so histories stay short. */
@@ -26,6 +27,8 @@ const REFRESHES_PER_RUN = 12;
 
 interface Queued {
   request: LifecycleRequest;
+  /** A change confirmed at this amount due (cents): its invoice is drafted and compared first. */
+  expectedAmountDueCents?: number;
   done: (result: unknown) => void;
   fail: (error: unknown) => void;
 }
@@ -48,8 +51,8 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
   const queue: Queued[] = [];
 
   /** Requests are applied by the main loop, in arrival order, between due events. */
-  const enqueue = <T>(request: LifecycleRequest) =>
-    new Promise<T>((done, fail) => queue.push({ request, done: done as (r: unknown) => void, fail }));
+  const enqueue = <T>(request: LifecycleRequest, expectedAmountDueCents?: number) =>
+    new Promise<T>((done, fail) => queue.push({ request, expectedAmountDueCents, done: done as (r: unknown) => void, fail }));
   /** Validators decide on the current state, purely: a refused request never enters history. */
   const validate = (request: LifecycleRequest) => {
     try {
@@ -70,7 +73,7 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
     await condition(() => shell.firstPaymentSettled);
     return viewOf(state);
   });
-  setHandler(changePlanUpdate, (request) => enqueue<ChangeResult>({ kind: 'change', request }),
+  setHandler(changePlanUpdate, ({ expectedAmountDueCents, ...request }) => enqueue<ChangeResult>({ kind: 'change', request }, expectedAmountDueCents),
     { validator: (request) => validate({ kind: 'change', request }) });
   setHandler(withdrawScheduledChangeUpdate, () => enqueue<SubscriptionView>({ kind: 'withdraw' }), { validator: () => validate({ kind: 'withdraw' }) });
   setHandler(cancelUpdate, () => enqueue<SubscriptionView>({ kind: 'cancel' }), { validator: () => validate({ kind: 'cancel' }) });
@@ -115,7 +118,10 @@ export async function subscriptionLifecycleWorkflow(input: SubscriptionInput): P
       } else if (queue.length > 0) {
         const item = queue.shift()!;
         try {
-          item.done(await run(onRequest(state, await withLedgerView(subject, state, item.request, now()), now())));
+          const step = onRequest(state, await withLedgerView(subject, state, item.request, now()), now());
+          // Only Updates that carry a confirmed amount add this activity: histories without one replay unchanged.
+          if (item.expectedAmountDueCents !== undefined) await draftAtConfirmedAmount(subject, step, item.expectedAmountDueCents);
+          item.done(await run(step));
         } catch (error) {
           item.fail(failureOf(error));
         }

@@ -3,14 +3,15 @@
  * charge is the pack service's own purchase (billing/packs.ts buyPack), off-session, with an idempotency
  * key derived from the top-up's id, so a pass that stops midway and the next one charge once.
  */
-import { capMonth, chargeDecision, limitAllowsOnePack } from '../domain/auto-top-up.js';
+import { capMonth, chargeDecision, limitAllowsOnePack, refreshAwaited } from '../domain/auto-top-up.js';
 import { findPlan, PACKS, packPriceCents } from '../domain/catalog.js';
 import { isLive } from '../domain/lifecycle/status.js';
 import { Refusal } from '../domain/refusals.js';
 import {
-  type AutoTopUpRow, type AutoTopUpSettings, type AutoTopUpView, invoiceByBusinessKey, monthSpend, readAutoTopUp, saveAutoTopUp,
-  settleTopUp, topUpSetting,
+  type AutoTopUpRow, type AutoTopUpSettings, type AutoTopUpView, invoiceByBusinessKey, monthSpend, readAutoTopUp, refreshGrantedSince,
+  saveAutoTopUp, settleTopUp, topUpSetting,
 } from '../ledger/auto-top-up.js';
+import { getBalance } from '../ledger/credits.js';
 import type { Sql } from '../ledger/db.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { getWorkspace, workspaceNow } from '../ledger/workspaces.js';
@@ -56,8 +57,10 @@ const purchaseKey = (topUp: AutoTopUpRow) => `auto-top-up:${topUp.id}`;
 
 /**
  * Charges one pending top-up and records how it ended: `paid` (the pack delivered), `failed` (declined, or
- * 3-D Secure required: its invoice voided; not retried for this crossing), or `skipped` (disabled since, no
- * live subscription, past due, canceling at the period end, or over the monthly limit). The decision is
+ * 3-D Secure required: its invoice voided; not retried for this crossing), or `skipped` (disabled since, the
+ * balance back at or above the threshold after an expiry's instant, no live subscription, past due, canceling
+ * at the period end, or over the monthly limit). Answers `pending` (nothing recorded) for an expiry's top-up
+ * while the refresh due at the same instant is still to come (domain/auto-top-up.ts refreshAwaited). The decision is
  * taken once: when an earlier pass already made the invoice, the purchase is carried on, not re-decided.
  * Provider and database errors propagate (the top-up stays pending; the next pass carries it on).
  */
@@ -75,12 +78,21 @@ export async function chargeTopUp(deps: { sql: Sql; payments: PaymentProvider },
     const [setting, sub, price] = await Promise.all([
       topUpSetting(sql, ws), currentSubscription(sql, ws), packPriceNow(sql, ws, topUp.pack_credits),
     ]);
+    // An expiry at an instant where the subscription's refresh is also due (every renewal of a monthly plan)
+    // is processed first; the balance at that instant is the one after its refresh. Until the refresh is
+    // granted or has failed, nothing is decided: the top-up stays pending for a later pass.
+    if (topUp.cause === 'expiry' && refreshAwaited(topUp.created_at, sub, await refreshGrantedSince(sql, ws, topUp.created_at))) {
+      return 'pending';
+    }
     // The cap's month is the one this top-up counts in (monthSpend: by recording time), not the charge's:
     // one recorded on the 31st and charged after midnight must fit the month it is counted in.
-    const spent = await monthSpend(sql, ws, topUp.created_at, { excludeId: topUp.id, pendingPriceCents: price });
+    const [spent, balance] = await Promise.all([
+      monthSpend(sql, ws, topUp.created_at, { excludeId: topUp.id, pendingPriceCents: price }), getBalance(sql, ws),
+    ]);
     const decision = chargeDecision({
       enabled: setting?.enabled ?? false, subscription: sub, spentThisMonthCents: spent.spent_cents, priceCents: price,
-      monthlyLimitCents: setting?.monthly_limit_cents ?? 0,
+      monthlyLimitCents: setting?.monthly_limit_cents ?? 0, cause: topUp.cause, available: balance.available,
+      threshold: setting?.threshold ?? 0,
     });
     // Another pass may have charged this top-up since the look-up above: its purchase is carried on (the
     // pack service replays it by its idempotency key), never recorded as skipped beside a paid invoice.

@@ -153,8 +153,8 @@ export async function settleTopUp(sql: Sql, topUpId: string, outcome: TopUpOutco
       notes.push({ kind: 'auto_top_up_disabled', key: `auto_top_up_disabled:${topUp.id}`,
         payload: { ...payload, failures_in_row: next.failuresInRow, reason: 'payment_failed_twice' } });
     }
-    // Skipped because the customer turned it off meanwhile: nothing to tell them.
-    if (outcome.status === 'skipped' && outcome.failureCode !== 'disabled') {
+    // Skipped because the customer turned it off meanwhile: nothing to tell them. Nor when the balance recovered by the instant's refresh: the customer needed no pack.
+    if (outcome.status === 'skipped' && outcome.failureCode !== 'disabled' && outcome.failureCode !== 'recovered') {
       notes.push({ kind: 'top_up_skipped', key: `top_up_skipped:${topUp.workspace_id}:${capMonth(outcome.at).key}`, payload });
     }
     for (const note of notes) {
@@ -165,6 +165,16 @@ export async function settleTopUp(sql: Sql, topUpId: string, outcome: TopUpOutco
     }
     return true;
   });
+}
+
+/**
+ * Whether a refresh lot (source `monthly`) was granted at or after `at` (the workspace's time): the refresh
+ * due at `at` has come (domain/auto-top-up.ts refreshAwaited).
+ */
+export async function refreshGrantedSince(sql: Sql, workspaceId: string, at: Date): Promise<boolean> {
+  const [row] = await sql<{ granted: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM lots WHERE workspace_id = ${workspaceId} AND source = 'monthly' AND granted_at >= ${at}) AS granted`;
+  return row!.granted;
 }
 
 /** The invoice a business key made, if any (whether a top-up's charge already happened). */

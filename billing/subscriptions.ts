@@ -7,10 +7,10 @@ import { periodBounds } from '../domain/calendar.js';
 import type { Interval } from '../domain/catalog.js';
 import { isRefusalCode, Refusal } from '../domain/refusals.js';
 import type { Sql } from '../ledger/db.js';
-import { currentSubscription, insertSubscription } from '../ledger/subscriptions.js';
+import { currentSubscription, holdRestart, insertSubscription, releaseRestart } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { newId, type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
-import { firstPaymentSettledUpdate, type SubscriptionView } from '../workflows/messages.js';
+import { firstPaymentSettledUpdate, resumeUpdate, type SubscriptionView } from '../workflows/messages.js';
 import * as attrs from '../workflows/search-attributes.js';
 import { subscriptionLifecycleWorkflow } from '../workflows/subscription.js';
 import { ApiError } from '../api/errors.js';
@@ -78,12 +78,21 @@ export async function updateSubscription<Ret, Args extends unknown[]>(
 ): Promise<Ret> {
   const subscription = await currentSubscription(deps.sql, workspace.id);
   if (!subscription) throw new Refusal('no_subscription', 'this workspace has no subscription');
+  // A resume of a canceled subscription restarts it (SPEC §4 Resume): its row first takes the workspace's one
+  // live-subscription slot (unique index), so a subscribe racing the restart, or sent while the restart waits
+  // for 3-D Secure or a new card, is refused `subscription_exists`, and a restart that lost the race to a
+  // subscribe is refused the same way before anything is charged. Released if the workflow refuses.
+  const restart = update.name === resumeUpdate.name && subscription.status === 'canceled';
+  if (restart && !(await holdRestart(deps.sql, subscription.id))) {
+    throw new Refusal('subscription_exists', 'this workspace already has a subscription; change it instead');
+  }
   try {
     const handle = deps.temporal.workflow.getHandle(workflowIdOf(subscription.id));
     return args.length > 0
       ? await handle.executeUpdate<Ret, [unknown]>(update.name, { args: args as unknown as [unknown] })
       : await handle.executeUpdate<Ret, []>(update.name);
   } catch (error) {
+    if (restart) await releaseRestart(deps.sql, subscription.id);
     const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.type) throw workflowRefusal(cause);
     throw error;

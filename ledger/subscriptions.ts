@@ -29,7 +29,11 @@ export interface SubscriptionRow {
   incomplete_payment: IncompletePaymentView | null;
 }
 
-/** Inserts the projection row before its workflow starts; false when the workspace already has a live one. */
+/**
+ * Inserts the projection row before its workflow starts; false when the workspace already has a live one or a
+ * canceled one whose restart waits for payment (`restarting`: the same unique index decides, so a concurrent
+ * restart and subscribe never both win; SPEC §4).
+ */
 export async function insertSubscription(
   sql: Sql,
   sub: { id: string; workspaceId: string; plan: string; interval: Interval; periodStart: Date; periodEnd: Date; clockTime: Date | null },
@@ -37,7 +41,7 @@ export async function insertSubscription(
   const rows = await sql`
     INSERT INTO subscriptions (id, workspace_id, plan, interval, status, current_period_start, current_period_end, clock_synced_to)
     VALUES (${sub.id}, ${sub.workspaceId}, ${sub.plan}, ${sub.interval}, 'incomplete', ${sub.periodStart}, ${sub.periodEnd}, ${sub.clockTime})
-    ON CONFLICT (workspace_id) WHERE status <> 'canceled' DO NOTHING RETURNING id`;
+    ON CONFLICT (workspace_id) WHERE status <> 'canceled' OR restarting DO NOTHING RETURNING id`;
   return rows.length === 1;
 }
 
@@ -71,8 +75,56 @@ export async function projectSubscription(sql: Sql, p: SubscriptionProjection): 
       cancel_at_period_end = ${p.cancelAtPeriodEnd}, scheduled_change = ${sql.json(p.scheduledChange as never)},
       pause = ${sql.json(p.pause as never)}, pending_upgrade = ${sql.json(p.pendingUpgrade as never)},
       incomplete_payment = ${sql.json((p.incompletePayment ?? null) as never)},
+      restarting = ${p.status === 'canceled' && p.incompletePayment != null},
       next_due_at = ${p.nextDueAt === null ? null : new Date(p.nextDueAt)}, version = ${p.version}
-    WHERE id = ${p.subscriptionId} AND version <= ${p.version}`;
+    WHERE id = ${p.subscriptionId} AND version <= ${p.version}`.catch(rethrowConflict(p.subscriptionId));
+}
+
+/**
+ * Marks a canceled subscription as restarting before its workflow is asked to restart it, so it holds the
+ * workspace's live-subscription slot while the restart's payment is pending (one_live_subscription_per_workspace).
+ * Returns false when another subscription of the workspace holds the slot (a subscribe won the race). A row
+ * that is not canceled is left as it is (the resume is not a restart).
+ */
+export async function holdRestart(sql: Sql, subscriptionId: string): Promise<boolean> {
+  try {
+    await sql`UPDATE subscriptions SET restarting = true WHERE id = ${subscriptionId} AND status = 'canceled'`;
+    return true;
+  } catch (error) {
+    if (isLiveSubscriptionConflict(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Releases the mark of `holdRestart` when no restart is waiting after all (refused, or the call failed before
+ * the workflow recorded anything): the row is still canceled with no incomplete payment shown.
+ */
+export async function releaseRestart(sql: Sql, subscriptionId: string): Promise<void> {
+  await sql`UPDATE subscriptions SET restarting = false WHERE id = ${subscriptionId} AND status = 'canceled' AND incomplete_payment IS NULL`;
+}
+
+/**
+ * A second live subscription in one workspace: the row could not become live (or restarting) because another
+ * holds the slot. The API refuses that case up front (subscribe and restart race on the unique index), so this
+ * only happens on data from before it; retrying can never succeed. The workflows' ledger activities list this
+ * error name as non-retryable: the workflow fails with it, surfaced to operators, instead of retrying forever.
+ */
+export class LiveSubscriptionConflict extends Error {
+  override readonly name = 'LiveSubscriptionConflict';
+  constructor(subscriptionId: string) {
+    super(`subscription ${subscriptionId} cannot be live: its workspace already has a live subscription (one_live_subscription_per_workspace)`);
+  }
+}
+
+const rethrowConflict = (subscriptionId: string) => (error: unknown): never => {
+  throw isLiveSubscriptionConflict(error) ? new LiveSubscriptionConflict(subscriptionId) : error;
+};
+
+/** A write refused because the workspace already has a live (or restarting) subscription. */
+export function isLiveSubscriptionConflict(error: unknown): boolean {
+  const e = error as { code?: string; constraint_name?: string } | null;
+  return e?.code === '23505' && e.constraint_name === 'one_live_subscription_per_workspace';
 }
 
 /** Records how far a clock-following workflow has caught up (its clock is ready when all have). */
@@ -101,5 +153,5 @@ export async function currentSubscription(sql: Sql, workspaceId: string): Promis
 export async function markSubscriptionStatus(sql: Sql, subscriptionId: string, status: SubscriptionStatus): Promise<void> {
   await sql`
     UPDATE subscriptions SET status = ${status}${status === 'active' ? sql`, incomplete_payment = NULL` : sql``}
-    WHERE id = ${subscriptionId}`;
+    WHERE id = ${subscriptionId}`.catch(rethrowConflict(subscriptionId));
 }

@@ -92,9 +92,11 @@ export interface PaymentProvider {
   isInvoicePaid(invoice: { id: string; providerInvoiceId: string | null }): Promise<boolean>;
   /**
    * Voids the provider's invoice so the customer can no longer pay it (its hosted page stays reachable).
-   * Answers `paid` instead when it was paid meanwhile: then it is not ours to void.
+   * Answers `paid` instead when it was paid meanwhile: then it is not ours to void. `providerInvoiceId` is null
+   * when the provider has no invoice object of its own (the sandbox's invoices are ours; a Stripe invoice not
+   * created yet): the provider then answers from its own record of `invoiceId`, as the sandbox does.
    */
-  voidInvoice(input: { providerInvoiceId: string; idempotencyKey: string }): Promise<{ status: string | null }>;
+  voidInvoice(input: { invoiceId: string; providerInvoiceId: string | null; idempotencyKey: string }): Promise<{ status: string | null }>;
   /**
    * Refunds `amountCents` of the card payment of an invoice, once per idempotency key (a retry returns the
    * first refund). The provider then sends `charge.refunded` with the charge's total refunded.

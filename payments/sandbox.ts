@@ -44,7 +44,7 @@ export const sandboxInvoiceId = (invoiceId: string) => `in_sandbox_${invoiceId}`
 /** The sandbox's charge of one of our invoices (a card pays each invoice once). */
 const chargeOf = (invoiceId: string) => ({ id: `ch_sbx_${invoiceId}`, payment_intent: `pi_sbx_${invoiceId}` });
 
-type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed' | 'invoice.payment_action_required';
+type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed' | 'invoice.payment_action_required' | 'invoice.voided';
 
 /**
  * Offline stand-in for Stripe when no key is configured: deterministic by payment method id, persisted
@@ -85,6 +85,14 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
       ORDER BY id DESC LIMIT 1`;
     if (!latest || latest.type !== 'invoice.payment_action_required' || latest.customer === null || latest.amount_due === null) return null;
     return { attemptId: latest.event_id, workspaceId: latest.customer, amountDueCents: Number(latest.amount_due) };
+  }
+
+  /** The sandbox's own record of a payment: the invoice.paid event it queued. */
+  async function paidInSandbox(invoiceId: string, db: Sql = sql): Promise<boolean> {
+    const [row] = await db`
+      SELECT 1 FROM sandbox_outbox WHERE payload->>'type' = 'invoice.paid'
+        AND payload->'data'->'object'->'metadata'->>'invoice_id' = ${invoiceId} LIMIT 1`;
+    return row !== undefined;
   }
 
   /** What Stripe would refuse with an invalid_request_error, whatever the payment method. */
@@ -155,15 +163,21 @@ export function createSandboxProvider(options: { publicUrl: string; sql: Sql }):
       return outcome;
     },
     // The sandbox's own record of a payment is the invoice.paid event it queued.
-    async isInvoicePaid(invoice) {
-      const [row] = await sql`
-        SELECT 1 FROM sandbox_outbox WHERE payload->>'type' = 'invoice.paid'
-          AND payload->'data'->'object'->'metadata'->>'invoice_id' = ${invoice.id} LIMIT 1`;
-      return row !== undefined;
-    },
-    // The sandbox's invoices are ours (no provider invoice id), so there is nothing to void on its side.
-    async voidInvoice() {
-      return { status: 'void' };
+    isInvoicePaid: (invoice) => paidInSandbox(invoice.id),
+    // As Stripe does: an invoice the sandbox holds as paid (3-D Secure completed on its hosted page, its
+    // invoice.paid maybe still on its way) cannot be voided, the answer is `paid`; otherwise it is voided
+    // there too (`invoice.voided`, after which no pending 3-D Secure attempt can complete). Serialized with
+    // completeAuthentication by the charge's lock name, so a payment and a void never both win; idempotent.
+    async voidInvoice({ invoiceId }) {
+      return sql.begin(async (tx) => {
+        const db = tx as unknown as Sql;
+        await db`SELECT pg_advisory_xact_lock(hashtext(${`sandbox-charge:${invoiceId}`}))`;
+        if (await paidInSandbox(invoiceId, db)) return { status: 'paid' };
+        const [invoice] = await db<{ id: string; workspace_id: string; subscription_id: string | null; amount_due_cents: number }[]>`
+          SELECT id, workspace_id, subscription_id, amount_due_cents FROM invoices WHERE id = ${invoiceId}`;
+        if (invoice) await emit('invoice.voided', `evt_sbx_${invoiceId}:voided`, invoice, 'void', Number(invoice.amount_due_cents), db);
+        return { status: 'void' };
+      });
     },
     pendingAuthentication: (invoiceId) => pendingAuthentication(invoiceId),
     // Serialized per invoice with the charge's own lock name, so two posts of one form pay once.

@@ -283,6 +283,8 @@ export function createStripeProvider(options: StripeProviderOptions): StripeProv
     },
 
     async voidInvoice({ providerInvoiceId, idempotencyKey }) {
+      // No Stripe invoice was created for it: nothing at Stripe can be paid, nothing to void there.
+      if (!providerInvoiceId) return { status: null };
       try {
         const invoice = await stripe.invoices.voidInvoice(providerInvoiceId, {}, { idempotencyKey: boundedKey(idempotencyKey) });
         return { status: invoice.status ?? null };

@@ -16,9 +16,10 @@ export const payments = proxyLocalActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
+// LiveSubscriptionConflict (ledger/subscriptions.ts) can never succeed on a retry: the workflow fails with it.
 export const ledger = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['LiveSubscriptionConflict'] },
 });
 
 export interface Subject {

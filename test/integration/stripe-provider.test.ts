@@ -311,7 +311,7 @@ describe('Stripe provider against stripe-mock', () => {
   });
 
   it('voids an invoice with the caller’s key', async () => {
-    const result = await provider.voidInvoice({ providerInvoiceId: 'in_stripe_9', idempotencyKey: 'in_ours_01:void' });
+    const result = await provider.voidInvoice({ invoiceId: 'in_ours_01', providerInvoiceId: 'in_stripe_9', idempotencyKey: 'in_ours_01:void' });
     expect(typeof result.status).toBe('string');
     expect(sent(proxy.requests)).toEqual([{ method: 'POST', path: '/v1/invoices/in_stripe_9/void', idempotencyKey: 'in_ours_01:void', params: {} }]);
   });

@@ -81,9 +81,11 @@ describe('credit packs', () => {
     expect(page).not.toContain('Complete authentication');
     const forced = await fetch(`${stack.baseUrl}/sandbox/invoices/${pack.id}/authenticate`, { method: 'POST', redirect: 'manual' });
     expect(forced.status).toBe(403); // no token from its page (issue 16): test/security/sandbox-authenticate.test.ts
-    // The decline's event is delivered and stored; no payment event exists for the invoice.
-    await eventually(() => stack.sql`SELECT type FROM webhook_events WHERE event->>'invoiceId' = ${pack.id}`, (rows) => rows.length === 1);
-    expect((await stack.sql`SELECT type FROM webhook_events WHERE event->>'invoiceId' = ${pack.id}`).map((r) => r.type)).toEqual(['invoice.payment_failed']);
+    // The decline's event and the void's (the sandbox voids its invoice too, as Stripe does) are delivered and
+    // stored; no payment event exists for the invoice.
+    await eventually(() => stack.sql`SELECT type FROM webhook_events WHERE event->>'invoiceId' = ${pack.id}`, (rows) => rows.length === 2);
+    expect((await stack.sql`SELECT type FROM webhook_events WHERE event->>'invoiceId' = ${pack.id} ORDER BY type`).map((r) => r.type))
+      .toEqual(['invoice.payment_failed', 'invoice.voided']);
     expect(await stack.sql`SELECT 1 FROM sandbox_outbox WHERE payload->>'type' = 'invoice.paid'
       AND payload->'data'->'object'->'metadata'->>'invoice_id' = ${pack.id}`).toHaveLength(0);
     const after = await footprint(workspaceId);

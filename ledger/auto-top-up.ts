@@ -98,9 +98,10 @@ export async function readAutoTopUp(sql: Sql, workspaceId: string, now: Date): P
   };
 }
 
-/** Pending top-ups, oldest first (the worker's sweep). */
-export async function pendingTopUps(sql: Sql, limit = 20): Promise<AutoTopUpRow[]> {
-  return [...await sql<AutoTopUpRow[]>`SELECT * FROM auto_top_ups WHERE status = 'pending' ORDER BY seq LIMIT ${limit}`];
+/** Pending top-ups, oldest first, recorded after `afterSeq` (the worker's sweep, a page at a time). */
+export async function pendingTopUps(sql: Sql, limit = 20, afterSeq: AutoTopUpRow['seq'] = 0): Promise<AutoTopUpRow[]> {
+  return [...await sql<AutoTopUpRow[]>`
+    SELECT * FROM auto_top_ups WHERE status = 'pending' AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`];
 }
 
 /** The setting the worker re-checks at charge time (enabled, limit), or undefined. */

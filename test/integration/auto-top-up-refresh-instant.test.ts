@@ -6,7 +6,9 @@ import type { Sql } from '../../ledger/db.js';
 import { createTestClock } from '../../ledger/test-clocks.js';
 import { createWorkspace, newId, setPaymentMethod } from '../../ledger/workspaces.js';
 import { createSandboxProvider } from '../../payments/sandbox.js';
+import { startAutoTopUps } from '../../worker/auto-top-up.js';
 import { freshDatabase } from '../helpers/database.js';
+import { eventually } from '../helpers/temporal.js';
 
 /**
  * An automatic top-up an expiry records at an instant where the subscription's refresh is also due (SPEC §2:
@@ -101,5 +103,18 @@ describe('automatic top-ups at a refresh instant', () => {
     const { id, topUp } = await atTheInstant(405, at);
     expect(await chargeTopUp({ sql, payments }, topUp)).toBe('paid');
     expect((await getBalance(sql, id)).available).toBe(500);
+  });
+
+  it('the worker: more waiting top-ups than a page (21) do not hold up a later one, which is charged; they stay pending', async () => {
+    const waiting = [];
+    for (let i = 0; i < 21; i++) waiting.push((await atTheInstant(405)).id);
+    const { id } = await atTheInstant(405, new Date('2026-02-20T00:00:00Z'));
+    const stop = startAutoTopUps({ sql, payments }, 50);
+    try {
+      await eventually(() => rows(id), (r) => r[0]!.status === 'paid');
+    } finally {
+      await stop();
+    }
+    expect((await sql`SELECT count(*)::int AS n FROM auto_top_ups WHERE workspace_id IN ${sql(waiting)} AND status = 'pending'`)[0]!.n).toBe(21);
   });
 });

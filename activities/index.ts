@@ -10,7 +10,7 @@ import type { InvoiceLine } from '../domain/proration.js';
 import { clawBack } from '../ledger/clawback.js';
 import { expireLot, forfeitPlanLots, grantLot, type LotSource, setPacksFrozen } from '../ledger/credits.js';
 import { availableOfGrants, lotOfGrant } from '../ledger/grants.js';
-import { deactivateModelsAbove } from '../ledger/custom-models.js';
+import { applyModelLimit } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { recordNotification } from '../ledger/notifications.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
@@ -175,8 +175,13 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       await setPacksFrozen(sql, { key: input.key, workspaceId: input.workspaceId, at: new Date(input.at), frozen: false });
     },
 
-    async deactivateCustomModels(input: { workspaceId: string; keep: number }): Promise<{ deactivated: string[] }> {
-      return { deactivated: await deactivateModelsAbove(sql, input.workspaceId, input.keep) };
+    /**
+     * A plan takes effect for custom models: writes it onto the projection and deactivates the models above
+     * `keep`, under the workspace lock activations take (SPEC §4). `subscriptionId`/`plan` are absent in
+     * histories of the legacy v1 workflow.
+     */
+    async deactivateCustomModels(input: { workspaceId: string; keep: number; subscriptionId?: string; plan?: string }): Promise<{ deactivated: string[] }> {
+      return { deactivated: await applyModelLimit(sql, input) };
     },
 
     async notify(input: { workspaceId: string; kind: 'payment_failed' | 'downgrade_applied'; dedupeKey: string; payload: Record<string, unknown>; at: number }): Promise<void> {

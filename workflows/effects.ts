@@ -56,7 +56,8 @@ export async function perform(subject: Subject, effects: Effect[]): Promise<void
         await ledger.thawPacks({ key: effect.key, subscriptionId, workspaceId, at: effect.at });
         break;
       case 'deactivate_models':
-        ({ deactivated } = await ledger.deactivateCustomModels({ workspaceId, keep: effect.keep }));
+        // Same command as before (one local activity); its input now carries the plan it applies.
+        ({ deactivated } = await ledger.deactivateCustomModels({ workspaceId, keep: effect.keep, subscriptionId, plan: effect.plan }));
         break;
       case 'notify': {
         const extra = effect.notification === 'downgrade_applied' ? { deactivated_custom_models: deactivated } : {};

@@ -132,7 +132,7 @@ export function applyPaidChange(
   const granted = grantRefresh(switched, 0, paidAt, change.credits, 'change');
   const effects: Effect[] = [];
   if (planById(change.plan).customModelLimit < planById(state.plan).customModelLimit) {
-    effects.push({ kind: 'deactivate_models', keep: planById(change.plan).customModelLimit });
+    effects.push({ kind: 'deactivate_models', plan: change.plan, keep: planById(change.plan).customModelLimit });
   }
   return { state: granted.state, effects: [...effects, ...granted.effects] };
 }

@@ -51,7 +51,7 @@ export function applyDowngrade(state: LifecycleState, plan: string, at: number):
   return {
     state: { ...state, plan, scheduledChange: null },
     effects: [
-      { kind: 'deactivate_models', keep: planById(plan).customModelLimit },
+      { kind: 'deactivate_models', plan, keep: planById(plan).customModelLimit },
       { kind: 'notify', notification: 'downgrade_applied', dedupeKey: keys.downgradeNotice(state, at), at, payload: { plan } },
     ],
   };

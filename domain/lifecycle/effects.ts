@@ -78,8 +78,12 @@ export type Effect =
   | { kind: 'end_plan_credits'; key: string; at: number }
   /** A subscription (re)started: packs thaw. */
   | { kind: 'thaw_packs'; key: string; at: number }
-  /** Active custom models above `keep` are deactivated, the most recently used kept. */
-  | { kind: 'deactivate_models'; keep: number }
+  /**
+   * `plan` is now in force (SPEC §4): the projection's plan is written and the active custom models above
+   * `keep` (its limit) are deactivated, the most recently used kept, in one transaction under the workspace
+   * lock, so an activation never checks against the plan it replaced.
+   */
+  | { kind: 'deactivate_models'; plan: string; keep: number }
   | { kind: 'notify'; notification: NotificationKind; dedupeKey: string; at: number; payload: Record<string, unknown> };
 
 export interface ChangeResult {

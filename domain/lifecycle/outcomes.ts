@@ -21,7 +21,7 @@ function startPaid(state: LifecycleState, anchor: number, cycle: number, reason:
   const effects: Effect[] = [...granted.effects];
   if (reason !== 'resume') {
     effects.push({ kind: 'thaw_packs', key: keys.thaw(anchored), at: paidAt });
-    effects.push({ kind: 'deactivate_models', keep: planById(state.plan).customModelLimit });
+    effects.push({ kind: 'deactivate_models', plan: state.plan, keep: planById(state.plan).customModelLimit });
   }
   return { state: granted.state, effects, reply: { kind: 'view' } };
 }

@@ -28,7 +28,8 @@ import { eventually } from '../helpers/temporal.js';
  * - the customer balance is never negative and equals what the non-void invoices put in and took out;
  * - active custom models never exceed the live plan's limit; available credits are never negative.
  *
- * Left out on purpose: re-subscribing while a restart waits for 3-D Secure (a failing finding, see the report).
+ * Re-subscribing while a restart waits for its payment must be refused 409 subscription_exists (the restart holds
+ * the workspace's live-subscription slot; test/breaker/lifecycle-restart-3ds-resubscribe.test.ts).
  * BREAKER_LIFECYCLE_SEED replays a run (the seed is printed); BREAKER_LIFECYCLE_RUNS sets the histories (default 4).
  */
 const SEED = Number(process.env.BREAKER_LIFECYCLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -226,10 +227,12 @@ describe('breaker: random lifecycle histories over HTTP keep the money, credit a
           response = await customer.post('/v1/custom-models', { name: `model ${steps.length}` });
           break;
         case 'resubscribe': {
-          // Not while a restart waits for its first payment (the known finding); otherwise as the customer asks.
+          // While a restart waits for its first payment the restart holds the slot: refused, as next to a live one.
           const current = (await customer.get('/v1/subscription')).body;
-          if (current.status === 'canceled' && current.incomplete_payment) break;
           response = await customer.post('/v1/subscription', { plan: a.plan, interval: a.interval });
+          if (current.status === 'canceled' && current.incomplete_payment && response.status !== 409) {
+            fail(`re-subscribing while a restart waits for payment answered ${response.status}`, response.body);
+          }
           break;
         }
       }

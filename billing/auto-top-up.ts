@@ -86,12 +86,14 @@ export async function chargeTopUp(deps: { sql: Sql; payments: PaymentProvider },
     }
     // The cap's month is the one this top-up counts in (monthSpend: by recording time), not the charge's:
     // one recorded on the 31st and charged after midnight must fit the month it is counted in.
+    // Only an expiry's top-up is decided on the balance now (a capture's or a refusal's is the crossing itself).
     const [spent, balance] = await Promise.all([
-      monthSpend(sql, ws, topUp.created_at, { excludeId: topUp.id, pendingPriceCents: price }), getBalance(sql, ws),
+      monthSpend(sql, ws, topUp.created_at, { excludeId: topUp.id, pendingPriceCents: price }),
+      topUp.cause === 'expiry' ? getBalance(sql, ws) : undefined,
     ]);
     const decision = chargeDecision({
       enabled: setting?.enabled ?? false, subscription: sub, spentThisMonthCents: spent.spent_cents, priceCents: price,
-      monthlyLimitCents: setting?.monthly_limit_cents ?? 0, cause: topUp.cause, available: balance.available,
+      monthlyLimitCents: setting?.monthly_limit_cents ?? 0, cause: topUp.cause, available: balance?.available ?? 0,
       threshold: setting?.threshold ?? 0,
     });
     // Another pass may have charged this top-up since the look-up above: its purchase is carried on (the

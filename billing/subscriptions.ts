@@ -7,10 +7,10 @@ import { periodBounds } from '../domain/calendar.js';
 import type { Interval } from '../domain/catalog.js';
 import { isRefusalCode, Refusal } from '../domain/refusals.js';
 import type { Sql } from '../ledger/db.js';
-import { currentSubscription, holdRestart, insertSubscription, releaseRestart, restartingSubscriptionOf } from '../ledger/subscriptions.js';
+import { currentSubscription, holdRestart, insertSubscription, releaseRestart } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { newId, type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
-import { firstPaymentSettledUpdate, resumeUpdate, stateQuery, type SubscriptionView } from '../workflows/messages.js';
+import { firstPaymentSettledUpdate, resumeUpdate, type SubscriptionView } from '../workflows/messages.js';
 import * as attrs from '../workflows/search-attributes.js';
 import { subscriptionLifecycleWorkflow } from '../workflows/subscription.js';
 import { ApiError } from '../api/errors.js';
@@ -44,13 +44,10 @@ export async function startSubscription(
   const startedAt = (await workspaceNow(deps.sql, workspace.id)).getTime();
   const { start, end } = periodBounds(startedAt, request.interval, 0);
   const clockTime = await clockTimeOfWorkspace(deps.sql, workspace.id);
-  const insert = () => insertSubscription(deps.sql, {
+  const inserted = await insertSubscription(deps.sql, {
     id: subscriptionId, workspaceId: workspace.id, plan: request.plan, interval: request.interval,
     periodStart: new Date(start), periodEnd: new Date(end), clockTime,
   });
-  // A restart's mark left by a request that never reached its workflow (an API crash, a lost connection) must not
-  // lock the customer out: released when the workflow says no restart waits, then the insert is tried once more.
-  const inserted = await insert() || (await releaseStaleRestart(deps, workspace.id) && await insert());
   if (!inserted) throw new Refusal('subscription_exists', 'this workspace already has a subscription; change it instead');
   const handle = await deps.temporal.workflow.start(subscriptionLifecycleWorkflow, {
     taskQueue: deps.taskQueue,
@@ -67,20 +64,6 @@ export async function startSubscription(
     staticSummary: `subscription of ${workspace.name}, started as ${request.plan} ${request.interval}ly`,
   });
   return handle.executeUpdate(firstPaymentSettledUpdate);
-}
-
-/**
- * Frees the live-subscription slot held by a canceled subscription's restart mark when its workflow (asked by a
- * Query, not the projection) shows no restart waiting: still canceled with no incomplete payment. Returns whether
- * it freed one. A workflow that cannot be asked keeps its mark (refusing a second subscription is the safe side).
- */
-async function releaseStaleRestart(deps: { sql: Sql; temporal: Client }, workspaceId: string): Promise<boolean> {
-  const id = await restartingSubscriptionOf(deps.sql, workspaceId);
-  if (!id) return false;
-  const view = await deps.temporal.workflow.getHandle(workflowIdOf(id)).query(stateQuery).catch(() => undefined);
-  if (!view || view.status !== 'canceled' || view.incomplete_payment) return false;
-  await releaseRestart(deps.sql, id);
-  return true;
 }
 
 /**
@@ -109,9 +92,7 @@ export async function updateSubscription<Ret, Args extends unknown[]>(
       ? await handle.executeUpdate<Ret, [unknown]>(update.name, { args: args as unknown as [unknown] })
       : await handle.executeUpdate<Ret, []>(update.name);
   } catch (error) {
-    // Released only when the workflow holds no waiting restart: an Update that failed in transport may have been
-    // accepted, and then the mark must stay (releaseStaleRestart frees a mark nothing waits behind).
-    if (restart) await releaseStaleRestart(deps, workspace.id);
+    if (restart) await releaseRestart(deps.sql, subscription.id);
     const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.type) throw workflowRefusal(cause);
     throw error;

@@ -104,13 +104,6 @@ export async function releaseRestart(sql: Sql, subscriptionId: string): Promise<
   await sql`UPDATE subscriptions SET restarting = false WHERE id = ${subscriptionId} AND status = 'canceled' AND incomplete_payment IS NULL`;
 }
 
-/** The workspace's canceled subscription whose row holds the live slot for a restart (holdRestart), if any. */
-export async function restartingSubscriptionOf(sql: Sql, workspaceId: string): Promise<string | undefined> {
-  const [row] = await sql<{ id: string }[]>`
-    SELECT id FROM subscriptions WHERE workspace_id = ${workspaceId} AND status = 'canceled' AND restarting LIMIT 1`;
-  return row?.id;
-}
-
 /**
  * A second live subscription in one workspace: the row could not become live (or restarting) because another
  * holds the slot. The API refuses that case up front (subscribe and restart race on the unique index), so this

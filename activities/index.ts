@@ -13,6 +13,8 @@ import { availableOfGrants, lotOfGrant } from '../ledger/grants.js';
 import { applyModelLimit } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { recordNotification } from '../ledger/notifications.js';
+import { changeLedgerView } from '../ledger/period-in-force.js';
+import type { LedgerView } from '../domain/lifecycle/changes.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { chargeInvoice, type ChargeResult } from '../billing/charge-invoice.js';
@@ -113,6 +115,15 @@ export function createActivities({ sql, payments }: ActivityDeps) {
     /** Credits still available in the lots of the given grants (an interval switch prices the ones already used). */
     async availablePlanCredits(input: { workspaceId: string; grantKeys: string[]; at: number }): Promise<number> {
       return availableOfGrants(sql, input.workspaceId, input.grantKeys, new Date(input.at));
+    },
+
+    /**
+     * What pricing a change reads from the ledger (SPEC §4, §10): what the period in force was paid and refunded
+     * (a refund before the change lowers its unused-time credit) and, for an interval switch (`switching`), the
+     * plan credits still available in the lots of `grantKeys` at `at` (epoch ms).
+     */
+    async changeLedgerView(input: { workspaceId: string; subscriptionId: string; grantKeys: string[]; at: number; switching: boolean }): Promise<LedgerView> {
+      return changeLedgerView(sql, { ...input, at: new Date(input.at) });
     },
 
     /** Takes back unspent, unheld credits from the lots of the given grants (SPEC §4 interval switch). */

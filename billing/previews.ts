@@ -4,11 +4,11 @@
  * customer balance, active custom models). Changes nothing.
  */
 import type { Client } from '@temporalio/client';
-import { type ChangePreview, type ChangeRequest, needsLedgerView, previewChange } from '../domain/lifecycle/index.js';
+import { type ChangePreview, type ChangeRequest, creditsUnusedTime, needsLedgerView, previewChange } from '../domain/lifecycle/index.js';
 import { countActiveModels } from '../ledger/custom-models-crud.js';
 import type { Sql } from '../ledger/db.js';
-import { availableOfGrants } from '../ledger/grants.js';
 import { customerBalanceCents } from '../ledger/invoices.js';
+import { changeLedgerView } from '../ledger/period-in-force.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { lifecycleStateOf } from './lifecycle-state.js';
 
@@ -19,8 +19,12 @@ export async function previewSubscriptionChange(
   const state = await lifecycleStateOf(deps, workspace.id);
   const at = await workspaceNow(deps.sql, workspace.id);
   const [balance, activeModels] = await Promise.all([customerBalanceCents(deps.sql, workspace.id), countActiveModels(deps.sql, workspace.id)]);
-  const ledger = needsLedgerView(state, request)
-    ? { availablePlanCredits: await availableOfGrants(deps.sql, workspace.id, state.lots.map((lot) => lot.key), at) }
+  // The same view the workflow's changeLedgerView activity reads before it prices the change (a preview equals the charge).
+  const ledger = creditsUnusedTime(state, request)
+    ? await changeLedgerView(deps.sql, {
+      workspaceId: workspace.id, subscriptionId: state.subscriptionId, grantKeys: state.lots.map((lot) => lot.key), at, switching: needsLedgerView(state, request),
+    })
     : undefined;
   return previewChange(state, request, at.getTime(), { ...(ledger ? { ledger } : {}), customerBalanceCents: balance, activeCustomModels: activeModels });
 }
+

@@ -4,9 +4,11 @@
  * the history budget; every one is idempotent by the business key the core chose, so a retry after a
  * worker crash repeats nothing.
  */
-import { proxyLocalActivities } from '@temporalio/workflow';
+import { patched, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { type Charge, type ChargeOutcome, type Effect, type LifecycleRequest, type LifecycleState, needsLedgerView } from '../domain/lifecycle/index.js';
+import {
+  type Charge, type ChargeOutcome, creditsUnusedTime, type Effect, type LifecycleRequest, type LifecycleState, needsLedgerView,
+} from '../domain/lifecycle/index.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -68,9 +70,24 @@ export async function perform(subject: Subject, effects: Effect[]): Promise<void
   }
 }
 
-/** Adds what the core needs from the ledger to price a request (an interval switch: the plan credits still available). */
+/** Marks histories whose upgrades and switches read the refunds of the period in force before pricing. */
+export const REFUND_AWARE_CHANGE_PATCH = 'refund-aware-unused-time';
+
+/**
+ * Adds what the core needs from the ledger to price a request: for an upgrade or interval switch, what the
+ * period in force was paid and refunded (one local activity, behind a patch: histories from before read only
+ * an interval switch's available credits, with another activity), and for a switch the plan credits still available.
+ */
 export async function withLedgerView(subject: Subject, state: LifecycleState, request: LifecycleRequest, at: number): Promise<LifecycleRequest> {
-  if (request.kind !== 'change' || !needsLedgerView(state, request.request)) return request;
+  if (request.kind !== 'change') return request;
+  if (creditsUnusedTime(state, request.request) && patched(REFUND_AWARE_CHANGE_PATCH)) {
+    const view = await ledger.changeLedgerView.executeWithOptions({ startToCloseTimeout: '30 seconds', summary: 'read refunds and credits of the period in force' }, [{
+      workspaceId: subject.workspaceId, subscriptionId: subject.subscriptionId, grantKeys: state.lots.map((lot) => lot.key), at,
+      switching: needsLedgerView(state, request.request),
+    }]);
+    return { ...request, ledger: view };
+  }
+  if (!needsLedgerView(state, request.request)) return request;
   const available = await ledger.availablePlanCredits({ workspaceId: subject.workspaceId, grantKeys: state.lots.map((lot) => lot.key), at });
   return { ...request, ledger: { availablePlanCredits: available } };
 }

@@ -21,6 +21,8 @@ export interface PaidSubscriptionInvoice {
   /** What it was paid (card + customer balance); ≤ 0 for a switch whose credit exceeded its charge. */
   totalCents: number;
   lines: InvoiceLine[];
+  /** Its credit notes so far (refunds, lost disputes), cents; absent: 0. A credit never takes what was refunded. */
+  refundedCents?: number;
 }
 
 /** One later invoice's unused-time credit, or the part of it, that gave back time an invoice paid for. */
@@ -66,7 +68,7 @@ export function prorationCredits(invoices: readonly PaidSubscriptionInvoice[]): 
     let left = invoice.kind === 'subscription' ? 0 : unusedTimeCreditCents(invoice.lines);
     for (let payer = inForce; left > 0 && payer; payer = payer.kind === 'subscription' ? undefined : before.get(payer.id)) {
       const so = credited.get(payer.id) ?? { cents: 0, by: [] };
-      const take = Math.min(left, Math.max(0, payer.totalCents - so.cents));
+      const take = Math.min(left, Math.max(0, payer.totalCents - (payer.refundedCents ?? 0) - so.cents));
       if (take > 0) credited.set(payer.id, { cents: so.cents + take, by: [...so.by, { invoiceId: invoice.id, number: invoice.number, cents: take }] });
       left -= take;
     }

@@ -5,6 +5,7 @@
  */
 import { periodBounds } from '../calendar.js';
 import { findPlan, type Interval, planById, priceCents } from '../catalog.js';
+import { deductibleCredits, type PeriodInForceMoney, unusedTimeCredit } from '../billing/refund-aware-credit.js';
 import { intervalSwitchLines, type InvoiceLine, prorateCents, prorateCredits, remainingFraction, upgradeLines } from '../proration.js';
 import { refuse } from '../refusals.js';
 import { grantRefresh } from './cycle.js';
@@ -19,10 +20,13 @@ export interface ChangeRequest {
 
 /**
  * What the ledger says when a change is priced: the subscription's plan credits still available (unspent,
- * unheld, unexpired). Absent (validators): treated as all unspent, which changes the price, never a refusal.
+ * unheld, unexpired), and what the period in force was paid and refunded (a refund before the change lowers
+ * its unused-time credit: domain/billing/refund-aware-credit.ts). Absent (validators, histories from before
+ * refunds were read): all unspent, nothing refunded, which changes the price, never a refusal.
  */
 export interface LedgerView {
-  availablePlanCredits: number;
+  availablePlanCredits?: number;
+  periodInForce?: PeriodInForceMoney | null;
 }
 
 export type PlannedChange =
@@ -32,6 +36,16 @@ export type PlannedChange =
 /** Does pricing this change need the ledger's view (an interval switch: its credits already used)? */
 export function needsLedgerView(state: LifecycleState, request: ChangeRequest): boolean {
   return (request.interval ?? state.interval) !== state.interval;
+}
+
+/**
+ * Does this change credit unused time (an interval switch, or an upgrade), so that refunds of the period in
+ * force lower it? A downgrade or a request refused anyway (same or unknown plan) does not.
+ */
+export function creditsUnusedTime(state: LifecycleState, request: ChangeRequest): boolean {
+  if (needsLedgerView(state, request)) return true;
+  const target = findPlan(request.plan ?? state.plan);
+  return target !== undefined && target.tier > planById(state.plan).tier;
 }
 
 export function assertChangeAllowed(state: LifecycleState): void {
@@ -64,7 +78,11 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
   // credits is deducted from the new lot; what the new plan's credits cannot cover of it is clawed back. The
   // credits of that unused part already spent or held cannot stay: they are charged at the old plan's rate
   // (credit-aware money), so a switch never buys back credits that were used (switching never creates credits).
-  const deductible = kind === 'upgrade' ? 0 : prorateCredits(current.monthlyCredits, rRefresh);
+  // A refund before the change gave back (the end of) the period in force: its unused time is credited less
+  // that refund, and a switch deducts only the credits of the time still credited (the refund clawed back the rest).
+  const unusedCents = prorateCents(priceCents(current, state.interval), r);
+  const creditCents = unusedTimeCredit(unusedCents, ledgerView?.periodInForce);
+  const deductible = kind === 'upgrade' ? 0 : deductibleCredits(prorateCredits(current.monthlyCredits, rRefresh), creditCents, unusedCents);
   const kept = Math.min(deductible, ledgerView?.availablePlanCredits ?? deductible);
   const usedAhead = deductible - kept;
   const credits = kind === 'upgrade'
@@ -74,6 +92,7 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
   const lines = kind === 'upgrade'
     ? upgradeLines(oldLabel, priceCents(current, interval), newLabel, priceCents(target, interval), r)
     : intervalSwitchLines(oldLabel, priceCents(current, state.interval), newLabel, priceCents(target, interval), r);
+  if (creditCents !== unusedCents) lines[0] = { description: `Unused time on ${oldLabel}, less ${unusedCents - creditCents} refunded`, amount_cents: creditCents === 0 ? 0 : -creditCents };
   const coverage: (Coverage | null)[] = kind === 'upgrade'
     ? [unused, { plan: planId, interval, anchor: state.anchor, from: unused.from, to: period.end, sign: 1 }]
     : [unused, { plan: planId, interval, anchor: at, from: at, to: periodBounds(at, interval, 0).end, sign: 1 }];

@@ -10,7 +10,7 @@
  * credits already used) takes a LedgerView the shell reads first (`needsLedgerView`).
  */
 export { afterCharge, afterLapse } from './outcomes.js';
-export { type ChangeRequest, type LedgerView, needsLedgerView, planChange } from './changes.js';
+export { type ChangeRequest, creditsUnusedTime, type LedgerView, needsLedgerView, planChange } from './changes.js';
 export { onDue } from './due.js';
 export * from './effects.js';
 export { type LifecycleRequest, onRequest } from './requests.js';

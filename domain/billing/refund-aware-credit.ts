@@ -1,0 +1,57 @@
+/**
+ * A refund made before an upgrade or interval switch lowers that change's "Unused time on …" credit (SPEC §4,
+ * §10; README "Billing rules"), pure and in integer cents. Without it, refunding the period in force and then
+ * changing pays its unused time back twice: by the card (or balance) refund and by the change's credit.
+ *
+ * Rule: a refund gives back the end of the period first (what a customer is refunded mid-period is the time
+ * still ahead). So a later change credits the unused time less the refunds of the invoice in force, never
+ * below 0, and never more than what the period in force was paid and not refunded: the invoice in force's
+ * total, plus (for an upgrade or switch invoice) the unused-time credit that moved earlier money onto it,
+ * less its credit notes. Total money returned for a period (refunds + unused-time credits) therefore never
+ * exceeds what was paid for it. Refunds of earlier invoices do not lower it: what is left to refund on them
+ * excludes the time a change already credited (proration-credits.ts), so they only ever give back used time.
+ */
+import { type PaidSubscriptionInvoice, unusedTimeCreditCents } from './proration-credits.js';
+
+/** What was paid and refunded for the period in force, in cents. */
+export interface PeriodInForceMoney {
+  /** Credit notes (refunds, lost disputes; pending ones too) of the invoice in force (the latest paid one). */
+  refundedCents: number;
+  /** What the period in force was paid and not refunded (≥ 0). */
+  unreturnedCents: number;
+}
+
+/**
+ * The money of the period in force of one subscription: `invoices` are its paid subscription, upgrade and
+ * interval-switch invoices in creation order (the last is in force: changes apply only once paid, and a
+ * renewal starts a new period), each with its `refundedCents`. null when there is none (nothing to lower).
+ */
+export function periodInForceMoney(invoices: readonly PaidSubscriptionInvoice[]): PeriodInForceMoney | null {
+  const inForce = invoices.at(-1);
+  if (!inForce) return null;
+  const refundedCents = inForce.refundedCents ?? 0;
+  const movedIn = inForce.kind === 'subscription' ? 0 : unusedTimeCreditCents(inForce.lines);
+  return { refundedCents, unreturnedCents: Math.max(0, inForce.totalCents + movedIn - refundedCents) };
+}
+
+/**
+ * The unused-time credit (cents, ≥ 0) a change gives when the full-price unused time is `unusedCents`:
+ * lowered by the refunds of the invoice in force, never below 0, at most what the period's invoices still
+ * hold. Without `money` (no paid period known, the validators) it is `unusedCents`.
+ */
+export function unusedTimeCredit(unusedCents: number, money: PeriodInForceMoney | null | undefined): number {
+  if (!money) return unusedCents;
+  return Math.max(0, Math.min(unusedCents - money.refundedCents, money.unreturnedCents));
+}
+
+/**
+ * The credits of the unused time a switch deducts from its new lot (SPEC §4), in proportion to the money it
+ * credits back for that time: floor(`deductible` × creditCents / unusedCents). Credits of refunded time were
+ * taken back by the refund's clawback (or are its shortfall), so they are not deducted (or charged as
+ * already used) a second time.
+ */
+export function deductibleCredits(deductible: number, creditCents: number, unusedCents: number): number {
+  if (creditCents >= unusedCents) return deductible;
+  if (creditCents <= 0 || deductible <= 0) return 0;
+  return Number((BigInt(deductible) * BigInt(creditCents)) / BigInt(unusedCents));
+}

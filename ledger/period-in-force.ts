@@ -1,0 +1,45 @@
+/**
+ * What the period in force of a subscription was paid and refunded (SPEC §4, §10), read for pricing a change:
+ * the subscription's paid invoices with their credit notes, reduced by the pure rule in
+ * domain/billing/refund-aware-credit.ts.
+ */
+import type { PaidSubscriptionInvoice } from '../domain/billing/proration-credits.js';
+import type { LedgerView } from '../domain/lifecycle/changes.js';
+import { type PeriodInForceMoney, periodInForceMoney } from '../domain/billing/refund-aware-credit.js';
+import type { Sql } from './db.js';
+import { availableOfGrants } from './grants.js';
+import type { Tx } from './operations.js';
+
+/**
+ * A subscription's paid subscription, upgrade and interval-switch invoices in creation order, each with the
+ * sum of its credit notes (pending ones too: they are promised) as `refundedCents`. One query
+ * (invoices_by_workspace narrows it to the workspace; credit_notes_by_invoice sums each invoice's notes).
+ */
+export async function paidSubscriptionInvoices(tx: Tx | Sql, workspaceId: string, subscriptionId: string): Promise<PaidSubscriptionInvoice[]> {
+  const rows = await tx<{ id: string; number: string | null; kind: PaidSubscriptionInvoice['kind']; total_cents: number; lines: PaidSubscriptionInvoice['lines']; refunded: string }[]>`
+    SELECT i.id, i.number, i.kind, i.total_cents, i.lines,
+           coalesce((SELECT sum(n.amount_cents) FROM credit_notes n WHERE n.invoice_id = i.id), 0)::bigint AS refunded
+    FROM invoices i
+    WHERE i.workspace_id = ${workspaceId} AND i.subscription_id = ${subscriptionId}
+      AND i.status = 'paid' AND i.kind IN ('subscription', 'upgrade', 'interval_switch')
+    ORDER BY i.seq`;
+  return rows.map((r) => ({ id: r.id, number: r.number, kind: r.kind, totalCents: r.total_cents, lines: r.lines, refundedCents: Number(r.refunded) }));
+}
+
+/** What the subscription's period in force was paid and refunded (cents); null without a paid invoice. */
+export async function periodInForceOf(tx: Tx | Sql, workspaceId: string, subscriptionId: string): Promise<PeriodInForceMoney | null> {
+  return periodInForceMoney(await paidSubscriptionInvoices(tx, workspaceId, subscriptionId));
+}
+
+/**
+ * What pricing a change reads from the ledger (SPEC §4, §10), for the workflow and its preview alike: what the
+ * period in force was paid and refunded and, for an interval switch (`switching`), the plan credits still
+ * available in the lots of `grantKeys` at `at`.
+ */
+export async function changeLedgerView(sql: Sql, input: { workspaceId: string; subscriptionId: string; grantKeys: string[]; at: Date; switching: boolean }): Promise<LedgerView> {
+  const [periodInForce, available] = await Promise.all([
+    periodInForceOf(sql, input.workspaceId, input.subscriptionId),
+    input.switching ? availableOfGrants(sql, input.workspaceId, input.grantKeys, input.at) : undefined,
+  ]);
+  return { periodInForce, ...(available === undefined ? {} : { availablePlanCredits: available }) };
+}

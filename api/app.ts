@@ -34,6 +34,7 @@ import { billingSessionRoutes } from './routes/billing-sessions.js';
 import { billingSessionLinkPages } from './pages/billing-session-link.js';
 import { auditLog } from './audit.js';
 import { v1Gate } from './v1-gate.js';
+import { step } from './middleware-chain.js';
 import { adminRoutes } from './routes/admin.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { usageRoutes } from './routes/usage.js';
@@ -47,11 +48,13 @@ export function createApp(given: Omit<ApiDeps, 'apiKeys'>): OpenAPIHono<AuthEnv>
   const problemTypeBase = deps.problemTypeBase;
   if (problemTypeBase) app.use('*', async (c, next) => { c.set('problemTypeBase', problemTypeBase); await next(); }); // before any problem can be made
   observe(app, deps.logger ?? createLogger('silent'), { metricsToken: deps.metricsToken });
-  app.use('*', pageSecurityHeaders(deps.publicUrl)); // CSP, nosniff, Referrer-Policy, HSTS on https (issue 16)
   app.onError(onError);
   app.notFound((c) => problem(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)));
+  // The pages' security headers (CSP, nosniff, Referrer-Policy, HSTS on https: issue 16), then the body limit, chained
+  // in one middleware (api/middleware-chain.ts says why).
+  const pageHeaders = pageSecurityHeaders(deps.publicUrl);
   const [apiBodies, webhookBodies] = [bodyLimit(MAX_BODY_BYTES), bodyLimit(MAX_WEBHOOK_BODY_BYTES)];
-  app.use('*', async (c, next) => (c.req.path === '/webhooks/stripe' ? webhookBodies : apiBodies)(c, next));
+  app.use('*', (c, next) => step(c, pageHeaders, step(c, c.req.path === '/webhooks/stripe' ? webhookBodies : apiBodies, next))());
 
   app.route('/', publicRoutes(deps));
   app.route('/', pricingPage());

@@ -1,5 +1,6 @@
-import type { Context, MiddlewareHandler, Next } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { AuthEnv } from './auth.js';
+import { step } from './middleware-chain.js';
 
 /** The layers in front of every /v1 route, each an ordinary Hono middleware. */
 export interface V1Layers {
@@ -38,20 +39,9 @@ export function v1Gate(layers: V1Layers): MiddlewareHandler<AuthEnv> {
     if (PUBLIC_PATHS.has(path)) return next();
     const method = c.req.method;
     const read = method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
-    const route = read ? next : then(c, layers.idempotent, then(c, layers.audit, next));
-    const budgets = then(c, layers.keyLimit, isSpendPath(path) ? then(c, layers.spendLimit, route) : route);
-    await then(c, layers.authenticate, budgets)();
+    const route = read ? next : step(c, layers.idempotent, step(c, layers.audit, next));
+    const budgets = step(c, layers.keyLimit, isSpendPath(path) ? step(c, layers.spendLimit, route) : route);
+    await step(c, layers.authenticate, budgets)();
   };
 }
 
-/**
- * `layer` as the next step of the chain, `after` as its own next. As Hono's compose: a layer that answers itself (a
- * remembered Idempotency-Key answer) returns its response. (A module-level function: tsx names every named closure
- * made per request with Object.defineProperty, which showed in the profile.)
- */
-function then(c: Context<AuthEnv>, layer: MiddlewareHandler<AuthEnv>, after: Next): Next {
-  return async () => {
-    const answer = await layer(c, after);
-    if (answer instanceof Response) c.res = answer;
-  };
-}

@@ -14,6 +14,7 @@ import { applyModelLimit } from '../ledger/custom-models.js';
 import type { Sql } from '../ledger/db.js';
 import { recordNotification } from '../ledger/notifications.js';
 import { changeLedgerView } from '../ledger/period-in-force.js';
+import { settleLateRefresh } from '../ledger/late-refresh.js';
 import type { LedgerView } from '../domain/lifecycle/changes.js';
 import { markClockSynced, markSubscriptionStatus, projectSubscription, type SubscriptionProjection } from '../ledger/subscriptions.js';
 import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
@@ -161,10 +162,13 @@ export function createActivities({ sql, payments }: ActivityDeps) {
     async grantLot(input: {
       key: string; workspaceId: string; source: LotSource; credits: number; grantedAt: number; expiresAt: number;
     }): Promise<{ lotId: number }> {
-      return grantLot(sql, {
+      const granted = await grantLot(sql, {
         key: input.key, workspaceId: input.workspaceId, source: input.source, amount: input.credits,
         grantedAt: new Date(input.grantedAt), expiresAt: new Date(input.expiresAt),
       });
+      // A yearly invoice's later refresh: clawed back if that invoice was refunded in full, frozen while it is disputed (SPEC §10).
+      await settleLateRefresh(sql, { workspaceId: input.workspaceId, grantKey: input.key, lotId: granted.lotId, credits: input.credits, at: new Date(input.grantedAt) });
+      return granted;
     },
 
     async expireLot(input: { workspaceId: string; lotId: number; at: number }): Promise<{ expired: number }> {

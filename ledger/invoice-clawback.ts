@@ -169,7 +169,8 @@ export async function thawForDispute(
   });
 }
 
-async function journalFreeze(
+/** Journals dispute freezes or thaws of `lots` (`available`: the part that stops or starts counting). */
+export async function journalFreeze(
   tx: Tx, ctx: LedgerContext, workspaceId: string, lots: { id: number; available: number }[], kind: 'freeze' | 'thaw',
   req: { key: string; at: Date },
 ): Promise<number> {

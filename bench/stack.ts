@@ -62,7 +62,7 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
   // A fresh cluster every run: no bloat or cached plans carried over from an earlier run.
   rmSync(join(BENCH_DIR, 'postgres'), { recursive: true, force: true });
   mkdirSync(BENCH_DIR, { recursive: true });
-  const [pgPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [pgPort, apiPort] = await Promise.all([freePort(), freePort()]);
   log(`postgres: fresh cluster in .data/bench/postgres on 127.0.0.1:${pgPort} (durable: ${options.durable})`);
   const clusterOptions = { dir: join(BENCH_DIR, 'postgres'), port: pgPort, durable: options.durable };
   let cluster: PrivateCluster = await startPrivateCluster(clusterOptions);
@@ -129,6 +129,8 @@ export async function startStack(options: { durable: boolean; profileDir?: strin
   log('worker: worker/main.ts (bundles the workflows at start)');
   // BENCH_WORKER_MAX_CACHED_WORKFLOWS: the worker's sticky cache size (the SDK's default otherwise), to compare.
   const cache = process.env.BENCH_WORKER_MAX_CACHED_WORKFLOWS;
+  // Chosen once the dev server listens: chosen earlier, the dev server (which picks its own port) could take it.
+  const metricsPort = await freePort();
   const worker = await child('worker', 'worker/main.ts', {
     ...common, WORKER_METRICS_PORT: String(metricsPort), ...(cache ? { WORKER_MAX_CACHED_WORKFLOWS: cache } : {}),
   });

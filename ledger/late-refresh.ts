@@ -6,7 +6,9 @@
  *   it grants), the new lot is clawed back whole: a refresh of a fully refunded invoice grants nothing;
  * - disputed (open), the new lot is frozen with the same freeze key as the lots the dispute found, so that the
  *   dispute's close (won, warning_closed, or lost after its clawback) thaws it with them.
- * A partial refund's share of later refreshes is not taken (README known limits).
+ * The same holds for a lot the workflow grants a moment after the payment (a first charge's, renewal's, switch's
+ * or upgrade's) when the dispute's event is applied in between: its freeze found no lot. A partial refund's share
+ * of later refreshes is not taken (README known limits).
  */
 import { invoiceGrants, type InvoiceGrantSource } from '../domain/billing/invoice-grants.js';
 import { clawBack } from './clawback.js';
@@ -14,8 +16,11 @@ import type { Sql } from './db.js';
 import { journalFreeze } from './invoice-clawback.js';
 import { onceInLedger } from './operations.js';
 
-/** Refresh grants are the ones that can come after their invoice's refund or dispute (others come with the payment). */
-const REFRESH_GRANT = /:refresh:\d+:grant$/;
+/**
+ * Grants an invoice pays for that the workflow makes after the payment (a refresh, an upgrade's top-up lot): a
+ * dispute or refund can land first (the sandbox disputes as it pays). A pack waits for its lot (billing/disputes.ts).
+ */
+const REFRESH_GRANT = /:refresh:\d+:grant$|:upgrade:[^:]+:-?\d+$/;
 
 interface Affected extends InvoiceGrantSource {
   total_cents: number;

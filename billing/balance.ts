@@ -1,5 +1,5 @@
 import type { Sql } from '../ledger/db.js';
-import { type BalanceView, getBalance, readBalance } from '../ledger/credits.js';
+import { type BalanceRead, type BalanceView, readBalance } from '../ledger/credits.js';
 import { expireStaleHolds } from '../ledger/spend.js';
 
 /**
@@ -8,8 +8,13 @@ import { expireStaleHolds } from '../ledger/spend.js';
  * then the balance is read again.
  */
 export async function currentBalance(sql: Sql, workspaceId: string): Promise<BalanceView> {
-  const { balance, lapsedHolds } = await readBalance(sql, workspaceId);
-  if (!lapsedHolds) return balance;
+  return (await currentBalanceRead(sql, workspaceId)).balance;
+}
+
+/** currentBalance as read, with its JSON text (what GET /v1/credits sends without parsing it). */
+export async function currentBalanceRead(sql: Sql, workspaceId: string): Promise<BalanceRead> {
+  const read = await readBalance(sql, workspaceId);
+  if (!read.lapsedHolds) return read;
   await expireStaleHolds(sql, { workspaceId });
-  return getBalance(sql, workspaceId);
+  return readBalance(sql, workspaceId);
 }

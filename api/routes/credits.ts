@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { currentBalance } from '../../billing/balance.js';
+import type { TypedResponse } from 'hono';
+import { currentBalanceRead } from '../../billing/balance.js';
 import { requireWorkspace } from '../auth.js';
 import { newRouter, type ApiDeps } from '../router.js';
 import { Instant, bearer, problemResponses } from '../schemas.js';
@@ -29,7 +30,9 @@ export function creditRoutes(deps: ApiDeps) {
       responses: { 200: { description: 'Balance', content: { 'application/json': { schema: Balance } } }, ...problemResponses } }),
     async (c) => {
       const workspace = requireWorkspace(c.get('principal'));
-      return c.json(await currentBalance(deps.sql, workspace.id), 200);
+      // Postgres's JSON text of the Balance as it is (ledger/credits.ts readBalances): nothing parsed or serialised here.
+      const read = await currentBalanceRead(deps.sql, workspace.id);
+      return c.body(read.json, 200, { 'content-type': 'application/json' }) as unknown as TypedResponse<z.infer<typeof Balance>, 200, 'json'>;
     },
   );
   return router;

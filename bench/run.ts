@@ -37,7 +37,7 @@ const resultsDir = join(process.cwd(), 'bench', 'results');
 const profileDir = join(resultsDir, 'profile');
 
 const TARGETS = {
-  spendRatio: 0.5, spendP99Ms: 20, balanceRatio: 0.5, stormRatio: 0.5, historyEvents: 200,
+  spendRatio: 0.5, spendP99Ms: 20, balanceRatio: 0.8, stormRatio: 0.5, historyEvents: 200,
 } as const;
 
 interface Summary {
@@ -152,8 +152,13 @@ async function main(): Promise<void> {
       if (figures.balance) {
         summary.balance = figures.balance;
         summary.http_floor = figures.http_floor;
-        summary.targets.push({ name: 'balance rps / pgbench -S tps', value: figures.balance.ratio, target: `>= ${TARGETS.balanceRatio}`,
-          pass: figures.balance.ratio >= TARGETS.balanceRatio });
+        // DESIGN.md: balance reads against the one-query HTTP floor (Hono + postgres.js doing SELECT 1) of the same run;
+        // the ratio to pgbench -S stays in the balance figures.
+        const floor = figures.http_floor?.find((f) => f.handler === 'one-query');
+        if (floor) {
+          const ratio = figures.balance.rps / floor.rps;
+          summary.targets.push({ name: 'balance rps / one-query HTTP floor rps', value: ratio, target: `>= ${TARGETS.balanceRatio}`, pass: ratio >= TARGETS.balanceRatio });
+        }
       }
       if (profile) await writeProfileReport(stack, profileDir);
     }

@@ -194,11 +194,14 @@ describe('breaker money: random histories of refunds, disputes, changes and rene
         if (all.length === 0) continue;
         const inv = all[c.pick % all.length]!;
         await quiet();
-        const notes = (await notesOf(ws)).filter((n) => n.invoice_id === inv.id);
+        const allNotes = await notesOf(ws);
+        const notes = allNotes.filter((n) => n.invoice_id === inv.id);
+        const noted = (id: string) => allNotes.filter((n) => n.invoice_id === id).reduce((s, n) => s + n.amount_cents, 0);
         // Less the unused time later upgrades and switches already credited for its period (SPEC §10, the rule of
-        // domain/billing/proration-credits.ts; its own table and property tests check the link it derives).
+        // domain/billing/proration-credits.ts; its own table and property tests check the link it derives), which
+        // never credits what was refunded (each invoice's credit notes).
         const prorated = prorationCredits(all.filter((i) => i.status === 'paid' && i.kind !== 'pack')
-          .map((i) => ({ id: i.id, number: null, kind: i.kind as 'subscription', totalCents: i.total_cents, lines: i.lines }))).get(inv.id)?.cents ?? 0;
+          .map((i) => ({ id: i.id, number: null, kind: i.kind as 'subscription', totalCents: i.total_cents, lines: i.lines, refundedCents: noted(i.id) }))).get(inv.id)?.cents ?? 0;
         const left = Math.max(0, Math.max(inv.total_cents, 0) - notes.reduce((s, n) => s + n.amount_cents, 0) - prorated);
         const amount = c.share === 'all' ? undefined : Math.max(1, Math.round(c.share * Math.max(inv.total_cents, 1)));
         const dispute = await disputeOf(inv.id);

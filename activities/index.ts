@@ -21,6 +21,7 @@ import { clockTimeOfWorkspace } from '../ledger/test-clocks.js';
 import { chargeInvoice, type ChargeResult } from '../billing/charge-invoice.js';
 import { AmountDueChanged, draftInvoice } from '../ledger/invoices.js';
 import { voidUnpaidInvoice } from '../payments/void-invoice.js';
+import { lapseOpenPacks } from '../billing/pack-lapse.js';
 import type { PaymentProvider } from '../payments/provider.js';
 
 export interface ActivityDeps {
@@ -175,12 +176,14 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       return expireLot(sql, { workspaceId: input.workspaceId, lotId: input.lotId, at: new Date(input.at) });
     },
 
-    /** The subscription ended: its monthly and upgrade lots are forfeited and packs freeze. */
+    /** The subscription ended: its monthly and upgrade lots are forfeited, packs freeze, open pack invoices lapse. */
     async endPlanCredits(input: { key: string; subscriptionId: string; workspaceId: string; at: number }): Promise<{ forfeited: number }> {
       const at = new Date(input.at);
       await markSubscriptionStatus(sql, input.subscriptionId, 'canceled');
       const result = await forfeitPlanLots(sql, { key: `${input.key}:forfeit`, workspaceId: input.workspaceId, at });
       await setPacksFrozen(sql, { key: `${input.key}:freeze`, workspaceId: input.workspaceId, at, frozen: true });
+      // A pack still waiting for 3-D Secure has nothing left to be delivered to: it lapses now (SPEC §1).
+      await lapseOpenPacks({ sql, payments }, { workspaceId: input.workspaceId });
       return result;
     },
 

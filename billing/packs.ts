@@ -4,14 +4,16 @@ import { findPlan, PACKS, type PackSize, packPriceCents, type Plan } from '../do
 import { isLive } from '../domain/lifecycle/status.js';
 import type { InvoiceLine } from '../domain/proration.js';
 import { refuse } from '../domain/refusals.js';
-import { formatLotId, grantLot } from '../ledger/credits.js';
 import type { Sql } from '../ledger/db.js';
-import { AmountDueChanged, customerBalanceCents, type InvoiceRow } from '../ledger/invoices.js';
+import { AmountDueChanged, customerBalanceCents } from '../ledger/invoices.js';
 import { currentSubscription } from '../ledger/subscriptions.js';
 import { type WorkspaceIdentity, workspaceNow } from '../ledger/workspaces.js';
 import { chargeInvoice, type ChargeResult } from './charge-invoice.js';
 import type { PaymentProvider } from '../payments/provider.js';
 import { voidUnpaidInvoice } from '../payments/void-invoice.js';
+import { settlePaidPack } from './pack-settlement.js';
+
+export { deliverPack } from './pack-settlement.js';
 
 /** What buying a pack of `size` credits would charge now (SPEC §10 preview, §1 pack prices). */
 export interface PackPreview {
@@ -63,7 +65,10 @@ export async function previewPack(deps: { sql: Sql }, workspace: WorkspaceIdenti
  * Buys a credit pack (SPEC §1): only with a live subscription (a pack sold into a canceled workspace
  * would arrive frozen), priced with the plan's discount, charged now, delivered as a never-expiring lot as
  * soon as it is paid. A declined card leaves no payable invoice: it is voided and the purchase refused.
- * One waiting for 3-D Secure stays open; its webhook delivers the pack. The idempotency key makes a
+ * One waiting for 3-D Secure stays open until it is paid (its webhook delivers the pack), 23 hours pass or the
+ * subscription ends (billing/pack-lapse.ts: voided, its customer balance given back). A payment completing
+ * when no subscription is live any more is refunded, never delivered (billing/pack-settlement.ts): here, a
+ * subscription that ended during the charge makes it Refusal `subscription_required`. The idempotency key makes a
  * retried purchase return the first one. With `expectedAmountDueCents` (what the customer confirmed, SPEC
  * §10), an amount due that differs when the invoice is drafted (compared in the draft's transaction, where the
  * customer balance is applied) is Refusal `preview_outdated` with the fresh `preview`, nothing drafted or charged.
@@ -97,14 +102,9 @@ export async function buyPack(
     refuse('payment_declined', `the payment was declined (${charge.code})`, { decline_code: charge.code });
   }
   if (charge.status !== 'paid') return { charge, lot: null };
-  return { charge, lot: await deliverPack(deps.sql, charge.invoice, charge.invoice.paid_at ?? now) };
-}
-
-/** Grants a paid pack invoice's credits, once (at purchase, or when a 3-D Secure payment completes). */
-export async function deliverPack(sql: Sql, invoice: InvoiceRow, paidAt: Date): Promise<string> {
-  const { lotId } = await grantLot(sql, {
-    key: `${invoice.id}:pack`, workspaceId: invoice.workspace_id, source: 'pack', amount: Number(invoice.metadata.pack_credits),
-    grantedAt: paidAt, expiresAt: null,
-  });
-  return formatLotId(lotId);
+  const settled = await settlePaidPack(deps, charge.invoice, charge.invoice.paid_at ?? now);
+  if (settled.outcome === 'refunded') {
+    refuse('subscription_required', 'the subscription ended while the pack was charged: its payment was refunded');
+  }
+  return { charge, lot: settled.lot };
 }

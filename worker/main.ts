@@ -8,6 +8,7 @@ import { createWorker } from './create-worker.js';
 import { startAlertLoops } from './alerts.js';
 import { startHoldSweeper } from './hold-sweeper.js';
 import { startAutoTopUps } from './auto-top-up.js';
+import { startPackLapses } from './pack-lapse.js';
 import { registerSearchAttributes } from '../runtime/search-attributes.js';
 import { loadTemporalSettings } from '../runtime/temporal-connection.js';
 
@@ -43,11 +44,13 @@ const worker = await createWorker({
 const stopSweeper = startHoldSweeper(sql);
 const stopAlerts = startAlertLoops(sql);
 const stopAutoTopUps = startAutoTopUps({ sql, payments });
+const stopPackLapses = startPackLapses({ sql, payments });
 console.log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}" on ${temporal.address} (namespace ${temporal.namespace})`);
 // run() resolves after SIGINT/SIGTERM: in-flight activities finish, then we close our resources.
 await worker.run();
 await stopSweeper();
 await stopAlerts();
 await stopAutoTopUps();
+await stopPackLapses();
 await connection.close();
 await sql.end();

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { expireStaleHolds } from '../../ledger/spend.js';
+import { lapseOpenPacks } from '../../billing/pack-lapse.js';
 import { advanceTestClock, createTestClock, getTestClock } from '../../ledger/test-clocks.js';
 import { requireOperator } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
@@ -65,6 +66,8 @@ export function testClockRoutes(deps: ApiDeps) {
       // Holds that lapsed by the new time are released before the clock answers; every subscription on
       // the clock catches up in its own workflow, and the clock is ready when all have reported back.
       await expireStaleHolds(deps.sql, { testClockId: id, limit: 10_000 });
+      // Pack invoices still waiting for 3-D Secure past their 23 hours lapse (voided, balance given back) now.
+      await lapseOpenPacks(deps, { testClockId: id, limit: 10_000 });
       await signalClockAdvanced(deps.temporal, result.subscriptionIds, to.getTime());
       return c.json((await getTestClock(deps.sql, id))!, 200);
     },

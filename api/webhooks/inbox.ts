@@ -7,23 +7,27 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Sql } from '../../ledger/db.js';
-import { getInvoice, markInvoice } from '../../ledger/invoices.js';
+import { getInvoice, type InvoiceRow, markInvoice } from '../../ledger/invoices.js';
 import { workspaceNow } from '../../ledger/workspaces.js';
-import type { PaymentWebhookEvent } from '../../payments/provider.js';
+import type { PaymentProvider, PaymentWebhookEvent } from '../../payments/provider.js';
 import { paidEventMatchesInvoice } from '../../payments/webhooks.js';
 import { paymentEventSignal } from '../../workflows/messages.js';
 import type { StripeProvider } from '../../payments/stripe.js';
 import { applyDisputeEvent } from '../../billing/disputes.js';
-import { deliverPack } from '../../billing/packs.js';
+import { settlePaidPack } from '../../billing/pack-settlement.js';
 import { applyProviderRefund } from '../../billing/refunds.js';
 import { saveCheckoutCard } from '../../billing/payment-methods.js';
 import { signalIfRunning, workflowIdOf } from '../../billing/subscriptions.js';
 
-/** Stripe mode adds the provider, to save the card of a completed Checkout. */
+/**
+ * Stripe mode adds the provider, to save the card of a completed Checkout. `payments` (either mode) refunds a
+ * pack paid after its subscription ended.
+ */
 export interface InboxDeps {
   sql: Sql;
   temporal: Client;
   stripe?: StripeProvider;
+  payments?: PaymentProvider;
 }
 
 export async function storeWebhookEvent(sql: Sql, event: PaymentWebhookEvent): Promise<{ duplicate: boolean }> {
@@ -43,18 +47,33 @@ export async function applyPaymentEvent(deps: InboxDeps, event: PaymentWebhookEv
   if (event.type === 'charge.refunded' || event.type.startsWith('charge.dispute.')) return applyChargeEvent(deps, event);
   if (event.type !== 'invoice.paid' || !event.invoiceId) return;
   const invoice = await getInvoice(deps.sql, event.invoiceId);
-  if (!invoice || invoice.status !== 'open') return;
+  if (!invoice) return;
+  if (invoice.kind === 'pack') return applyPackPayment(deps, event, invoice);
+  if (invoice.status !== 'open') return;
   // Another invoice's payment, another customer's, or another amount (issue 16) pays nothing.
   if (!paidEventMatchesInvoice(event, invoice)) return;
   const paidAt = await workspaceNow(deps.sql, invoice.workspace_id);
-  // Deliver first, then mark paid: if delivery fails the invoice stays open and the event is retried
+  // Signal first, then mark paid: if the signal fails the invoice stays open and the event is retried
   // (both steps are idempotent; the workflow ignores an event id it has seen).
-  if (invoice.kind === 'pack') await deliverPack(deps.sql, invoice, paidAt);
-  else if (invoice.subscription_id) {
+  if (invoice.subscription_id) {
     await signalIfRunning(deps.temporal, workflowIdOf(invoice.subscription_id), paymentEventSignal,
       { eventId: event.id, type: 'invoice.paid', invoiceId: invoice.id });
   }
   await markInvoice(deps.sql, invoice.id, { status: 'paid', paidAt });
+}
+
+/**
+ * A pack's `invoice.paid`: marked paid, then settled (billing/pack-settlement.ts): its lot delivered into a live
+ * subscription, or, with none live any more (paid after its lapse was decided, or after the subscription
+ * ended), refunded in full. A paid pack invoice is settled again by every copy of the event, so a failure after
+ * marking it paid (the provider's refund unreachable) is completed by the retry; settling is idempotent.
+ */
+async function applyPackPayment(deps: InboxDeps, event: PaymentWebhookEvent, invoice: InvoiceRow): Promise<void> {
+  if (invoice.status !== 'open' && invoice.status !== 'paid') return;
+  if (!paidEventMatchesInvoice(event, invoice)) return;
+  const paid = invoice.status === 'paid' ? invoice
+    : await markInvoice(deps.sql, invoice.id, { status: 'paid', paidAt: await workspaceNow(deps.sql, invoice.workspace_id) });
+  await settlePaidPack({ sql: deps.sql, payments: deps.payments ?? deps.stripe }, paid, paid.paid_at!);
 }
 
 /**

@@ -19,7 +19,7 @@ export function startWebhookLoops(opts: {
 }): () => Promise<void> {
   const pass = async () => {
     if (opts.sandbox) await deliverSandboxOutbox({ sql: opts.sql, ...opts.sandbox });
-    await forwardPendingEvents({ sql: opts.sql, temporal: opts.temporal, stripe: opts.stripe });
+    await forwardPendingEvents({ sql: opts.sql, temporal: opts.temporal, stripe: opts.stripe, payments: opts.payments });
   };
   const stops = [
     every(opts.everyMs ?? 500, pass, 'webhook pass'),

@@ -39,9 +39,11 @@ export async function flushLedgerBatches(sql: Sql): Promise<void> {
  */
 export function batcherFor<I, R>(
   sql: Sql, kind: string, run: (items: I[]) => Promise<ItemOutcome<R>[]>, keyOf?: (item: I) => string,
+  /** This kind's own window, in ms (else the policy's): the rest of the policy (on/off, calls out) stays `sql`'s. */
+  windowMs?: number,
 ): CommitBatcher<I, R> | null {
   if ('savepoint' in sql || 'release' in sql) return null;
-  const policy = batchPolicyOf(sql);
+  const policy = windowMs === undefined ? batchPolicyOf(sql) : { ...batchPolicyOf(sql), windowMs };
   if (policy.maxItems <= 1) return null;
   let byKind = batchers.get(sql);
   if (!byKind) batchers.set(sql, (byKind = new Map()));

@@ -7,14 +7,16 @@
  * - disputed (open), the new lot is frozen with the same freeze key as the lots the dispute found, so that the
  *   dispute's close (won, warning_closed, or lost after its clawback) thaws it with them.
  * The same holds for a lot the workflow grants a moment after the payment (a first charge's, renewal's, switch's
- * or upgrade's) when the dispute's event is applied in between: its freeze found no lot. A partial refund's share
- * of later refreshes is not taken (README known limits).
+ * or upgrade's) when the dispute's event is applied in between: its freeze found no lot. When the dispute was
+ * even lost before that grant (or a refund came first) in part, the invoice's first lot is clawed back as the
+ * refund's clawback would have taken it, had it been granted: ceil(N × R / T), N counting this lot.
+ * A partial refund's share of later refreshes is not taken (README known limits).
  */
-import { invoiceGrants, type InvoiceGrantSource } from '../domain/billing/invoice-grants.js';
+import { clawbackTarget, invoiceGrants, type InvoiceGrantSource } from '../domain/billing/invoice-grants.js';
 import { clawBack } from './clawback.js';
 import type { Sql } from './db.js';
 import { journalFreeze } from './invoice-clawback.js';
-import { onceInLedger } from './operations.js';
+import { availableAt, journal, noteLowBalance, onceInLedger } from './operations.js';
 
 /**
  * Grants an invoice pays for that the workflow makes after the payment (a refresh, an upgrade's top-up lot): a
@@ -53,7 +55,9 @@ export async function settleLateRefresh(
     const taken = await clawBack(sql, { key: `${invoice.id}:refunded:${req.grantKey}`, workspaceId: req.workspaceId, grantKeys: [req.grantKey], credits: req.credits, at: req.at });
     return { clawedBack: taken.clawedBack, frozen: 0 };
   }
-  if (invoice.dispute_id === null) return none;
+  const clawedBack = invoice.refunded_cents !== null && invoiceGrants(invoice)[0]?.key === req.grantKey
+    ? await clawBackFirstLot(sql, req, invoice) : 0;
+  if (invoice.dispute_id === null) return { clawedBack, frozen: 0 };
   // The dispute's own freeze key (billing/disputes.ts disputeKeys.freeze): its thaw finds the lot by the invoice.
   const freezeKey = `dispute:${invoice.dispute_id}:freeze`;
   const frozen = await onceInLedger(sql, { key: `${freezeKey}:${req.grantKey}`, workspaceId: req.workspaceId }, async (tx, ctx) => {
@@ -68,5 +72,40 @@ export async function settleLateRefresh(
       RETURNING lots.id, old.available`;
     return journalFreeze(tx, ctx, req.workspaceId, changed, 'freeze', { key: freezeKey, at: req.at });
   });
-  return { clawedBack: 0, frozen };
+  return { clawedBack, frozen };
+}
+
+/**
+ * The first lot of an invoice refunded in part (a partial lost dispute, a refund) before the lot was granted:
+ * the refunds' clawback found no lot and took nothing (nothing spent, so no shortfall either), so this lot owes
+ * ceil(N × R / T) credits (N the invoice's credits counting this lot's, R what the invoice's clawbacks recorded
+ * as refunded), as much as is available now; the invoice's recorded target rises to match, so a later refund
+ * takes only the difference. Nothing when a refund's clawback already reached the lot (it committed after the
+ * grant). Once per grant. Returns the credits taken.
+ */
+async function clawBackFirstLot(
+  sql: Sql, req: { workspaceId: string; grantKey: string; lotId: number; credits: number; at: Date }, invoice: Affected,
+): Promise<number> {
+  const key = `${invoice.id}:late-clawback:${req.grantKey}`;
+  return onceInLedger(sql, { key, workspaceId: req.workspaceId }, async (tx, ctx) => {
+    const [prior] = await tx<{ refunded_cents: number; target: number }[]>`
+      SELECT refunded_cents, target FROM invoice_clawbacks WHERE invoice_id = ${invoice.id} FOR UPDATE`;
+    const [lot] = await tx<{ available: number; reached: boolean }[]>`
+      SELECT lot_available(l, ${req.at}) AS available,
+        EXISTS (SELECT 1 FROM lot_pending_clawbacks p WHERE p.invoice_id = ${invoice.id} AND p.lot_id = l.id)
+        OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.workspace_id = ${req.workspaceId} AND e.lot_id = l.id AND e.kind = 'clawback') AS reached
+      FROM lots l WHERE l.id = ${req.lotId} AND l.expired_at IS NULL FOR UPDATE`;
+    if (!prior || !lot || lot.reached) return 0;
+    const credits = invoiceGrants(invoice).reduce((sum, g) => sum + (g.credits ?? (g.key === req.grantKey ? req.credits : 0)), 0);
+    const target = clawbackTarget(credits, Number(prior.refunded_cents), Number(invoice.total_cents));
+    const take = Math.min(target, lot.available);
+    await tx`UPDATE invoice_clawbacks SET target = GREATEST(target, ${target}) WHERE invoice_id = ${invoice.id}`;
+    if (take <= 0) return 0;
+    const before = await availableAt(tx, req.workspaceId, req.at);
+    await tx`UPDATE lots SET remaining = remaining - ${take} WHERE id = ${req.lotId}`;
+    await journal(tx, [{ workspaceId: req.workspaceId, kind: 'clawback', lotId: req.lotId, remainingDelta: -take, heldDelta: 0, amount: -take,
+      balanceAfter: before - take, at: req.at, key }]);
+    await noteLowBalance(tx, { workspaceId: req.workspaceId, ctx, before, after: before - take, key });
+    return take;
+  });
 }

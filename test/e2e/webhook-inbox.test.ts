@@ -217,11 +217,12 @@ describe('webhook inbox', () => {
     expect(await paymentSignals(stack, subscriptionId)).toBe(1);
   });
 
-  it('does not leave a pack frozen when it is paid while the first subscription payment is being applied', async () => {
-    // Deterministic form of an interleaving the shuffled delivery below could hit: the pack's invoice.paid
-    // is applied after the workflow granted the period's credits but before the subscription is live.
-    // Holding the projection row makes that window last (as a slow write would); the thaw marks the
-    // subscription live before it thaws, so it waits here and thaws the pack granted meanwhile.
+  it('refunds a pack paid while the first subscription payment is being applied, leaving no frozen pack', async () => {
+    // The pack's invoice.paid is applied after the workflow granted the period's credits but before the
+    // subscription is live (holding the projection row makes that window last, as a slow write would).
+    // Nothing is live when the payment is applied, so the pack is refunded in full and never delivered
+    // (billing/pack-settlement.ts); it used to be delivered frozen and thawed, a pack sold into a workspace
+    // with nothing live (SPEC §1).
     const { api, workspaceId, subscriptionId, invoice } = await pendingSubscription(stack, 'pack-race');
     const packInvoice = await pendingPack(stack, workspaceId);
 
@@ -253,8 +254,11 @@ describe('webhook inbox', () => {
     await eventually(() => stack.sql`SELECT 1 FROM ledger_operations WHERE key LIKE ${`${subscriptionId}:%:thaw`}`, (rows) => rows.length === 1);
     const credits = (await api.get('/v1/credits')).body;
     expect(credits.lots.map((l: { source: string; granted: number; frozen: boolean }) => [l.source, l.granted, l.frozen]))
-      .toEqual([['monthly', 400, false], ['pack', 500, false]]);
-    expect(credits.available).toBe(900);
+      .toEqual([['monthly', 400, false]]);
+    expect(credits.available).toBe(400);
+    expect([...await stack.sql`SELECT i.status, n.amount_cents::int AS refunded, n.refunded_to_card_cents::int AS to_card, n.status AS note
+      FROM invoices i JOIN credit_notes n ON n.invoice_id = i.id WHERE i.id = ${packInvoice.id}`])
+      .toEqual([{ status: 'paid', refunded: 4100, to_card: 4100, note: 'issued' }]);
   });
 
   it('gives the same ledger and invoices for 200 events delivered shuffled and concurrently as in order', async () => {
@@ -263,15 +267,18 @@ describe('webhook inbox', () => {
     const PLANS = ['plus', 'max', 'generative'];
     const seed = Number(process.env.WEBHOOK_SHUFFLE_SEED ?? Math.floor(Math.random() * 2 ** 32));
 
-    // The scenario, per workspace index: a 3-D-Secure-pending subscription, on even indexes also a
-    // pending 500-credit pack; which invoices get paid and which see a failure first.
+    // The scenario, per workspace index: a 3-D-Secure-pending subscription, on those that stay unpaid also a
+    // pending 500-credit pack; which invoices get paid and which see a failure first. A pack paid while
+    // nothing is live is refunded, never delivered (billing/pack-settlement.ts), so a pack's outcome depends on
+    // whether its subscription went live first: packs are only where it never does, keeping the outcome
+    // independent of the order.
     const slots = Array.from({ length: WORKSPACES }, (_, i) => ({
       index: i,
       plan: PLANS[i % PLANS.length]!,
-      pack: i % 2 === 0,
+      pack: i % 5 === 4,
       subPaid: i % 5 !== 4,
       subFailedFirst: i % 3 === 0,
-      packPaid: i % 6 !== 0,
+      packPaid: i % 10 !== 9,
       packFailedFirst: i % 4 === 2,
     }));
     type Target = 'subscription' | 'pack';
@@ -370,7 +377,9 @@ describe('webhook inbox', () => {
       const grantEntries = await stack.sql`
         SELECT amount, at FROM ledger_entries WHERE workspace_id = ${ws.workspaceId} AND kind = 'grant' ORDER BY amount, at`;
       const { available, held } = (await ws.api.get('/v1/credits')).body;
-      return JSON.parse(JSON.stringify({ subscription, invoices, lots, grantEntries, available, held }));
+      const refunded = (await stack.sql<{ refunded: number }[]>`
+        SELECT coalesce(sum(amount_cents), 0)::int AS refunded FROM credit_notes WHERE workspace_id = ${ws.workspaceId} AND status = 'issued'`)[0]!.refunded;
+      return JSON.parse(JSON.stringify({ subscription, invoices, lots, grantEntries, available, held, refunded }));
     }
     const orderedView = await Promise.all(ordered.map(projection));
     const shuffledView = await Promise.all(shuffled.map(projection));
@@ -389,10 +398,10 @@ describe('webhook inbox', () => {
         expect(view.lots.map((l: { source: string; granted: number; remaining: number; frozen: boolean }) =>
           [l.source, l.granted, l.remaining, l.frozen]), what).toEqual([
           ...(s.subPaid ? [['monthly', credits, credits, false]] : []),
-          // A paid pack is frozen exactly when the workspace has no live subscription.
-          ...(s.pack && s.packPaid ? [['pack', 500, 500, !s.subPaid]] : []),
+          // A paid pack with nothing live is refunded in full, not delivered.
         ]);
-        expect(view.available, what).toBe((s.subPaid ? credits : 0) + (s.pack && s.packPaid && s.subPaid ? 500 : 0));
+        expect(view.refunded, what).toBe(s.pack && s.packPaid ? 4100 : 0);
+        expect(view.available, what).toBe(s.subPaid ? credits : 0);
       }
     }
     // ... and the two sets are identical in everything the projection shows.

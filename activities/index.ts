@@ -55,9 +55,15 @@ function outcomeOf(result: ChargeResult, at: number): ChargeOutcome {
 }
 
 export function createActivities({ sql, payments }: ActivityDeps) {
+  /**
+   * A charge at `at` (ms) first lapses the workspace's pack invoices whose 23 hours ended by then, so the customer
+   * balance they held is back for it, as in real time (a test clock's advance may pass both at once).
+   */
+  const lapsePacksDueBy = (workspaceId: string, at: number) => lapseOpenPacks({ sql, payments }, { workspaceId, asOf: new Date(at) });
   return {
     /** (First workflow type) Invoices and charges one billing period; a declined card is an outcome, not a failure. */
     async chargePeriod(input: ChargePeriodInput): Promise<ChargeOutcome> {
+      await lapsePacksDueBy(input.workspaceId, input.at);
       const plan = planById(input.plan);
       const result = await chargeInvoice(sql, payments, {
         // The cycle's anchor is part of the key: a re-anchored subscription starts its period count anew.
@@ -82,6 +88,7 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       subscriptionId: string; workspaceId: string; businessKey: string; kind: 'subscription' | 'upgrade' | 'interval_switch';
       lines: InvoiceLine[]; at: number; attempt: number;
     }): Promise<ChargeOutcome> {
+      await lapsePacksDueBy(input.workspaceId, input.at);
       const result = await chargeInvoice(sql, payments, {
         businessKey: input.businessKey, workspaceId: input.workspaceId, subscriptionId: input.subscriptionId,
         kind: input.kind, lines: input.lines, createdAt: new Date(input.at),
@@ -145,6 +152,7 @@ export function createActivities({ sql, payments }: ActivityDeps) {
       subscriptionId: string; workspaceId: string; businessKey: string; kind: 'upgrade' | 'interval_switch';
       lines: InvoiceLine[]; at: number;
     }): Promise<ChargeOutcome> {
+      await lapsePacksDueBy(input.workspaceId, input.at);
       const result = await chargeInvoice(sql, payments, {
         businessKey: input.businessKey, workspaceId: input.workspaceId, subscriptionId: input.subscriptionId,
         kind: input.kind, lines: input.lines, createdAt: new Date(input.at),
@@ -215,6 +223,8 @@ export function createActivities({ sql, payments }: ActivityDeps) {
     },
 
     async reportClockSynced(input: { subscriptionId: string; clockTime: number }): Promise<void> {
+      // Packs past their 23 hours by the clock's time lapse once the subscription's own events up to it are done.
+      await lapseOpenPacks({ sql, payments }, { subscriptionId: input.subscriptionId, asOf: new Date(input.clockTime) });
       await markClockSynced(sql, input.subscriptionId, new Date(input.clockTime));
     },
   };

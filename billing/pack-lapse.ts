@@ -11,20 +11,20 @@ import { voidUnpaidInvoice } from '../payments/void-invoice.js';
 export const PACK_PAYMENT_TTL_MS = UNPAID_TTL_MS;
 
 /**
- * Lapses the open pack invoices past PACK_PAYMENT_TTL_MS or left without a live subscription (optionally those of
- * one test clock's workspaces or of one workspace, at most `limit`): each is voided at the provider first, so its
- * hosted page no longer takes a payment, then here, giving back the customer balance it used (once: only the
- * open → void transition returns it). One the provider reports paid meanwhile stays open: its `invoice.paid`
- * settles it (billing/pack-settlement.ts: delivered only into a live subscription, refunded otherwise).
- * Every invoice is tried; the first failure (provider unreachable) is thrown after the others. Answers how many
- * were voided.
+ * Lapses the open pack invoices past PACK_PAYMENT_TTL_MS (as of `asOf`, default each workspace's time) or left
+ * without a live subscription (with `onlyWithoutLive`, only these), optionally only those of one test clock's
+ * workspaces, of one workspace or of one subscription's workspace, at most `limit`. Each is voided at the provider
+ * first, so its hosted page no longer takes a payment, then here, giving back the customer balance it used (once:
+ * only the open → void transition returns it). One the provider reports paid meanwhile stays open: its
+ * `invoice.paid` settles it (billing/pack-settlement.ts: delivered only into a live subscription, refunded
+ * otherwise). Every invoice is tried; the first failure (provider unreachable) is thrown after the others.
+ * Answers how many were voided.
  */
 export async function lapseOpenPacks(
   deps: { sql: Sql; payments: PaymentProvider },
-  scope: { testClockId?: string; workspaceId?: string; limit?: number } = {},
+  scope: { asOf?: Date; onlyWithoutLive?: boolean; testClockId?: string; workspaceId?: string; subscriptionId?: string; limit?: number } = {},
 ): Promise<number> {
-  const ids = await lapsedPackInvoiceIds(deps.sql, { ttlMs: PACK_PAYMENT_TTL_MS, limit: scope.limit ?? 1_000,
-    ...(scope.testClockId ? { testClockId: scope.testClockId } : {}), ...(scope.workspaceId ? { workspaceId: scope.workspaceId } : {}) });
+  const ids = await lapsedPackInvoiceIds(deps.sql, { ...scope, ttlMs: PACK_PAYMENT_TTL_MS, limit: scope.limit ?? 1_000 });
   let voided = 0;
   let firstError: unknown;
   for (const id of ids) {

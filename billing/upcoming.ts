@@ -9,6 +9,8 @@ import { type UpcomingInvoice, upcomingInvoice } from '../domain/lifecycle/index
 import { Refusal } from '../domain/refusals.js';
 import type { Sql } from '../ledger/db.js';
 import { customerBalanceCents, getInvoice } from '../ledger/invoices.js';
+import { balanceReturnedByPacksBefore } from '../ledger/pack-invoices.js';
+import { PACK_PAYMENT_TTL_MS } from './pack-lapse.js';
 import type { WorkspaceIdentity } from '../ledger/workspaces.js';
 import { lifecycleStateOf } from './lifecycle-state.js';
 
@@ -19,13 +21,19 @@ export async function upcomingInvoiceOf(deps: { sql: Sql; temporal: Client }, wo
     state.dunning ? getInvoice(deps.sql, state.dunning.invoiceId) : undefined,
     state.pendingChange ? getInvoice(deps.sql, state.pendingChange.invoiceId) : undefined,
   ]);
-  const upcoming = upcomingInvoice(state, {
+  const context = {
     customerBalanceCents: balance,
     pendingChangeBalanceAppliedCents: pending && pending.status === 'open' ? Number(pending.balance_applied_cents ?? 0) : 0,
     ...(open && open.status === 'open'
       ? { openInvoice: { id: open.id, lines: open.lines, total_cents: Number(open.total_cents), amount_due_cents: Number(open.amount_due_cents) } }
       : {}),
-  });
+  };
+  let upcoming = upcomingInvoice(state, context);
+  if (upcoming && upcoming.invoice_id === null && upcoming.next_attempt_at) {
+    // A pack waiting for 3-D Secure that lapses by the charge gives its balance back first (billing/pack-lapse.ts).
+    const returned = await balanceReturnedByPacksBefore(deps.sql, workspace.id, new Date(upcoming.next_attempt_at), PACK_PAYMENT_TTL_MS);
+    if (returned > 0) upcoming = upcomingInvoice(state, { ...context, customerBalanceCents: balance + returned });
+  }
   if (!upcoming) throw new Refusal('no_upcoming_invoice', `no charge is scheduled while the subscription is ${state.cancelAtPeriodEnd ? 'canceling' : state.status}`);
   return upcoming;
 }

@@ -66,8 +66,9 @@ export function testClockRoutes(deps: ApiDeps) {
       // Holds that lapsed by the new time are released before the clock answers; every subscription on
       // the clock catches up in its own workflow, and the clock is ready when all have reported back.
       await expireStaleHolds(deps.sql, { testClockId: id, limit: 10_000 });
-      // Pack invoices still waiting for 3-D Secure past their 23 hours lapse (voided, balance given back) now.
-      await lapseOpenPacks(deps, { testClockId: id, limit: 10_000 });
+      // Pack invoices waiting for 3-D Secure in workspaces with nothing live lapse now; those past their 23 hours
+      // lapse as each subscription catches up (its charges and its clock report), in time order with its renewals.
+      await lapseOpenPacks(deps, { testClockId: id, onlyWithoutLive: true, limit: 10_000 });
       await signalClockAdvanced(deps.temporal, result.subscriptionIds, to.getTime());
       return c.json((await getTestClock(deps.sql, id))!, 200);
     },

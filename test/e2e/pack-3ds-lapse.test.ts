@@ -83,6 +83,46 @@ describe('a credit pack waiting for 3-D Secure', () => {
     expect(await balanceOf(ws.id)).toBe(244);
   });
 
+  /**
+   * Plus yearly from 2026-01-01, switched to monthly on 2026-11-01: 244 cents of customer balance and a renewal on
+   * 2026-12-01. A 3-D Secure pack bought at `packAt` takes the 244; the clock then jumps past both the renewal and
+   * the pack's deadline at once. Answers the upcoming invoice shown after the purchase and the renewal's invoice.
+   */
+  async function renewalAcrossPackDeadline(name: string, packAt: string) {
+    const clock = (await operator().post('/v1/test-clocks', { frozen_time: '2026-01-01T00:00:00Z' })).body;
+    const ws = (await operator().post('/v1/workspaces', { name, test_clock_id: clock.id })).body;
+    const customer = stack.api(ws.api_key);
+    await customer.put('/v1/payment-method', { payment_method: 'pm_card_visa' });
+    expect((await customer.post('/v1/subscription', { plan: 'plus', interval: 'year' })).status).toBe(201);
+    await advanceClock(operator(), clock.id, '2026-11-01T00:00:00Z');
+    expect((await customer.post('/v1/subscription/change', { interval: 'month' })).body.latest_invoice.total_cents).toBe(-244);
+    if (packAt !== '2026-11-01T00:00:00Z') await advanceClock(operator(), clock.id, packAt);
+    const invoice = await packWaitingFor3ds(customer);
+    expect([invoice.amount_due_cents, await balanceOf(ws.id)]).toEqual([756, 0]);
+    const upcoming = (await customer.get('/v1/invoices/upcoming')).body;
+    await advanceClock(operator(), clock.id, '2026-12-02T00:00:00Z');
+    await settled();
+    const [renewal] = await stack.sql<{ balance_applied_cents: number; amount_due_cents: number }[]>`
+      SELECT balance_applied_cents::int, amount_due_cents::int FROM invoices
+      WHERE workspace_id = ${ws.id} AND kind = 'subscription' AND created_at = '2026-12-01T00:00:00Z'`;
+    const pack = (await customer.get(`/v1/invoices/${invoice.id}`)).body.status;
+    return { upcoming: { balance_applied_cents: upcoming.balance_applied_cents, amount_due_cents: upcoming.amount_due_cents }, renewal, pack, balance: await balanceOf(ws.id) };
+  }
+
+  it('a pack lapsing before the renewal gives its balance back to it, as the upcoming invoice said (one jump over both)', async () => {
+    // Bought 2026-11-01 00:00: lapses 2026-11-01 23:00, before the renewal on 2026-12-01.
+    const r = await renewalAcrossPackDeadline('pack 3ds lapses before renewal', '2026-11-01T00:00:00Z');
+    expect(r.upcoming.balance_applied_cents).toBe(244);
+    expect({ renewal: r.renewal, pack: r.pack, balance: r.balance }).toEqual({ renewal: r.upcoming, pack: 'void', balance: 0 });
+  });
+
+  it('a pack lapsing after the renewal still holds its balance at the renewal, as the upcoming invoice said, and gives it back after', async () => {
+    // Bought 2026-11-30 12:00: lapses 2026-12-01 11:00, after the renewal at 00:00.
+    const r = await renewalAcrossPackDeadline('pack 3ds lapses after renewal', '2026-11-30T12:00:00Z');
+    expect(r.upcoming.balance_applied_cents).toBe(0);
+    expect({ renewal: r.renewal, pack: r.pack, balance: r.balance }).toEqual({ renewal: r.upcoming, pack: 'void', balance: 244 });
+  });
+
   it('lapses 23 hours after the purchase while the subscription goes on: void, nothing delivered, the subscription untouched', async () => {
     const { clockId, customer } = await maxMonthly('pack 3ds deadline');
     await advanceClock(operator(), clockId, '2026-01-10T12:00:00Z');

@@ -59,7 +59,7 @@ const stats: Record<string, number> = {};
 const count = (what: string) => { stats[what] = (stats[what] ?? 0) + 1; };
 
 interface InvoiceRow { id: string; kind: string; status: string; total_cents: number; amount_due_cents: number; balance_applied_cents: number; created_at: Date; metadata: Record<string, unknown>; lines: { description: string; amount_cents: number }[] }
-interface NoteRow { id: string; invoice_id: string; amount_cents: number; refunded_to_card_cents: number; credited_to_balance_cents: number; source: string; status: string; credits_clawed_back: number; credits_pending: number; shortfall: number }
+interface NoteRow { id: string; invoice_id: string; amount_cents: number; refunded_to_card_cents: number; credited_to_balance_cents: number; source: string; status: string; credits_clawed_back: number; credits_pending: number; shortfall: number; balance_taken_back_cents: number }
 
 describe('breaker money: random histories of refunds, disputes, changes and renewals', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
@@ -74,9 +74,9 @@ describe('breaker money: random histories of refunds, disputes, changes and rene
     SELECT id, kind, status, total_cents, amount_due_cents, balance_applied_cents, created_at, metadata, lines FROM invoices WHERE workspace_id = ${ws} ORDER BY seq`)
     .map((i) => ({ ...i, total_cents: num(i.total_cents), amount_due_cents: num(i.amount_due_cents), balance_applied_cents: num(i.balance_applied_cents) }));
   const notesOf = async (ws: string) => (await stack.sql<NoteRow[]>`
-    SELECT id, invoice_id, amount_cents, refunded_to_card_cents, credited_to_balance_cents, source, status, credits_clawed_back, credits_pending, shortfall
+    SELECT id, invoice_id, amount_cents, refunded_to_card_cents, credited_to_balance_cents, source, status, credits_clawed_back, credits_pending, shortfall, balance_taken_back_cents
     FROM credit_notes WHERE workspace_id = ${ws} ORDER BY seq`)
-    .map((n) => ({ ...n, amount_cents: num(n.amount_cents), refunded_to_card_cents: num(n.refunded_to_card_cents), credited_to_balance_cents: num(n.credited_to_balance_cents) }));
+    .map((n) => ({ ...n, amount_cents: num(n.amount_cents), refunded_to_card_cents: num(n.refunded_to_card_cents), credited_to_balance_cents: num(n.credited_to_balance_cents), balance_taken_back_cents: num(n.balance_taken_back_cents) }));
   const disputeOf = async (invoiceId: string) =>
     (await stack.sql<{ id: string; status: string; outcome: string | null }[]>`SELECT id, status, outcome FROM disputes WHERE invoice_id = ${invoiceId} ORDER BY id`)[0];
   const quiet = () => eventually(
@@ -126,7 +126,8 @@ describe('breaker money: random histories of refunds, disputes, changes and rene
       }
     }
     const expectedBalance = invoices.filter((i) => i.status !== 'void').reduce((s, i) => s + Math.max(-i.total_cents, 0) - i.balance_applied_cents, 0)
-      + notes.filter((x) => x.status === 'issued').reduce((s, x) => s + x.credited_to_balance_cents, 0);
+      // A lost dispute after a change takes its double-paid credit back from the balance (balance_taken_back_cents).
+      + notes.filter((x) => x.status === 'issued').reduce((s, x) => s + x.credited_to_balance_cents - x.balance_taken_back_cents, 0);
     if (num(wsRow!.customer_balance_cents) !== expectedBalance) {
       problems.push(`customer_balance_conserved: balance ${wsRow!.customer_balance_cents}, invoices and notes say ${expectedBalance}`);
     }

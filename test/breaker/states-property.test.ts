@@ -175,7 +175,7 @@ describe('breaker states: random histories across lifecycle states keep money, c
       }
       const [row] = await stack.sql<{ cents: number }[]>`SELECT customer_balance_cents::int AS cents FROM workspaces WHERE id = ${ws.id}`;
       const [notes] = await stack.sql<{ cents: number }[]>`
-        SELECT coalesce(sum(credited_to_balance_cents), 0)::int AS cents FROM credit_notes WHERE workspace_id = ${ws.id} AND status = 'issued'`;
+        SELECT coalesce(sum(credited_to_balance_cents - balance_taken_back_cents), 0)::int AS cents FROM credit_notes WHERE workspace_id = ${ws.id} AND status = 'issued'`;
       const expected = invoices.filter((i) => i.status !== 'void').reduce((sum, i) => sum + Math.max(-i.total_cents, 0) - i.balance_applied_cents, 0) + notes!.cents;
       if (row!.cents < 0 || row!.cents !== expected) fail('customer balance differs from the invoices and notes', { balance: row!.cents, expected });
       const credits = (await customer.get('/v1/credits')).body;

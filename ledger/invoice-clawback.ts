@@ -5,7 +5,7 @@
  * operation of a workspace serialised by its row lock (so concurrent refunds of one invoice never over-take).
  * Held credits are settled by the spend path when their hold ends (ledger_end, migration 1732400000015).
  */
-import { clawbackTarget, type InvoiceGrantSource, invoiceGrants } from '../domain/billing/invoice-grants.js';
+import { clawbackTarget, creditsGrantedSoFar, type InvoiceGrantSource, invoiceGrants } from '../domain/billing/invoice-grants.js';
 import type { Sql } from './db.js';
 import { availableAt, type Entry, journal, type LedgerContext, noteLowBalance, onceInLedger, type Tx } from './operations.js';
 
@@ -38,14 +38,15 @@ interface GrantedLot {
 
 /**
  * Claws back what refunds totalling `refundedCentsTotal` of invoice `invoiceId` owe (SPEC §10): ceil(N × R / T)
- * credits in all, N the credits the invoice granted (a yearly period invoice: 12 × the monthly credits), T its
- * total; this call takes the difference with what earlier refunds of the invoice asked. Of that share: unspent,
+ * credits in all, N the credits the invoice granted so far (a yearly period invoice: its refreshes granted by now;
+ * each later refresh takes its share when granted, ledger/late-refresh.ts), T its total; this call takes the
+ * difference with the target recorded by earlier refunds and grants of the invoice. Of that share: unspent,
  * unheld credits of the invoice's lots are taken now (latest to expire first, frozen or not: journaled
  * `clawback` −c/0 under `key`, amount −c, or 0 from a lot that does not count towards the balance); held
  * credits are left pending (taken when released, shortfall when captured); the rest, up to what was spent
- * from these lots, is shortfall; credits that expired, were forfeited or are not
- * granted yet (later refreshes of a yearly invoice) are neither. R is the refunded total (cents): a smaller R
- * than one already applied (concurrent refunds applied out of order) takes nothing more. Once per `key`.
+ * from these lots, is shortfall; credits that expired or were forfeited are neither. R is the refunded total
+ * (cents): a smaller R than one already applied (concurrent refunds applied out of order) takes nothing more.
+ * Once per `key`.
  * Throws when the invoice does not exist.
  */
 export async function clawBackForRefund(
@@ -57,7 +58,7 @@ export async function clawBackForRefund(
     const ws = invoice.workspace_id;
     const grants = invoiceGrants(invoice);
     const lots = await lotsOfGrants(tx, ws, grants.map((g) => g.key), req.at);
-    const credits = grants.reduce((sum, g) => sum + (g.credits ?? lots.get(g.key)?.granted ?? 0), 0);
+    const credits = creditsGrantedSoFar(grants, lots);
     const [prior] = await tx<{ refunded_cents: number; target: number; shortfall: number }[]>`
       SELECT refunded_cents, target, shortfall FROM invoice_clawbacks WHERE invoice_id = ${invoice.id} FOR UPDATE`;
     const refunded = Math.max(prior?.refunded_cents ?? 0, req.refundedCentsTotal);

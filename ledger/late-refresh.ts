@@ -1,22 +1,22 @@
 /**
- * A refresh granted after its invoice was refunded in full or while it is disputed (SPEC §10: a refund claws
- * back, and a dispute freezes, the credits the invoice granted). A yearly invoice grants its 12 monthly
- * refreshes as they come, so these effects must also reach the refreshes granted after them:
+ * A lot granted after its invoice was refunded or while it is disputed (SPEC §10: a refund claws back, and a
+ * dispute freezes, the credits the invoice granted). A yearly invoice grants its 12 monthly refreshes as they
+ * come, and any invoice's lot comes a moment after its payment, so these effects must also reach the lots granted
+ * after them:
  * - refunded in full (operator refunds, provider refunds, a lost dispute: its clawback target is every credit
  *   it grants), the new lot is clawed back whole: a refresh of a fully refunded invoice grants nothing;
+ * - refunded in part (R < T), the invoice's clawback target becomes ceil(N × R / T) with N counting this lot
+ *   (every credit the invoice has granted so far), and this lot gives the difference from the target already
+ *   recorded, as much as it has: a yearly invoice refunded by half in month 1 keeps half of each later refresh,
+ *   and the first lot of an invoice refunded before its grant gives the whole share the refund found no lot for;
  * - disputed (open), the new lot is frozen with the same freeze key as the lots the dispute found, so that the
  *   dispute's close (won, warning_closed, or lost after its clawback) thaws it with them.
- * The same holds for a lot the workflow grants a moment after the payment (a first charge's, renewal's, switch's
- * or upgrade's) when the dispute's event is applied in between: its freeze found no lot. When the dispute was
- * even lost before that grant (or a refund came first) in part, the invoice's first lot is clawed back as the
- * refund's clawback would have taken it, had it been granted: ceil(N × R / T), N counting this lot.
- * A partial refund's share of later refreshes is not taken (README known limits).
  */
-import { clawbackTarget, invoiceGrants, type InvoiceGrantSource } from '../domain/billing/invoice-grants.js';
+import { clawbackDue, creditsGrantedSoFar, invoiceGrants, type InvoiceGrantSource } from '../domain/billing/invoice-grants.js';
 import { clawBack } from './clawback.js';
 import type { Sql } from './db.js';
 import { journalFreeze } from './invoice-clawback.js';
-import { availableAt, journal, noteLowBalance, onceInLedger } from './operations.js';
+import { availableAt, journal, noteLowBalance, onceInLedger, type Tx } from './operations.js';
 
 /**
  * Grants an invoice pays for that the workflow makes after the payment (a refresh, an upgrade's top-up lot): a
@@ -32,7 +32,8 @@ interface Affected extends InvoiceGrantSource {
 
 /**
  * Settles lot `lotId`, just granted under `grantKey` at `at`: clawed back whole when the invoice that paid for
- * the grant (domain/billing/invoice-grants.ts) is refunded in full, else frozen while a dispute on it is open.
+ * the grant (domain/billing/invoice-grants.ts) is refunded in full, its share taken when refunded in part
+ * (clawBackShare), then frozen while a dispute on it is open.
  * One read of the workspace's refunded or disputed invoices (none: nothing more); each effect is one ledger
  * operation keyed by the grant, so a retry repeats nothing. The freeze re-checks in its UPDATE that the
  * dispute is still open (a close that landed first thawed everything). Returns what it did, in credits.
@@ -55,8 +56,7 @@ export async function settleLateRefresh(
     const taken = await clawBack(sql, { key: `${invoice.id}:refunded:${req.grantKey}`, workspaceId: req.workspaceId, grantKeys: [req.grantKey], credits: req.credits, at: req.at });
     return { clawedBack: taken.clawedBack, frozen: 0 };
   }
-  const clawedBack = invoice.refunded_cents !== null && invoiceGrants(invoice)[0]?.key === req.grantKey
-    ? await clawBackFirstLot(sql, req, invoice) : 0;
+  const clawedBack = invoice.refunded_cents !== null ? await clawBackShare(sql, req, invoice) : 0;
   if (invoice.dispute_id === null) return { clawedBack, frozen: 0 };
   // The dispute's own freeze key (billing/disputes.ts disputeKeys.freeze): its thaw finds the lot by the invoice.
   const freezeKey = `dispute:${invoice.dispute_id}:freeze`;
@@ -76,36 +76,50 @@ export async function settleLateRefresh(
 }
 
 /**
- * The first lot of an invoice refunded in part (a partial lost dispute, a refund) before the lot was granted:
- * the refunds' clawback found no lot and took nothing (nothing spent, so no shortfall either), so this lot owes
- * ceil(N × R / T) credits (N the invoice's credits counting this lot's, R what the invoice's clawbacks recorded
- * as refunded), as much as is available now; the invoice's recorded target rises to match, so a later refund
- * takes only the difference. Nothing when a refund's clawback already reached the lot (it committed after the
- * grant). Once per grant. Returns the credits taken.
+ * A lot granted after refunds of R < T cents of its invoice (operator or provider refunds, lost disputes' notes):
+ * the invoice's target becomes ceil(N × R / T), N the credits it has granted so far counting this lot
+ * (domain/billing/invoice-grants.ts clawbackDue), and this lot gives the difference from the target recorded,
+ * as much as it has unheld (frozen or not, like a refund's clawback), journaled `clawback` under
+ * `<invoice>:late-clawback:<grant key>`. What it lacks is not collected elsewhere (a just-granted lot lacks
+ * nothing unless spent in the instant since its grant). A refund that committed after the grant counted this lot
+ * in its own N, so nothing is due then. Under the workspace's lock (onceInLedger) like every refund, once per
+ * grant. Returns the credits taken.
  */
-async function clawBackFirstLot(
-  sql: Sql, req: { workspaceId: string; grantKey: string; lotId: number; credits: number; at: Date }, invoice: Affected,
+async function clawBackShare(
+  sql: Sql, req: { workspaceId: string; grantKey: string; lotId: number; at: Date }, invoice: Affected,
 ): Promise<number> {
   const key = `${invoice.id}:late-clawback:${req.grantKey}`;
   return onceInLedger(sql, { key, workspaceId: req.workspaceId }, async (tx, ctx) => {
     const [prior] = await tx<{ refunded_cents: number; target: number }[]>`
       SELECT refunded_cents, target FROM invoice_clawbacks WHERE invoice_id = ${invoice.id} FOR UPDATE`;
-    const [lot] = await tx<{ available: number; reached: boolean }[]>`
-      SELECT lot_available(l, ${req.at}) AS available,
-        EXISTS (SELECT 1 FROM lot_pending_clawbacks p WHERE p.invoice_id = ${invoice.id} AND p.lot_id = l.id)
-        OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.workspace_id = ${req.workspaceId} AND e.lot_id = l.id AND e.kind = 'clawback') AS reached
-      FROM lots l WHERE l.id = ${req.lotId} AND l.expired_at IS NULL FOR UPDATE`;
-    if (!prior || !lot || lot.reached) return 0;
-    const credits = invoiceGrants(invoice).reduce((sum, g) => sum + (g.credits ?? (g.key === req.grantKey ? req.credits : 0)), 0);
-    const target = clawbackTarget(credits, Number(prior.refunded_cents), Number(invoice.total_cents));
-    const take = Math.min(target, lot.available);
-    await tx`UPDATE invoice_clawbacks SET target = GREATEST(target, ${target}) WHERE invoice_id = ${invoice.id}`;
-    if (take <= 0) return 0;
+    const [lot] = await tx<{ unheld: number; spendable: boolean }[]>`
+      SELECT l.remaining - l.held AS unheld, lot_spendable(l, ${req.at}) AS spendable
+      FROM lots l WHERE l.id = ${req.lotId} AND l.expired_at IS NULL AND NOT lot_expired(l, ${req.at}) FOR UPDATE`;
+    if (!prior) return 0;
+    const grants = invoiceGrants(invoice);
+    const { target, due } = clawbackDue({
+      credits: creditsGrantedSoFar(grants, await grantedLots(tx, req.workspaceId, grants.map((g) => g.key))),
+      refundedCents: Number(prior.refunded_cents), totalCents: Number(invoice.total_cents), recordedTarget: Number(prior.target),
+    });
+    if (due === 0) return 0;
+    await tx`UPDATE invoice_clawbacks SET target = ${target} WHERE invoice_id = ${invoice.id}`;
+    const take = Math.min(due, Math.max(lot?.unheld ?? 0, 0));
+    if (!lot || take === 0) return 0;
     const before = await availableAt(tx, req.workspaceId, req.at);
+    const after = lot.spendable ? before - take : before;
     await tx`UPDATE lots SET remaining = remaining - ${take} WHERE id = ${req.lotId}`;
-    await journal(tx, [{ workspaceId: req.workspaceId, kind: 'clawback', lotId: req.lotId, remainingDelta: -take, heldDelta: 0, amount: -take,
-      balanceAfter: before - take, at: req.at, key }]);
-    await noteLowBalance(tx, { workspaceId: req.workspaceId, ctx, before, after: before - take, key });
+    await journal(tx, [{ workspaceId: req.workspaceId, kind: 'clawback', lotId: req.lotId, remainingDelta: -take, heldDelta: 0,
+      amount: after - before, balanceAfter: after, at: req.at, key }]);
+    await noteLowBalance(tx, { workspaceId: req.workspaceId, ctx, before, after, key });
     return take;
   });
+}
+
+/** What the lots of these grants (by business key) were granted, for those granted so far. */
+async function grantedLots(tx: Tx, workspaceId: string, grantKeys: string[]): Promise<Map<string, { granted: number }>> {
+  if (grantKeys.length === 0) return new Map();
+  const rows = await tx<{ key: string; granted: number }[]>`
+    SELECT o.key, l.granted FROM ledger_operations o JOIN lots l ON l.id = (o.result->>'lotId')::bigint
+    WHERE o.key IN ${tx(grantKeys)} AND o.workspace_id = ${workspaceId} AND o.result ? 'lotId'`;
+  return new Map(rows.map((r) => [r.key, { granted: Number(r.granted) }]));
 }

@@ -7,8 +7,7 @@
  * - pack `P`: the lot keyed `${P.id}:pack` (billing/packs.ts deliverPack), its `pack_credits`.
  * - subscription `<cycle>:period:<p>:subscription`: the refresh lots of period p of that cycle,
  *   `<cycle>:refresh:<i>:grant` for i in [p·k, p·k + k) where k = refreshes per period (1 monthly, 12 yearly:
- *   a yearly invoice grants the 12 monthly refreshes of its year, as they come). N = k × the plan's monthly
- *   credits: a yearly invoice counts the whole year's credits, and only the lots granted so far can be touched.
+ *   a yearly invoice grants the 12 monthly refreshes of its year, as they come), each the plan's monthly credits.
  * - upgrade `<cycle>:change:<n>:upgrade:<plan>:<interval>:<at>`: its top-up lot `<cycle>:upgrade:<plan>:<at>`;
  *   N = what that lot was granted (prorated credits; none granted: 0). Later refreshes of a yearly period at the
  *   higher plan stay the period invoice's lots.
@@ -16,6 +15,9 @@
  *   cycle c+1 anchored at `at`; the invoice grants that cycle's first period: refresh 0 (the credit-aware lot,
  *   N counts what it was granted) and, onto yearly, refreshes 1..11 (the plan's monthly credits each).
  * - anything else (the first workflow type's keys, unknown shapes): no grants.
+ *
+ * N of the clawback counts the grants made so far (creditsGrantedSoFar): a yearly invoice's N grows by a month's
+ * credits with each refresh it grants, and each refresh granted after a refund takes its share then (clawbackDue).
  */
 import { refreshesPerPeriod } from '../calendar.js';
 import { findPlan, type Interval, PLANS } from '../catalog.js';
@@ -81,4 +83,28 @@ export function clawbackTarget(credits: number, refundedCents: number, totalCent
   const r = Math.min(refundedCents, totalCents);
   // Integer arithmetic: N × R fits easily in a double's exact range for any invoice here.
   return Math.floor((credits * r + totalCents - 1) / totalCents);
+}
+
+/**
+ * N of SPEC §10's clawback as it stands: the credits of the invoice's grants made so far (credits), each counted
+ * as the invoice names it (a refresh: the plan's monthly credits) or, when it does not (null), as its lot was
+ * granted. `granted`: the grants made so far, by business key, with what their lot was granted. A grant not made
+ * yet counts 0, so a yearly invoice refunded in part owes a refresh's share when that refresh is granted.
+ */
+export function creditsGrantedSoFar(grants: InvoiceGrant[], granted: ReadonlyMap<string, { granted: number }>): number {
+  return grants.reduce((sum, g) => {
+    const lot = granted.get(g.key);
+    return lot ? sum + (g.credits ?? Number(lot.granted)) : sum;
+  }, 0);
+}
+
+/**
+ * What an invoice's refunds owe now (SPEC §10), in credits: the target ceil(N × R / T) for N credits granted so
+ * far (creditsGrantedSoFar) and R of T cents refunded, never below the target already recorded, and what is due
+ * (its difference from that record, ≥ 0). A refund and each grant after it take what is due, so the credits
+ * clawed back in all (with the refunds' shortfall) follow ceil(N × R / T) as N and R grow.
+ */
+export function clawbackDue(input: { credits: number; refundedCents: number; totalCents: number; recordedTarget: number }): { target: number; due: number } {
+  const target = Math.max(input.recordedTarget, clawbackTarget(input.credits, input.refundedCents, input.totalCents));
+  return { target, due: target - input.recordedTarget };
 }

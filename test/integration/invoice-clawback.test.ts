@@ -86,7 +86,7 @@ describe('refund clawback and dispute freezes', () => {
     expect(await readRefundClawback(db.sql, 'part-1')).toEqual({ clawedBack: 30, pending: 0, shortfall: 20 });
   });
 
-  it('credits that expired unused are not shortfall; a yearly invoice counts 12 months and touches only lots granted so far', async () => {
+  it('credits that expired unused are not shortfall; a yearly invoice counts only the lots granted so far (each later refresh gives its share)', async () => {
     const { workspaceId, clockId } = await clockWorkspace(db.sql, t0);
     // Monthly Plus (150): 50 spent, the rest expires, then a full refund.
     const monthly = await paidPeriod(db.sql, workspaceId, { plan: 'plus', interval: 'month', anchor: t0, granted: 1 });
@@ -97,12 +97,13 @@ describe('refund clawback and dispute freezes', () => {
     expect(await clawBackForRefund(db.sql, { key: 'exp-1', invoiceId: monthly.invoice.id, refundedCentsTotal: monthly.invoice.total_cents, at: after }))
       .toEqual({ clawedBack: 0, pending: 0, shortfall: 50 });
 
-    // Yearly Plus: N = 12 × 150 = 1800; half refunded → 900, of which only the two lots granted (300) can be taken.
+    // Yearly Plus with two refreshes granted: N = 300; half refunded → 150, from the lot expiring latest (later
+    // refreshes give their share when granted: test/integration/yearly-partial-refund).
     const yearly = await paidPeriod(db.sql, workspaceId, { plan: 'plus', interval: 'year', anchor: after, granted: 2 });
     const half = Math.ceil(yearly.invoice.total_cents / 2);
     const result = await clawBackForRefund(db.sql, { key: 'year-1', invoiceId: yearly.invoice.id, refundedCentsTotal: half, at: after });
-    expect(result).toEqual({ clawedBack: 300, pending: 0, shortfall: 0 });
-    expect(await Promise.all(yearly.lotIds.map(async (id) => (await lotRow(db.sql, id)).remaining))).toEqual([0, 0]);
+    expect(result).toEqual({ clawedBack: 150, pending: 0, shortfall: 0 });
+    expect(await Promise.all(yearly.lotIds.map(async (id) => (await lotRow(db.sql, id)).remaining))).toEqual([150, 0]);
   });
 
   it('the same key twice applies once; two refunds of one invoice at once take ceil(N × R / T) in all', async () => {

@@ -45,7 +45,8 @@ export interface RefundRequest {
  * comes first, up to what the card paid less earlier card refunds, through the provider (no call when it is
  * 0); the rest returns to the customer balance; the invoice's lots lose ceil(N × R / T) credits in all.
  * Refusals: 404 invoice_not_found; 409 invoice_not_refundable (open, void, or total ≤ 0), invoice_disputed (a
- * dispute open or lost), refund_exceeds_paid (more than is left); provider_refund_failed when the provider
+ * dispute open or lost), refund_exceeds_paid (more than is left: the total less its credit notes and the unused
+ * time later upgrades or switches credited, one drafted or waiting for 3-D Secure included); provider_refund_failed when the provider
  * refuses the refund as sent (nothing changed). A refund does not change the subscription.
  */
 export async function refundInvoice(deps: RefundDeps, request: RefundRequest): Promise<CreditNoteRow> {
@@ -56,7 +57,11 @@ export async function refundInvoice(deps: RefundDeps, request: RefundRequest): P
   return completeCreditNote(deps, note);
 }
 
-/** The refund's intent: checked and written under the invoice's row lock (concurrent refunds wait here). */
+/**
+ * The refund's intent: checked and written under the invoice's row lock (concurrent refunds wait here, and so
+ * does the draft of a change crediting this invoice's time: ledger/invoices.ts draftInvoice; whichever commits
+ * second sees the other, so the unused time is paid back once, by the refund or by the change's credit).
+ */
 async function recordRefund(sql: Sql, request: RefundRequest): Promise<CreditNoteRow> {
   return sql.begin(async (tx) => {
     const invoice = await lockInvoice(tx, request.invoiceId);

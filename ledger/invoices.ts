@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { applyCustomerBalance } from '../domain/billing/customer-balance.js';
+import { repriceUnusedTime } from '../domain/billing/refund-aware-credit.js';
 import type { Sql } from './db.js';
 import { type Page, page } from './history.js';
+import { lockPeriodCredited, periodInForceOf } from './period-in-force.js';
 import type { InvoiceSeller } from './seller.js';
 
 export type InvoiceKind = 'subscription' | 'upgrade' | 'interval_switch' | 'pack';
@@ -72,18 +74,25 @@ export class AmountDueChanged extends Error {
 /**
  * Creates the invoice for a business operation, or returns the one an earlier attempt created: the
  * business key is unique, so a retried charge never makes a second invoice. In the same transaction the
- * customer balance pays what it can, and a negative total (credits above charges) adds to it. With
+ * customer balance pays what it can, and a negative total (credits above charges) adds to it. An upgrade's or
+ * interval switch's unused-time credit is re-checked against the refunds of the period in force as they stand
+ * now, under the locks refunds take (lowered, never raised: repriceUnusedTime, SPEC §4, §10). With
  * `expectedAmountDueCents`, a new draft whose amount due differs throws AmountDueChanged (rolled back).
  */
 export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRow> {
-  const subtotal = inv.lines.reduce((sum, line) => sum + line.amount_cents, 0);
-  const total = subtotal; // tax arrives with billing addresses
   return sql.begin(async (tx) => {
+    // A refund recorded after the workflow read the refunds (before this draft) is seen here, and one recorded after
+    // this commits sees this invoice's credit (billing/refunds.ts): both hold the credited invoice's row.
+    const creditsUnusedTime = (inv.kind === 'upgrade' || inv.kind === 'interval_switch') && inv.subscriptionId !== null;
+    if (creditsUnusedTime) await lockPeriodCredited(tx, inv.workspaceId, inv.subscriptionId!);
     // Lock first, then look: a concurrent attempt with the same key waits here and finds the first invoice.
     const [workspace] = await tx<{ customer_balance_cents: number }[]>`
       SELECT customer_balance_cents FROM workspaces WHERE id = ${inv.workspaceId} FOR UPDATE`;
     const [existing] = await tx<InvoiceRow[]>`SELECT * FROM invoices WHERE business_key = ${inv.businessKey}`;
     if (existing) return existing;
+    const lines = creditsUnusedTime ? repriceUnusedTime(inv.lines, await periodInForceOf(tx, inv.workspaceId, inv.subscriptionId!)) : inv.lines;
+    const subtotal = lines.reduce((sum, line) => sum + line.amount_cents, 0);
+    const total = subtotal; // tax arrives with billing addresses
     const { appliedCents: applied, amountDueCents: amountDue, balanceAfterCents: balanceAfter } = applyCustomerBalance(total, workspace!.customer_balance_cents);
     // Compared under the workspace lock the balance is applied under: no purchase can spend it in between.
     if (inv.expectedAmountDueCents !== undefined && amountDue !== inv.expectedAmountDueCents) {
@@ -94,7 +103,7 @@ export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRo
       INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines, subtotal_cents,
                             tax_cents, total_cents, amount_due_cents, balance_applied_cents, metadata, created_at)
       VALUES (${`in_${randomBytes(12).toString('hex')}`}, ${inv.businessKey}, ${inv.workspaceId}, ${inv.subscriptionId},
-              ${inv.kind}, 'draft', ${tx.json(inv.lines as never)}, ${subtotal}, 0, ${total}, ${amountDue},
+              ${inv.kind}, 'draft', ${tx.json(lines as never)}, ${subtotal}, 0, ${total}, ${amountDue},
               ${applied}, ${tx.json((inv.metadata ?? {}) as never)}, ${inv.createdAt})
       RETURNING *`;
     return row!;

@@ -10,7 +10,11 @@
  * less its credit notes. Total money returned for a period (refunds + unused-time credits) therefore never
  * exceeds what was paid for it. Refunds of earlier invoices do not lower it: what is left to refund on them
  * excludes the time a change already credited (proration-credits.ts), so they only ever give back used time.
+ * A refund made while a change is in flight: the change's draft re-prices its credit for the refunds as they stand
+ * then (repriceUnusedTime), and a refund after the draft counts the drafted or open change's credit, so either way
+ * the time is paid back once.
  */
+import type { InvoiceLine } from '../proration.js';
 import { type PaidSubscriptionInvoice, unusedTimeCreditCents } from './proration-credits.js';
 
 /** What was paid and refunded for the period in force, in cents. */
@@ -54,4 +58,46 @@ export function deductibleCredits(deductible: number, creditCents: number, unuse
   if (creditCents >= unusedCents) return deductible;
   if (creditCents <= 0 || deductible <= 0) return 0;
   return Number((BigInt(deductible) * BigInt(creditCents)) / BigInt(unusedCents));
+}
+
+/**
+ * planChange's unused-time line (domain/lifecycle/changes.ts): "Unused time on OLD" crediting the full unused
+ * time, or "Unused time on OLD, less N refunded" crediting N cents less (N: what the refunds took off the credit).
+ */
+const UNUSED_TIME_LINE = /^Unused time on (.+?)(?:, less (\d+) refunded)?$/;
+
+/** An unused-time line read back: the old plan's label, the full unused time and the credit given (cents, ≥ 0). */
+export interface UnusedTimeLine {
+  label: string;
+  unusedCents: number;
+  creditCents: number;
+}
+
+/** Reads an "Unused time on …" line (credit = −amount, full unused time = credit + N); undefined for any other line. */
+export function readUnusedTimeLine(line: InvoiceLine): UnusedTimeLine | undefined {
+  const match = UNUSED_TIME_LINE.exec(line.description);
+  if (!match || line.amount_cents > 0) return undefined;
+  const creditCents = Math.abs(line.amount_cents);
+  return { label: match[1]!, unusedCents: creditCents + Number(match[2] ?? 0), creditCents };
+}
+
+/** The line of a credit of `creditCents` for `unusedCents` of unused time on `label`, worded as planChange words it. */
+export function unusedTimeLine(label: string, unusedCents: number, creditCents: number): InvoiceLine {
+  const description = creditCents === unusedCents ? `Unused time on ${label}` : `Unused time on ${label}, less ${unusedCents - creditCents} refunded`;
+  return { description, amount_cents: creditCents === 0 ? 0 : -creditCents };
+}
+
+/**
+ * An upgrade's or interval switch's lines as its invoice is drafted (SPEC §4, §10): each unused-time credit
+ * lowered to what unusedTimeCredit allows for `money`, the period in force as it stands now, so a refund recorded
+ * after the workflow read the refunds (and before this draft) is not paid back a second time by the credit.
+ * Never raised: the change was priced, and a switch's credits deducted, at the credit it read. Other lines as they are.
+ */
+export function repriceUnusedTime(lines: readonly InvoiceLine[], money: PeriodInForceMoney | null): InvoiceLine[] {
+  return lines.map((line) => {
+    const read = readUnusedTimeLine(line);
+    if (!read) return line;
+    const creditCents = Math.min(read.creditCents, unusedTimeCredit(read.unusedCents, money));
+    return creditCents === read.creditCents ? line : unusedTimeLine(read.label, read.unusedCents, creditCents);
+  });
 }

@@ -14,7 +14,7 @@ import type { Sql } from '../ledger/db.js';
 import { type DisputeRow, lockDispute, recordDisputeEvent } from '../ledger/disputes.js';
 import { freezeForDispute, thawForDispute } from '../ledger/invoice-clawback.js';
 import { getInvoice } from '../ledger/invoices.js';
-import { takeBackLostDisputeCredit } from '../ledger/lost-dispute-takeback.js';
+import { takeBackChangeCredit } from '../ledger/lost-dispute-takeback.js';
 import { recordNotification } from '../ledger/notifications.js';
 import { workspaceNow } from '../ledger/workspaces.js';
 import { completeCreditNote } from './refunds.js';
@@ -71,8 +71,9 @@ export async function applyDisputeEvent(deps: { sql: Sql }, event: DisputeEvent)
 
 /**
  * A lost dispute's credit note (source dispute_lost, card part, no provider refund), then the take-back from
- * the customer balance of what later changes credited for the invoice's time (the bank returned it as well),
- * then its clawback. Each step is keyed by the dispute's note, so a retry completes what a crash left.
+ * the customer balance of what later changes credited for the invoice's time (the bank returned it as well;
+ * what the balance lacks stays owed), then its clawback. Each step is keyed by the dispute's note, so a retry
+ * completes what a crash left.
  */
 async function creditLostDispute(sql: Sql, dispute: DisputeRow, at: Date): Promise<void> {
   const note = await sql.begin(async (tx) => {
@@ -89,7 +90,7 @@ async function creditLostDispute(sql: Sql, dispute: DisputeRow, at: Date): Promi
     });
   });
   if (!note) return;
-  await takeBackLostDisputeCredit(sql, note);
+  await takeBackChangeCredit(sql, note);
   await completeCreditNote({ sql }, note);
 }
 

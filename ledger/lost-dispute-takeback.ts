@@ -1,7 +1,9 @@
 /**
- * The ledger write of a lost dispute's take-back (SPEC §4, §10; domain/billing/lost-dispute-takeback.ts): the
- * unused-time credit later changes gave for the disputed invoice's time, which the bank's reversal now returns
- * a second time, leaves the customer balance (as far as it goes); the figures are recorded on the dispute's note.
+ * The ledger writes of the take-back after a bank-side return (SPEC §4, §10; domain/billing/lost-dispute-takeback.ts):
+ * the unused-time credit later changes gave for the time of an invoice whose card payment a lost dispute or a
+ * refund made at the provider returns, leaves the customer balance as far as it goes; what the balance lacked
+ * is still owed, settled first by the next credits to the balance (ledger/owed-takebacks.ts). The figures are
+ * recorded on the note.
  */
 import { creditedBeforeLostDispute, type LostDisputeTakeback, lostDisputeTakeback } from '../domain/billing/lost-dispute-takeback.js';
 import { type CreditNoteRow, refundedSoFar } from './credit-notes.js';
@@ -14,12 +16,16 @@ const NONE: LostDisputeTakeback = { owedCents: 0, takenCents: 0, shortfallCents:
 
 /**
  * Takes back from the customer balance what later upgrades or interval switches credited for the time of the
- * lost dispute's invoice, beyond what it was paid once its notes (`note`, the dispute's, included) are counted:
- * one operation keyed by the note (a duplicate or reordered event, or the retry after a crash, changes nothing
- * twice), under the workspace lock that every customer-balance write of the ledger takes. The note records
- * `balance_taken_back_cents` and `balance_shortfall_cents` (what the balance lacked). Returns the figures, cents.
+ * note's invoice, beyond what it was paid once its notes (`note` included) are counted: for a lost dispute's
+ * note (source dispute_lost) and a refund made at the provider (source provider); an operator's refund never
+ * owes one (its cap already excludes the credited time). One operation keyed by the note (a duplicate or
+ * reordered event, or the retry after a crash, changes nothing twice), under the workspace lock that every
+ * customer-balance write takes. The note records `balance_taken_back_cents` and, as
+ * `balance_shortfall_cents`, what the balance lacked: still owed, settled by ledger/owed-takebacks.ts settleOwedTakebackFirst. Returns
+ * the figures, cents.
  */
-export async function takeBackLostDisputeCredit(sql: Sql, note: CreditNoteRow): Promise<LostDisputeTakeback> {
+export async function takeBackChangeCredit(sql: Sql, note: CreditNoteRow): Promise<LostDisputeTakeback> {
+  if (note.source === 'operator') return NONE;
   const invoice = await getInvoice(sql, note.invoice_id);
   if (!invoice?.subscription_id) return NONE; // a pack: no change ever credits its time
   const subscriptionId = invoice.subscription_id;

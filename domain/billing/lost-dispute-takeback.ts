@@ -1,31 +1,33 @@
 /**
- * A dispute lost after an upgrade or interval switch (SPEC §4, §10; README "Billing rules"), pure and in integer
- * cents. The change credited the unused rest of the disputed invoice's period (on a switch, usually as customer
- * balance); then the bank returned what the card paid for the whole period. The bank's reversal cannot be
- * lowered (the money is gone), so what the change credited for that time, as far as the reversal and earlier
- * credit notes now return it a second time, is taken back from the customer balance, as far as the balance
- * goes; the rest is a shortfall, recorded on the dispute's credit note and never collected otherwise (like a
- * clawback's shortfall of credits already spent).
+ * A bank-side return after an upgrade or interval switch (SPEC §4, §10; README "Billing rules"), pure and in
+ * integer cents: a dispute lost, or a refund made at the provider (Stripe's dashboard, `charge.refunded`). The
+ * change credited the unused rest of the invoice's period (on a switch, usually as customer balance); then the
+ * card got back what it paid for the whole period. That return cannot be lowered (the money is gone), so what
+ * the change credited for that time, as far as the notes now return it a second time, is taken back from the
+ * customer balance, as far as the balance goes; the rest is still owed (`balance_shortfall_cents` on the note):
+ * the next credits to the customer balance (an open invoice's void giving back the balance it held, a change's
+ * negative total, a refund's balance part) settle it first (settleOwedTakebacks). It is never charged to a card.
  *
  * The other orders are guarded elsewhere: a refund or lost dispute before a change lowers the change's credit
  * (refund-aware-credit.ts), and an operator's refund after a change is capped by what changes credited
- * (refunds.ts refundableCents with proration-credits.ts).
+ * (refunds.ts refundableCents with proration-credits.ts), so notes + credits never exceed the total after
+ * one and its take-back is always 0: only provider and lost-dispute notes run it.
  */
 import { type PaidSubscriptionInvoice, prorationCredits } from './proration-credits.js';
 
-/** What a lost dispute takes back from the customer balance, in cents. */
+/** What a lost dispute or a provider refund takes back from the customer balance, in cents. */
 export interface LostDisputeTakeback {
   /** Unused-time credits of later changes that the notes now return a second time (≥ 0). */
   owedCents: number;
   /** Taken from the customer balance now: min(owed, balance). */
   takenCents: number;
-  /** owed − taken: recorded, not collected (the balance held less). */
+  /** owed − taken: what the balance lacked, still owed (later credits to the balance settle it first). */
   shortfallCents: number;
 }
 
 /**
  * Cents later changes' unused-time credits gave for invoice `invoiceId`'s time, as it stood before its lost
- * dispute's note of `lostCents` (prorationCredits never gives a credit what was refunded, so counting the note
+ * dispute's or provider refund's note of `lostCents` (prorationCredits never gives a credit what was refunded, so counting the note
  * that comes after the change would hide the credit it duplicates). `invoices`: the subscription's paid
  * invoices in creation order, `refundedCents` including that note (it is recorded first, so a retry computes
  * the same figure).
@@ -36,9 +38,9 @@ export function creditedBeforeLostDispute(invoices: readonly PaidSubscriptionInv
 }
 
 /**
- * The take-back of a lost dispute on an invoice paid `totalCents` (card + customer balance): `returnedCents` is
- * every credit note of the invoice including the lost dispute's (card refunds, balance refunds, bank
- * reversals), `creditedCents` what later changes credited for its time (creditedBeforeLostDispute),
+ * The take-back of a lost dispute or provider refund on an invoice paid `totalCents` (card + customer
+ * balance): `returnedCents` is every credit note of the invoice including that one (card refunds, balance
+ * refunds, dashboard refunds, bank reversals), `creditedCents` what later changes credited for its time (creditedBeforeLostDispute),
  * `balanceCents` the customer balance now. Owed: what notes + credits return beyond what was paid, at most
  * the credits (notes alone never exceed the total). So afterwards notes + credits not taken back − shortfall ≤
  * total.
@@ -48,4 +50,27 @@ export function lostDisputeTakeback(input: { totalCents: number; returnedCents: 
   const owedCents = Math.max(0, Math.min(credited, input.returnedCents + credited - Math.max(0, input.totalCents)));
   const takenCents = Math.min(owedCents, Math.max(0, input.balanceCents));
   return { owedCents, takenCents, shortfallCents: owedCents - takenCents };
+}
+
+/** A note's take-back still owed (its `balance_shortfall_cents`), cents > 0. */
+export interface OwedTakeback {
+  noteId: string;
+  cents: number;
+}
+
+/**
+ * A credit of `creditCents` to the customer balance while take-backs are still owed (`owed`, oldest note
+ * first): it settles them first, oldest first. Returns what each note is settled (cents > 0, moved from its
+ * shortfall to its taken back) and `toBalanceCents`, what is left for the balance. So the balance stays 0 while
+ * anything is owed, and the order of holds, voids and take-backs never lets the customer keep what was owed.
+ */
+export function settleOwedTakebacks(creditCents: number, owed: readonly OwedTakeback[]): { settled: OwedTakeback[]; toBalanceCents: number } {
+  let left = Math.max(0, creditCents);
+  const settled: OwedTakeback[] = [];
+  for (const o of owed) {
+    const cents = Math.min(left, Math.max(0, o.cents));
+    if (cents > 0) settled.push({ noteId: o.noteId, cents });
+    left -= cents;
+  }
+  return { settled, toBalanceCents: left };
 }

@@ -18,7 +18,9 @@ import type { Sql } from '../ledger/db.js';
 import { blockingDispute } from '../ledger/disputes.js';
 import { clawBackForRefund } from '../ledger/invoice-clawback.js';
 import { getInvoice } from '../ledger/invoices.js';
+import { takeBackChangeCredit } from '../ledger/lost-dispute-takeback.js';
 import { onceInLedger, type Tx } from '../ledger/operations.js';
+import { settleOwedTakebackFirst } from '../ledger/owed-takebacks.js';
 import { creditedByProration } from '../ledger/proration-credits.js';
 import { workspaceNow } from '../ledger/workspaces.js';
 import { isProviderInvalidRequest } from '../payments/provider-errors.js';
@@ -146,10 +148,13 @@ export async function completeCreditNote(deps: { sql: Sql; payments?: PaymentPro
       throw new Refusal('provider_refund_failed', `the payment provider refused the refund: ${(error as Error).message}`);
     }
   }
+  // A dashboard refund is recorded in full, so it, like a lost dispute, takes back a change's credit for the same time.
+  if (note.source === 'provider') await takeBackChangeCredit(sql, note);
   const balance = Number(note.credited_to_balance_cents);
   if (balance > 0) {
     await onceInLedger(sql, { key: `${note.business_key}:customer-balance`, workspaceId: note.workspace_id }, async (tx) => {
-      await tx`UPDATE workspaces SET customer_balance_cents = customer_balance_cents + ${balance} WHERE id = ${note.workspace_id}`;
+      const owed = await settleOwedTakebackFirst(tx, note.workspace_id, balance);
+      await tx`UPDATE workspaces SET customer_balance_cents = customer_balance_cents + ${balance - owed} WHERE id = ${note.workspace_id}`;
       return balance;
     });
   }

@@ -3,6 +3,7 @@ import { applyCustomerBalance } from '../domain/billing/customer-balance.js';
 import { repriceUnusedTime } from '../domain/billing/refund-aware-credit.js';
 import type { Sql } from './db.js';
 import { type Page, page } from './history.js';
+import { settleOwedTakebackFirst } from './owed-takebacks.js';
 import { lockPeriodCredited, periodInForceOf } from './period-in-force.js';
 import type { InvoiceSeller } from './seller.js';
 
@@ -98,7 +99,8 @@ export async function draftInvoice(sql: Sql, inv: NewInvoice): Promise<InvoiceRo
     if (inv.expectedAmountDueCents !== undefined && amountDue !== inv.expectedAmountDueCents) {
       throw new AmountDueChanged(amountDue, inv.expectedAmountDueCents);
     }
-    await tx`UPDATE workspaces SET customer_balance_cents = ${balanceAfter} WHERE id = ${inv.workspaceId}`;
+    const owed = await settleOwedTakebackFirst(tx, inv.workspaceId, balanceAfter - workspace!.customer_balance_cents);
+    await tx`UPDATE workspaces SET customer_balance_cents = ${balanceAfter - owed} WHERE id = ${inv.workspaceId}`;
     const [row] = await tx<InvoiceRow[]>`
       INSERT INTO invoices (id, business_key, workspace_id, subscription_id, kind, status, lines, subtotal_cents,
                             tax_cents, total_cents, amount_due_cents, balance_applied_cents, metadata, created_at)
@@ -147,14 +149,15 @@ export async function markInvoice(
   return row!;
 }
 
-/** Voids an unpaid invoice and gives back the customer balance it had used. Idempotent. */
+/** Voids an unpaid invoice and gives back the customer balance it had used (take-backs still owed first). Idempotent. */
 export async function voidInvoice(sql: Sql, id: string): Promise<void> {
   await sql.begin(async (tx) => {
     const [voided] = await tx<{ workspace_id: string; balance_applied_cents: number }[]>`
       UPDATE invoices SET status = 'void' WHERE id = ${id} AND status IN ('draft', 'open')
       RETURNING workspace_id, balance_applied_cents`;
     if (voided && voided.balance_applied_cents > 0) {
-      await tx`UPDATE workspaces SET customer_balance_cents = customer_balance_cents + ${voided.balance_applied_cents}
+      const owed = await settleOwedTakebackFirst(tx, voided.workspace_id, voided.balance_applied_cents);
+      await tx`UPDATE workspaces SET customer_balance_cents = customer_balance_cents + ${voided.balance_applied_cents - owed}
                WHERE id = ${voided.workspace_id}`;
     }
   });

@@ -3,11 +3,14 @@
  * §10; README "Billing rules"), pure and in integer cents. Without it, refunding the period in force and then
  * changing pays its unused time back twice: by the card (or balance) refund and by the change's credit.
  *
- * Rule: a refund gives back the end of the period first (what a customer is refunded mid-period is the time
- * still ahead). So a later change credits the unused time less the refunds of the invoice in force, never
- * below 0, and never more than what the period in force was paid and not refunded: the invoice in force's
- * total, plus (for an upgrade or switch invoice) the unused-time credit that moved earlier money onto it,
- * less its credit notes. Total money returned for a period (refunds + unused-time credits) therefore never
+ * Rule: a partial refund is a discount on the whole period in force — its clawback takes the same share,
+ * ceil(N × R / T), of every lot the invoice grants, a yearly invoice's later refreshes included — so a later
+ * change credits the unused time at the share of the price kept, unused × (paid − refunded) ÷ paid, never more
+ * than what the period in force was paid and not refunded: the invoice in force's total, plus (for an upgrade or
+ * switch invoice) the unused-time credit that moved earlier money onto it, less its credit notes. (Until
+ * 2026-11-30 a refund gave back the end of the period first — unused − refunded — which charged full price for
+ * the months before a switch while their refreshes had lost their share; views recorded in workflow histories
+ * before then keep that rule on replay: `refundShare`.) Total money returned for a period (refunds + unused-time credits) therefore never
  * exceeds what was paid for it. Refunds of earlier invoices do not lower it: what is left to refund on them
  * excludes the time a change already credited (proration-credits.ts), so they only ever give back used time.
  * A refund made while a change is in flight: the change's draft re-prices its credit for the refunds as they stand
@@ -23,6 +26,14 @@ export interface PeriodInForceMoney {
   refundedCents: number;
   /** What the period in force was paid and not refunded (≥ 0). */
   unreturnedCents: number;
+  /**
+   * How a refund lowers a later change's credit. 'proportional' (every view read since 2026-11-30): a partial
+   * refund is a discount on the whole period, as its clawback takes ceil(N × R / T) of every lot the invoice
+   * grants (a yearly invoice's later refreshes too), so the unused time is credited at the share of the price
+   * kept. Absent ('end first'): the refund gave back the end of the period; only views recorded in workflow
+   * histories before then lack it, and they replay as they were priced.
+   */
+  refundShare?: 'proportional';
 }
 
 /**
@@ -35,17 +46,25 @@ export function periodInForceMoney(invoices: readonly PaidSubscriptionInvoice[])
   if (!inForce) return null;
   const refundedCents = inForce.refundedCents ?? 0;
   const movedIn = inForce.kind === 'subscription' ? 0 : unusedTimeCreditCents(inForce.lines);
-  return { refundedCents, unreturnedCents: Math.max(0, inForce.totalCents + movedIn - refundedCents) };
+  return { refundedCents, unreturnedCents: Math.max(0, inForce.totalCents + movedIn - refundedCents), refundShare: 'proportional' };
 }
 
 /**
- * The unused-time credit (cents, ≥ 0) a change gives when the full-price unused time is `unusedCents`:
- * lowered by the refunds of the invoice in force, never below 0, at most what the period's invoices still
- * hold. Without `money` (no paid period known, the validators) it is `unusedCents`.
+ * The unused-time credit (cents, ≥ 0) a change gives when the full-price unused time is `unusedCents`, at most
+ * what the period's invoices still hold (`unreturnedCents`). Proportional (`refundShare`): the unused time at
+ * the share of the period's price not refunded, unused × unreturned ÷ (unreturned + refunded), half-up to the
+ * cent — Max monthly 2900 with 1000 refunded credits 1933 of unused time as 1266. End first (views recorded
+ * before the rule): the unused time less the refunds, never below 0 (933). Without `money` (no paid period
+ * known, the validators) it is `unusedCents`.
  */
 export function unusedTimeCredit(unusedCents: number, money: PeriodInForceMoney | null | undefined): number {
   if (!money) return unusedCents;
-  return Math.max(0, Math.min(unusedCents - money.refundedCents, money.unreturnedCents));
+  if (money.refundShare !== 'proportional') return Math.max(0, Math.min(unusedCents - money.refundedCents, money.unreturnedCents));
+  const paid = money.unreturnedCents + money.refundedCents;
+  if (money.refundedCents === 0 || paid <= 0) return Math.max(0, Math.min(unusedCents, money.unreturnedCents));
+  // Half-up in integers: floor((2 × unused × unreturned + paid) ÷ (2 × paid)).
+  const share = Number((2n * BigInt(unusedCents) * BigInt(money.unreturnedCents) + BigInt(paid)) / (2n * BigInt(paid)));
+  return Math.max(0, Math.min(share, money.unreturnedCents));
 }
 
 /**

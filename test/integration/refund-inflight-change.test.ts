@@ -94,22 +94,23 @@ describe('a refund while an upgrade or interval switch is in flight', () => {
   }
   const credit = (invoice: InvoiceRow) => Math.max(0, -invoice.lines[0]!.amount_cents);
 
-  it('Plus → Max on 01-11, 500 refunded after the read: the draft credits 800 − 500 = 300, 1633 due; 400 left to refund', async () => {
+  it('Plus → Max on 01-11, 500 refunded after the read: the draft credits 800 × 700 ÷ 1200 = 467, 1466 due; 233 left to refund', async () => {
     const s = await subscribed('plus', 'month');
     const charge = await readAndPrice(s, { plan: 'max' });
     expect(charge.lines).toEqual([{ description: 'Unused time on Plus (monthly)', amount_cents: -800 }, { description: 'Remaining time on Max (monthly)', amount_cents: 1933 }]);
     expect(await tryRefund(s.first.id, 500)).toEqual({ refunded: 500 });
     const upgrade = await draft(s, charge);
     expect(upgrade).toMatchObject({
-      kind: 'upgrade', status: 'draft', subtotal_cents: 1633, total_cents: 1633, amount_due_cents: 1633,
-      lines: [{ description: 'Unused time on Plus (monthly), less 500 refunded', amount_cents: -300 }, { description: 'Remaining time on Max (monthly)', amount_cents: 1933 }],
+      kind: 'upgrade', status: 'draft', subtotal_cents: 1466, total_cents: 1466, amount_due_cents: 1466,
+      lines: [{ description: 'Unused time on Plus (monthly), less 333 refunded', amount_cents: -467 }, { description: 'Remaining time on Max (monthly)', amount_cents: 1933 }],
     });
     await markInvoice(db.sql, upgrade.id, { status: 'paid', paidAt: new Date(s.at) });
-    // Refund + credit = 800, the unused time, once; the 10 used days (400) are all that is left to refund.
-    expect(await tryRefund(s.first.id, 401)).toMatchObject({ code: 'refund_exceeds_paid', refundable: 400 });
-    expect(await tryRefund(s.first.id)).toEqual({ refunded: 400 });
-    expect(await returned(s.first.id)).toEqual({ notes: 900, card: 900 });
-    expect(900 + credit(upgrade)).toBe(1200);
+    // The refund is a discount on the month (700 of 1200 kept): the unused time is credited at that share, once;
+    // the 10 used days at the same share (400 × 700 ÷ 1200 = 233) are all that is left to refund.
+    expect(await tryRefund(s.first.id, 234)).toMatchObject({ code: 'refund_exceeds_paid', refundable: 233 });
+    expect(await tryRefund(s.first.id)).toEqual({ refunded: 233 });
+    expect(await returned(s.first.id)).toEqual({ notes: 733, card: 733 });
+    expect(733 + credit(upgrade)).toBe(1200);
     // A retry of the charge activity finds the same draft (by its key): nothing re-priced twice.
     expect((await draft(s, charge)).id).toBe(upgrade.id);
   });
@@ -122,7 +123,7 @@ describe('a refund while an upgrade or interval switch is in flight', () => {
     expect(upgrade).toMatchObject({ total_cents: 1933, lines: [{ description: 'Unused time on Plus (monthly), less 800 refunded', amount_cents: 0 }, { amount_cents: 1933 }] });
   });
 
-  it('a confirmed change (1133 previewed) after a 500 refund: preview_outdated at 1633, nothing drafted', async () => {
+  it('a confirmed change (1133 previewed) after a 500 refund: preview_outdated at 1466, nothing drafted', async () => {
     const s = await subscribed('plus', 'month');
     const charge = await readAndPrice(s, { plan: 'max' });
     expect(await tryRefund(s.first.id, 500)).toEqual({ refunded: 500 });
@@ -133,31 +134,33 @@ describe('a refund while an upgrade or interval switch is in flight', () => {
       subscriptionId: s.subscriptionId, workspaceId: s.workspaceId, businessKey: charge.businessKey, kind: 'upgrade', lines: charge.lines, at: s.at, expectedAmountDueCents: 1133,
     }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ApplicationFailure);
-    expect(refused).toMatchObject({ type: 'preview_outdated', nonRetryable: true, details: [{ amount_due_cents: 1633, expected_amount_due_cents: 1133 }] });
+    expect(refused).toMatchObject({ type: 'preview_outdated', nonRetryable: true, details: [{ amount_due_cents: 1466, expected_amount_due_cents: 1133 }] });
     expect(await db.sql`SELECT id FROM invoices WHERE business_key = ${charge.businessKey}`).toHaveLength(0);
   });
 
-  it('Max monthly → yearly on 01-11, 1000 refunded after the read: −933 + 20880 (not −1933)', async () => {
+  it('Max monthly → yearly on 01-11, 1000 refunded after the read: −1266 + 20880 (not −1933)', async () => {
     const s = await subscribed('max', 'month');
     const charge = await readAndPrice(s, { interval: 'year' });
     expect(charge.lines.map((l) => l.amount_cents)).toEqual([-1933, 20880]);
     expect(await tryRefund(s.first.id, 1000)).toEqual({ refunded: 1000 });
     const switched = await draft(s, charge);
     expect(switched).toMatchObject({
-      kind: 'interval_switch', total_cents: 19947, amount_due_cents: 19947,
-      lines: [{ description: 'Unused time on Max (monthly), less 1000 refunded', amount_cents: -933 }, { description: 'Max (yearly)', amount_cents: 20880 }],
+      kind: 'interval_switch', total_cents: 19614, amount_due_cents: 19614,
+      lines: [{ description: 'Unused time on Max (monthly), less 667 refunded', amount_cents: -1266 }, { description: 'Max (yearly)', amount_cents: 20880 }],
     });
   });
 
-  it('Max yearly → monthly on 07-02, 15000 refunded after the read: no credit, so no customer balance from it', async () => {
+  it('Max yearly → monthly on 07-02, 15000 refunded after the read: the credit at 5880 ÷ 20880 (2948) pays July, 48 left for the balance', async () => {
     const s = await subscribed('max', 'year', Date.UTC(2026, 6, 2));
     const charge = await readAndPrice(s, { interval: 'month' });
     expect(charge.lines.map((l) => l.amount_cents)).toEqual([-10469, 2900]);
     expect(await tryRefund(s.first.id, 15000)).toEqual({ refunded: 15000 });
     const switched = await draft(s, charge);
-    expect(switched).toMatchObject({ total_cents: 2900, amount_due_cents: 2900, lines: [{ description: 'Unused time on Max (yearly), less 10469 refunded', amount_cents: 0 }, { amount_cents: 2900 }] });
+    expect(switched).toMatchObject({ total_cents: -48, amount_due_cents: 0, lines: [{ description: 'Unused time on Max (yearly), less 7521 refunded', amount_cents: -2948 }, { amount_cents: 2900 }] });
+    expect(15000 + 2948).toBeLessThanOrEqual(20880);
     const [ws] = await db.sql<{ cents: number }[]>`SELECT customer_balance_cents AS cents FROM workspaces WHERE id = ${s.workspaceId}`;
-    expect(ws!.cents).toBe(0);
+    // The draft's negative total (what the credit leaves after July) goes to the customer balance, as any change's does.
+    expect(ws!.cents).toBe(48);
   });
 
   it('a refund while the change waits for 3-D Secure (open) counts its credit: 400 left; voided, the 800 come back', async () => {
@@ -181,8 +184,8 @@ describe('a refund while an upgrade or interval switch is in flight', () => {
       const charge = await readAndPrice(s, { plan: 'max' });
       const [outcome, upgrade] = await Promise.all([tryRefund(s.first.id, 1000), draft(s, charge)]);
       const refunded = 'refunded' in outcome ? outcome.refunded : 0;
-      // Refund first: accepted, credit 0 (800 − 1000). Draft first: credit 800, the refund refused (400 left).
-      expect([refunded, credit(upgrade)]).toEqual(refunded > 0 ? [1000, 0] : [0, 800]);
+      // Refund first: accepted, credit 800 × 200 ÷ 1200 = 133. Draft first: credit 800, the refund refused (400 left).
+      expect([refunded, credit(upgrade)]).toEqual(refunded > 0 ? [1000, 133] : [0, 800]);
       if (refunded === 0) expect(outcome).toMatchObject({ code: 'refund_exceeds_paid', refundable: 400 });
       expect(refunded + credit(upgrade)).toBeLessThanOrEqual(1200);
     }
@@ -223,7 +226,7 @@ describe('a refund while an upgrade or interval switch is in flight', () => {
         // Refunded before the draft: always made, and the draft credits what it left of the unused time.
         // After the draft (open or paid): only what the credit left; after a void: anything paid.
         const expected = step <= 1
-          ? { refunded: amount, credit: Math.max(0, unused - amount) }
+          ? { refunded: amount, credit: Math.min(paid - amount, Math.floor((2 * unused * (paid - amount) + paid) / (2 * paid))) }
           : { refunded: step === 3 && !pays ? amount : amount <= left ? amount : 0, credit: unused };
         expect({ refunded, credit: credit(invoice) }, `${STEPS[step]}, ${amount} of ${paid}, unused ${unused}`).toEqual(expected);
         if (refunded === 0) expect(outcome).toMatchObject({ code: 'refund_exceeds_paid', refundable: left });

@@ -31,8 +31,8 @@ const linesOf = (state: LifecycleState, request: { plan?: string; interval?: Int
  * SPEC §4/§10, README "Billing rules": a refund recorded after the workflow read the refunds of the period in
  * force and before the change's invoice is drafted. The draft re-prices the "Unused time on …" line for the
  * refunds as they stand then (repriceUnusedTime, called by ledger/invoices.ts draftInvoice under the credited
- * invoice's row lock): the line reads back to its full unused time, is lowered by what the pure rule allows
- * now, never raised. INFLIGHT_REFUND_SEED replays the property: whatever the plan, interval, instant and the
+ * invoice's row lock): the line reads back to its full unused time, is lowered to what the pure rule allows
+ * now (the unused time at the share of the price the refunds left), never raised. INFLIGHT_REFUND_SEED replays the property: whatever the plan, interval, instant and the
  * refunds before and after the read, the draft's line equals the line priced with both refunds known.
  */
 describe('the unused-time line read back and re-priced at the draft (table)', () => {
@@ -43,7 +43,7 @@ describe('the unused-time line read back and re-priced at the draft (table)', ()
     expect(readUnusedTimeLine(linesOf(plus, { plan: 'max' }, jan11, { periodInForce: money(plus, 0) })[0]!))
       .toEqual({ label: 'Plus (monthly)', unusedCents: 800, creditCents: 800 });
     expect(readUnusedTimeLine(linesOf(plus, { plan: 'max' }, jan11, { periodInForce: money(plus, 500) })[0]!))
-      .toEqual({ label: 'Plus (monthly)', unusedCents: 800, creditCents: 300 });
+      .toEqual({ label: 'Plus (monthly)', unusedCents: 800, creditCents: 467 });
     expect(readUnusedTimeLine(linesOf(plus, { plan: 'max' }, jan11, { periodInForce: money(plus, 1200) })[0]!))
       .toEqual({ label: 'Plus (monthly)', unusedCents: 800, creditCents: 0 });
     expect(readUnusedTimeLine({ description: 'Remaining time on Max (monthly)', amount_cents: 1933 })).toBeUndefined();
@@ -52,10 +52,10 @@ describe('the unused-time line read back and re-priced at the draft (table)', ()
 
   it.each<[string, number, number, [string, number]]>([
     ['nothing refunded since the read: unchanged', 0, 0, ['Unused time on Plus (monthly)', -800]],
-    ['500 refunded after the read: 800 − 500', 0, 500, ['Unused time on Plus (monthly), less 500 refunded', -300]],
+    ['500 refunded after the read: 800 × 700 ÷ 1200, half-up', 0, 500, ['Unused time on Plus (monthly), less 333 refunded', -467]],
     ['refunded in full after the read: 0, never negative', 0, 1200, ['Unused time on Plus (monthly), less 800 refunded', 0]],
-    ['300 before the read, 200 after: 800 − 500', 300, 500, ['Unused time on Plus (monthly), less 500 refunded', -300]],
-    ['a refund gone since the read (a dropped pending note): never raised', 500, 0, ['Unused time on Plus (monthly), less 500 refunded', -300]],
+    ['300 before the read, 200 after: as 500 known at the read', 300, 500, ['Unused time on Plus (monthly), less 333 refunded', -467]],
+    ['a refund gone since the read (a dropped pending note): never raised', 500, 0, ['Unused time on Plus (monthly), less 333 refunded', -467]],
   ])('Plus → Max on 01-11, %s', (_name, refundedAtRead, refundedAtDraft, [description, amount]) => {
     const plus = active('plus', 'month');
     const read = linesOf(plus, { plan: 'max' }, jan11, { periodInForce: money(plus, refundedAtRead) });
@@ -66,7 +66,7 @@ describe('the unused-time line read back and re-priced at the draft (table)', ()
     const max = active('max', 'month');
     const read = linesOf(max, { interval: 'year' }, jan11, { availablePlanCredits: 400, periodInForce: money(max, 0) });
     expect(repriceUnusedTime(read, money(max, 1000))).toEqual([
-      { description: 'Unused time on Max (monthly), less 1000 refunded', amount_cents: -933 }, { description: 'Max (yearly)', amount_cents: 20880 },
+      { description: 'Unused time on Max (monthly), less 667 refunded', amount_cents: -1266 }, { description: 'Max (yearly)', amount_cents: 20880 },
     ]);
     expect(repriceUnusedTime(read, null)).toEqual(read);
   });
@@ -106,7 +106,8 @@ describe('property: a refund between the read and the draft is counted once', ()
         const credit = 0 - drafted[0]!.amount_cents;
         const unused = prorateCents(paid, remainingFraction(period.start, period.end, at));
         expect(atDraft + credit).toBeLessThanOrEqual(paid);
-        expect(credit).toBe(Math.max(0, unused - atDraft));
+        // A partial refund is a discount on the whole period: the unused time at the share of the price kept, half-up.
+        expect(credit).toBe(Math.min(paid - atDraft, Math.floor((2 * unused * (paid - atDraft) + paid) / (2 * paid))));
       },
     ), { seed: SEED, numRuns: RUNS });
   });

@@ -36,11 +36,15 @@ const priced = (state: LifecycleState, request: { plan?: string; interval?: Inte
 describe('unusedTimeCredit (table)', () => {
   it.each<[string, number, Parameters<typeof unusedTimeCredit>[1], number]>([
     ['no paid period known (validators): unchanged', 1933, undefined, 1933],
-    ['nothing refunded: unchanged', 1933, { refundedCents: 0, unreturnedCents: 2900 }, 1933],
-    ['1000 of 2900 refunded: 1933 − 1000', 1933, { refundedCents: 1000, unreturnedCents: 1900 }, 933],
-    ['refunded exactly the unused time: 0', 1933, { refundedCents: 1933, unreturnedCents: 967 }, 0],
-    ['refunded in full: 0, never negative', 1933, { refundedCents: 2900, unreturnedCents: 0 }, 0],
-    ['at most what the period still holds', 1933, { refundedCents: 100, unreturnedCents: 1500 }, 1500],
+    ['nothing refunded: unchanged', 1933, { refundedCents: 0, unreturnedCents: 2900, refundShare: 'proportional' }, 1933],
+    ['1000 of 2900 refunded: 1933 × 1900 ÷ 2900 = 1266.5… half-up', 1933, { refundedCents: 1000, unreturnedCents: 1900, refundShare: 'proportional' }, 1266],
+    ['1933 of 2900 refunded: 1933 × 967 ÷ 2900 = 644.5… half-up', 1933, { refundedCents: 1933, unreturnedCents: 967, refundShare: 'proportional' }, 645],
+    ['refunded in full: 0, never negative', 1933, { refundedCents: 2900, unreturnedCents: 0, refundShare: 'proportional' }, 0],
+    ['at most what the period still holds', 1933, { refundedCents: 100, unreturnedCents: 1500, refundShare: 'proportional' }, 1500],
+    ['nothing paid: 0', 1933, { refundedCents: 0, unreturnedCents: 0, refundShare: 'proportional' }, 0],
+    ['a view recorded before the rule (no refundShare): 1933 − 1000, end first', 1933, { refundedCents: 1000, unreturnedCents: 1900 }, 933],
+    ['a view recorded before the rule: refunded exactly the unused time, 0', 1933, { refundedCents: 1933, unreturnedCents: 967 }, 0],
+    ['a view recorded before the rule: at most what the period still holds', 1933, { refundedCents: 100, unreturnedCents: 1500 }, 1500],
   ])('%s', (_name, unused, money, expected) => {
     expect(unusedTimeCredit(unused, money)).toBe(expected);
   });
@@ -48,16 +52,16 @@ describe('unusedTimeCredit (table)', () => {
   it('periodInForceMoney: the last paid invoice is in force; a change invoice holds the credit that moved onto it', () => {
     expect(periodInForceMoney([])).toBeNull();
     const first = invoice('a', 'subscription', [{ description: 'Max (monthly)', amount_cents: 2900 }], 1000);
-    expect(periodInForceMoney([first])).toEqual({ refundedCents: 1000, unreturnedCents: 1900 });
+    expect(periodInForceMoney([first])).toEqual({ refundedCents: 1000, unreturnedCents: 1900, refundShare: 'proportional' });
     // Upgrade after that refund: credit 933 moved onto it, 3933 paid for the remaining time on Generative.
     const upgrade = invoice('u', 'upgrade', [{ description: 'Unused time on Max (monthly), less 1000 refunded', amount_cents: -933 }, { description: 'Remaining time on Generative (monthly)', amount_cents: 3933 }], 500);
-    expect(periodInForceMoney([first, upgrade])).toEqual({ refundedCents: 500, unreturnedCents: 3933 - 500 });
+    expect(periodInForceMoney([first, upgrade])).toEqual({ refundedCents: 500, unreturnedCents: 3933 - 500, refundShare: 'proportional' });
     // A refund of the invoice before does not lower the next change's credit (it only gives back used time).
-    expect(periodInForceMoney([{ ...first, refundedCents: 1967 }, { ...upgrade, refundedCents: 0 }])).toEqual({ refundedCents: 0, unreturnedCents: 3933 });
+    expect(periodInForceMoney([{ ...first, refundedCents: 1967 }, { ...upgrade, refundedCents: 0 }])).toEqual({ refundedCents: 0, unreturnedCents: 3933, refundShare: 'proportional' });
   });
 
   it.each<[number, number, number, number]>([
-    [266, 1933, 1933, 266], [266, 933, 1933, 128], [266, 0, 1933, 0], [0, 500, 1933, 0], [13, 10469, 10469, 13],
+    [266, 1933, 1933, 266], [266, 933, 1933, 128], [267, 1266, 1933, 174], [266, 0, 1933, 0], [0, 500, 1933, 0], [13, 10469, 10469, 13],
   ])('deductibleCredits(%i, credit %i of %i) = %i', (deductible, credit, unused, expected) => {
     expect(deductibleCredits(deductible, credit, unused)).toBe(expected);
   });
@@ -65,9 +69,16 @@ describe('unusedTimeCredit (table)', () => {
 
 describe('planChange with a refund of the period in force', () => {
   const jan11 = JAN_1 + 10 * DAY;
-  it('Max monthly, 1000 refunded, switch to yearly on 01-11: −933, 128 credits deducted (not 266)', () => {
+  it('Max monthly, 1000 refunded, switch to yearly on 01-11: −1266 (the unused 1933 at 1900 ÷ 2900), 174 credits deducted (not 267)', () => {
     const state = active('max', 'month');
     expect(priced(state, { interval: 'year' }, jan11, { availablePlanCredits: 262, periodInForce: paidFirst(state, 1000) })).toEqual({
+      lines: [{ description: 'Unused time on Max (monthly), less 667 refunded', amount_cents: -1266 }, { description: 'Max (yearly)', amount_cents: 20880 }],
+      credits: 400 - 174, creditsBought: 0,
+    });
+    // A view recorded in a history before the proportional rule replays as it was priced: the refund from the end.
+    const recorded = { ...paidFirst(state, 1000)! };
+    delete recorded.refundShare;
+    expect(priced(state, { interval: 'year' }, jan11, { availablePlanCredits: 262, periodInForce: recorded })).toEqual({
       lines: [{ description: 'Unused time on Max (monthly), less 1000 refunded', amount_cents: -933 }, { description: 'Max (yearly)', amount_cents: 20880 }],
       credits: 400 - 128, creditsBought: 0,
     });
@@ -91,10 +102,11 @@ describe('planChange with a refund of the period in force', () => {
     });
   });
 
-  it('Max yearly, 5000 refunded, switch to monthly on 07-02: −(10469 − 5000)', () => {
+  it('Max yearly, 5000 refunded, switch to monthly on 07-02: −10469 × 15880 ÷ 20880 (each refresh gave up its share of credits too)', () => {
     const state = { ...active('max', 'year'), nextRefresh: 7 };
     const { lines } = priced(state, { interval: 'month' }, Date.UTC(2026, 6, 2), { availablePlanCredits: 400, periodInForce: paidFirst(state, 5000) });
-    expect(lines.map((l) => l.amount_cents)).toEqual([-5469, 2900]);
+    expect(lines.map((l) => l.amount_cents)).toEqual([-7962, 2900]);
+    expect(Math.round((10469 * 15880) / 20880)).toBe(7962);
   });
 });
 
@@ -122,8 +134,9 @@ describe('property: refund + unused-time credit never exceed what the period was
         expect(credit).toBeGreaterThanOrEqual(0);
         // Total money returned for the period never exceeds what was paid for it ...
         expect(refunded + credit).toBeLessThanOrEqual(paid);
-        // ... and the unused time is never paid back twice: the credit is what the refunds left of it.
-        expect(credit).toBe(Math.max(0, unused - refunded));
+        // ... and the unused time is credited at the share of the price the refunds left (half-up): a partial
+        // refund is a discount on the whole period, as its clawback takes the same share of every lot.
+        expect(credit).toBe(Math.min(paid - refunded, Math.floor((2 * unused * (paid - refunded) + paid) / (2 * paid))));
         // Credits the refund took back are never charged again as already used: at most those of the time still credited.
         if (credit === 0) expect(creditsBought).toBe(0);
         const noRefund = priced(state, request, at, { availablePlanCredits: available, periodInForce: paidFirst(state, 0) });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type PaidSubscriptionInvoice, prorationCredits, unusedTimeCreditCents } from '../../domain/billing/proration-credits.js';
+import { creditedBeforeLostDispute, lostDisputeTakeback } from '../../domain/billing/lost-dispute-takeback.js';
+import { type PaidSubscriptionInvoice, prorationAttributions, prorationCredits, unusedTimeCreditCents } from '../../domain/billing/proration-credits.js';
 import { periodInForceMoney, unusedTimeCredit } from '../../domain/billing/refund-aware-credit.js';
 import { refundableCents, splitRefund } from '../../domain/billing/refunds.js';
 import { type Interval, PLANS, planById, priceCents } from '../../domain/catalog.js';
@@ -12,6 +13,9 @@ const invoice = (id: string, kind: PaidSubscriptionInvoice['kind'], lines: { des
   ({ id, number: `INV-${id}`, kind, totalCents: lines.reduce((s, l) => s + l.amount_cents, 0), lines });
 const credited = (invoices: PaidSubscriptionInvoice[]) =>
   Object.fromEntries([...prorationCredits(invoices)].map(([id, c]) => [id, [c.cents, c.by.map((b) => `${b.invoiceId}:${b.cents}`)]]));
+/** What each period absorbed (moved-in money included), as [cents, by]. */
+const absorbed = (invoices: PaidSubscriptionInvoice[]) =>
+  Object.fromEntries([...prorationAttributions(invoices)].map(([id, c]) => [id, [c.absorbed.cents, c.absorbed.by.map((b) => `${b.invoiceId}:${b.cents}`)]]));
 
 /**
  * SPEC §4/§10: which invoice a change's unused-time credit gives back. Table tests of the derived link, and
@@ -40,11 +44,28 @@ describe('unused-time credits of later invoices (prorationCredits)', () => {
       [invoice('a', 'subscription', [line('Max (yearly)', 20880)]), invoice('s', 'interval_switch', [line('Unused time on Max (yearly)', -10469), line('Max (monthly)', 2900)]),
         invoice('r', 'subscription', [line('Max (monthly)', 2900)]), invoice('y', 'interval_switch', [line('Unused time on Max (monthly)', -1450), line('Max (yearly)', 20880)])],
       { a: [10469, ['s:10469']], r: [1450, ['y:1450']] }],
-    ['upgrade then switch: the switch credits the upgrade up to its total, the rest goes to the invoice the upgrade credited',
+    // Re-derived (breaker balance finding 3): u's period (Max for the second half year) was paid 6120 by card and 4320
+    // by a's credit (10440). s's 7000 is absorbed there, the moved-in 4320 first: it left a once (a's 4320), so only
+    // 2680 left u's own payment and nothing more leaves a. The former expectation (a 4320 + 880, u 6120) counted
+    // 880 of a's money twice and left the used Max time (3440) unrefundable.
+    ['upgrade then switch: the switch is absorbed by the upgrade\'s period, its moved-in money first; only the rest is the upgrade\'s own',
       [invoice('a', 'subscription', [line('Plus (yearly)', 8640)]), invoice('u', 'upgrade', [line('Unused time on Plus (yearly)', -4320), line('Remaining time on Max (yearly)', 10440)]),
         invoice('s', 'interval_switch', [line('Unused time on Max (yearly)', -7000), line('Max (monthly)', 2900)])],
-      { a: [4320 + 880, ['u:4320', 's:880']], u: [6120, ['s:6120']] }],
-    ['switch back and forth: a negative switch absorbs nothing, its overflow goes to the invoice before it',
+      { a: [4320, ['u:4320']], u: [2680, ['s:2680']] }],
+    ['breaker: switch (negative total) then upgrade: the upgrade credits the month the switch\'s credit paid, not the year',
+      [invoice('a', 'subscription', [line('Max (yearly)', 20880)]), invoice('s', 'interval_switch', [line('Unused time on Max (yearly)', -10469), line('Max (monthly)', 2900)]),
+        invoice('g', 'upgrade', [line('Unused time on Max (monthly)', -1450), line('Remaining time on Generative (monthly)', 2950)])],
+      { a: [10469, ['s:10469']] }],
+    ['two upgrades: the second credit takes the first upgrade\'s moved-in 4320 first, then 900 of its own payment',
+      [invoice('a', 'subscription', [line('Plus (yearly)', 8640)]), invoice('u', 'upgrade', [line('Unused time on Plus (yearly)', -4320), line('Remaining time on Max (yearly)', 10440)]),
+        invoice('v', 'upgrade', [line('Unused time on Max (yearly)', -5220), line('Remaining time on Generative (yearly)', 8850)])],
+      { a: [4320, ['u:4320']], u: [900, ['v:900']] }],
+    ['a credit beyond the period\'s capacity (u refunded 6120, the switch\'s credit not lowered): the excess goes to the invoice before',
+      [invoice('a', 'subscription', [line('Plus (yearly)', 8640)]),
+        { ...invoice('u', 'upgrade', [line('Unused time on Plus (yearly)', -4320), line('Remaining time on Max (yearly)', 10440)]), refundedCents: 6120 },
+        invoice('s', 'interval_switch', [line('Unused time on Max (yearly)', -7000), line('Max (monthly)', 2900)])],
+      { a: [4320 + 2680, ['u:4320', 's:2680']] }],
+    ['switch back and forth: the negative switch\'s month (2900, paid by its credit) absorbs the credit back; nothing more on the first invoice',
       [invoice('a', 'subscription', [line('Max (yearly)', 20880)]), invoice('m', 'interval_switch', [line('Unused time on Max (yearly)', -20880), line('Max (monthly)', 2900)]),
         invoice('y', 'interval_switch', [line('Unused time on Max (monthly)', -2900), line('Max (yearly)', 20880)])],
       { a: [20880, ['m:20880']] }],
@@ -53,6 +74,29 @@ describe('unused-time credits of later invoices (prorationCredits)', () => {
       { r: [1200, ['u:1200']] }],
   ])('%s', (_name, invoices, expected) => {
     expect(credited(invoices)).toEqual(expected);
+  });
+
+  it('what each period absorbed, moved-in money included, stays within total + moved in − notes', () => {
+    const a = invoice('a', 'subscription', [line('Max (yearly)', 20880)]);
+    const s = invoice('s', 'interval_switch', [line('Unused time on Max (yearly)', -10469), line('Max (monthly)', 2900)]);
+    const g = invoice('g', 'upgrade', [line('Unused time on Max (monthly)', -1450), line('Remaining time on Generative (monthly)', 2950)]);
+    expect(absorbed([a, s, g])).toEqual({ a: [10469, ['s:10469']], s: [1450, ['g:1450']] });
+    // The refund cap of the breaker: 20880 − 10469 = 10411 left (README's figure), not 8961.
+    expect(refundableCents(20880, { amountCents: 0, cardCents: 0, providerCardCents: 0 }, prorationCredits([a, s, g]).get('a')!.cents)).toBe(10411);
+  });
+
+  it('refund caps and full bank-side returns after an upgrade then a switch give back each cent once', () => {
+    const a = invoice('a', 'subscription', [line('Plus (yearly)', 8640)]);
+    const u = invoice('u', 'upgrade', [line('Unused time on Plus (yearly)', -4320), line('Remaining time on Max (yearly)', 10440)]);
+    const s = invoice('s', 'interval_switch', [line('Unused time on Max (yearly)', -7000), line('Max (monthly)', 2900)]);
+    const none = { amountCents: 0, cardCents: 0, providerCardCents: 0 };
+    const credits = prorationCredits([a, u, s]);
+    // Left to refund: a's used half year (8640 − 4320) and u's used Max time (10440 − 7000), 7760 = 14760 paid − 7000 credited.
+    expect([refundableCents(8640, none, credits.get('a')!.cents), refundableCents(6120, none, credits.get('u')!.cents)]).toEqual([4320, 3440]);
+    // Both charges returned by the bank, a then u (lost disputes, dashboard refunds): the take-backs sum to the 7000 s credited.
+    const owedA = lostDisputeTakeback({ totalCents: 8640, returnedCents: 8640, creditedCents: creditedBeforeLostDispute([{ ...a, refundedCents: 8640 }, u, s], 'a', 8640), balanceCents: 0 });
+    const owedU = lostDisputeTakeback({ totalCents: 6120, returnedCents: 6120, creditedCents: creditedBeforeLostDispute([{ ...a, refundedCents: 8640 }, { ...u, refundedCents: 6120 }, s], 'u', 6120), balanceCents: 0 });
+    expect([owedA.owedCents, owedU.owedCents, owedA.owedCents + owedU.owedCents]).toEqual([4320, 2680, 7000]);
   });
 });
 

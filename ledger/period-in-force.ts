@@ -7,7 +7,7 @@ import type { PaidSubscriptionInvoice } from '../domain/billing/proration-credit
 import type { LedgerView } from '../domain/lifecycle/changes.js';
 import { type PeriodInForceMoney, periodInForceMoney } from '../domain/billing/refund-aware-credit.js';
 import type { Sql } from './db.js';
-import { availableOfGrants } from './grants.js';
+import { planCreditsOfGrants } from './grants.js';
 import type { Tx } from './operations.js';
 
 /**
@@ -58,13 +58,15 @@ export async function periodInForceOf(tx: Tx | Sql, workspaceId: string, subscri
 
 /**
  * What pricing a change reads from the ledger (SPEC §4, §10), for the workflow and its preview alike: what the
- * period in force was paid and refunded and, for an interval switch (`switching`), the plan credits still
- * available in the lots of `grantKeys` at `at`.
+ * period in force was paid and refunded and, for an interval switch (`switching`), the plan credits of the lots
+ * of `grantKeys` at `at`: still available, frozen by an open dispute, and taken by operators' negative adjustments
+ * (the last two always present in views read since 2026-11-30; recorded views without them price as before).
  */
 export async function changeLedgerView(sql: Sql, input: { workspaceId: string; subscriptionId: string; grantKeys: string[]; at: Date; switching: boolean }): Promise<LedgerView> {
-  const [periodInForce, available] = await Promise.all([
+  const [periodInForce, credits] = await Promise.all([
     periodInForceOf(sql, input.workspaceId, input.subscriptionId),
-    input.switching ? availableOfGrants(sql, input.workspaceId, input.grantKeys, input.at) : undefined,
+    input.switching ? planCreditsOfGrants(sql, input.workspaceId, input.grantKeys, input.at) : undefined,
   ]);
-  return { periodInForce, ...(available === undefined ? {} : { availablePlanCredits: available }) };
+  if (credits === undefined) return { periodInForce };
+  return { periodInForce, availablePlanCredits: credits.available, frozenPlanCredits: credits.frozen, adjustedAwayCredits: credits.adjustedAway };
 }

@@ -26,6 +26,16 @@ export interface ChangeRequest {
  */
 export interface LedgerView {
   availablePlanCredits?: number;
+  /**
+   * Of the plan lots an interval switch prices, credits unspent and unheld but frozen by an open dispute (SPEC §10):
+   * still the customer's, so kept like available ones. Absent (histories recorded before 2026-11-30): counted as used.
+   */
+  frozenPlanCredits?: number;
+  /**
+   * Credits operators' negative adjustments took from those lots (journaled `adjust`, SPEC §10): neither used nor
+   * kept, so neither charged nor deducted. Absent (histories recorded before 2026-11-30): counted as used.
+   */
+  adjustedAwayCredits?: number;
   periodInForce?: PeriodInForceMoney | null;
 }
 
@@ -83,8 +93,7 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
   const unusedCents = prorateCents(priceCents(current, state.interval), r);
   const creditCents = unusedTimeCredit(unusedCents, ledgerView?.periodInForce);
   const deductible = kind === 'upgrade' ? 0 : deductibleCredits(prorateCredits(current.monthlyCredits, rRefresh), creditCents, unusedCents);
-  const kept = Math.min(deductible, ledgerView?.availablePlanCredits ?? deductible);
-  const usedAhead = deductible - kept;
+  const { kept, usedAhead } = switchCreditsOfUnusedTime(deductible, ledgerView);
   const credits = kind === 'upgrade'
     ? prorateCredits(target.monthlyCredits - current.monthlyCredits, rRefresh)
     : Math.max(0, target.monthlyCredits - kept);
@@ -113,6 +122,23 @@ export function planChange(state: LifecycleState, request: ChangeRequest, at: nu
       },
     },
   };
+}
+
+/**
+ * Of the `deductible` credits of an interval switch's unused time (SPEC §4), those kept (deducted from the new lot;
+ * clawed back beyond the new plan's credits) and those already used ahead of their time (charged at the old plan's
+ * rate). Kept: the plan lots' credits still available or frozen by an open dispute (the customer's unless the
+ * dispute is lost, whose clawback and take-back then take them and the change's credit), up to `deductible`.
+ * Used ahead: the rest, less what operators' negative adjustments took from those lots — those credits were neither
+ * used nor kept, so they are attributed to the unused time first and neither charged nor deducted. Then
+ * usedAhead = max(0, spent or held − (lot − deductible)): only spending beyond the used time's share is charged.
+ * View fields absent (validators: nothing used; histories recorded before 2026-11-30 lack the frozen and adjusted
+ * figures): frozen and adjusted-away credits count as used, exactly as those histories were priced.
+ */
+export function switchCreditsOfUnusedTime(deductible: number, view: LedgerView | undefined): { kept: number; usedAhead: number } {
+  if (view?.availablePlanCredits === undefined) return { kept: deductible, usedAhead: 0 };
+  const kept = Math.min(deductible, view.availablePlanCredits + (view.frozenPlanCredits ?? 0));
+  return { kept, usedAhead: Math.max(0, deductible - kept - (view.adjustedAwayCredits ?? 0)) };
 }
 
 /**

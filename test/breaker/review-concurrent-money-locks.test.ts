@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyDisputeEvent } from '../../billing/disputes.js';
 import { applyProviderRefund, refundInvoice } from '../../billing/refunds.js';
 import { Refusal } from '../../domain/refusals.js';
 import { draftInvoice, type InvoiceRow, markInvoice, voidInvoice } from '../../ledger/invoices.js';
@@ -81,6 +82,30 @@ describe('review: concurrent refunds, dashboard refunds, voids and a change draf
       expect(s.reconciled).toBe(s.balance);
       // The yearly's own payment given back: its notes + what the switch credited of it (10469) − taken back ≤ 20880.
       expect(s.yearlyNotes + 10469 - s.yearlyTakenOrOwed).toBeLessThanOrEqual(20880);
+    }
+  });
+
+  it('a dispute of the whole yearly charge lost while the open pack is voided, a pack refunded and a change drafted: 10469 taken back or owed in every order', async () => {
+    const worlds = await Promise.all(Array.from({ length: 8 }, () => world()));
+    const outcomes = await Promise.all(worlds.map(async (w) => {
+      const dispute = (status: string, n: number) => applyDisputeEvent({ sql: db.sql }, {
+        id: `evt_${w.yearly.id}_${n}`, created: n, invoiceId: w.yearly.id, dispute: { id: `dp_${w.yearly.id}`, status, amountCents: 20880 } });
+      const ops = await Promise.all([
+        answer(dispute('needs_response', 1).then(() => dispute('lost', 2))),
+        answer(voidInvoice(db.sql, w.open.id)),
+        answer(refundInvoice({ sql: db.sql, payments: sandbox }, { invoiceId: w.pack.id, reason: 'review' })),
+        answer(draftInvoice(db.sql, { businessKey: `${w.subscriptionId}:upgrade`, workspaceId: w.workspaceId, subscriptionId: w.subscriptionId, kind: 'upgrade', createdAt: JUL_2,
+          lines: [{ description: 'Unused time on Max (monthly)', amount_cents: -1450 }, { description: 'Remaining time on Generative (monthly)', amount_cents: 2950 }] })),
+      ]);
+      return { ops, state: await state(w.workspaceId, w.yearly.id) };
+    }));
+    for (const { ops, state: s } of outcomes) {
+      expect(ops).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(s.balance).toBeGreaterThanOrEqual(0);
+      if (s.owed > 0) expect(s.balance).toBe(0);
+      expect(s.reconciled).toBe(s.balance);
+      // The switch's 1450-credited month is moved-in money: the yearly's own credit stays 10469, all returned again.
+      expect([s.yearlyNotes, s.yearlyTakenOrOwed]).toEqual([20880, 10469]);
     }
   });
 });

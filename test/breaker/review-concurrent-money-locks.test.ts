@@ -108,4 +108,27 @@ describe('review: concurrent refunds, dashboard refunds, voids and a change draf
       expect([s.yearlyNotes, s.yearlyTakenOrOwed]).toEqual([20880, 10469]);
     }
   });
+
+  it('two dashboard refunds owing, then a void and a pack refund at once: settled oldest note first, 2900 still owed, balance 0', async () => {
+    const worlds = await Promise.all(Array.from({ length: 6 }, () => world()));
+    for (const w of worlds) {
+      // Balance 7569 − 1000 (pack) − 5000 (open pack) = 1569 when Stripe reports 15000, then 20880 refunded.
+      await applyProviderRefund({ sql: db.sql, payments: sandbox }, { invoiceId: w.yearly.id, amountRefundedCents: 15000 });
+      await applyProviderRefund({ sql: db.sql, payments: sandbox }, { invoiceId: w.yearly.id, amountRefundedCents: 20880 });
+    }
+    const notesOf = (invoiceId: string) => db.sql<{ amount: number; taken: number; owed: number }[]>`
+      SELECT amount_cents::int AS amount, balance_taken_back_cents::int AS taken, balance_shortfall_cents::int AS owed
+      FROM credit_notes WHERE invoice_id = ${invoiceId} ORDER BY seq`;
+    // 15000 + 10469 − 20880 = 4589 owed by the first (1569 found), 5880 by the second (the credit's rest).
+    expect(await notesOf(worlds[0]!.yearly.id)).toEqual([{ amount: 15000, taken: 1569, owed: 3020 }, { amount: 5880, taken: 0, owed: 5880 }]);
+    await Promise.all(worlds.flatMap((w) => [
+      voidInvoice(db.sql, w.open.id),
+      refundInvoice({ sql: db.sql, payments: sandbox }, { invoiceId: w.pack.id, reason: 'review' }),
+    ]));
+    for (const w of worlds) {
+      expect(await notesOf(w.yearly.id)).toEqual([{ amount: 15000, taken: 4589, owed: 0 }, { amount: 5880, taken: 2980, owed: 2900 }]);
+      const s = await state(w.workspaceId, w.yearly.id);
+      expect(s).toMatchObject({ balance: 0, reconciled: 0, owed: 2900, yearlyNotes: 20880, yearlyTakenOrOwed: 10469 });
+    }
+  });
 });

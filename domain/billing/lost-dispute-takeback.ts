@@ -30,17 +30,53 @@ export interface LostDisputeTakeback {
  * dispute's or provider refund's note of `lostCents` (prorationCredits never gives a credit what was refunded, so counting the note
  * that comes after the change would hide the credit it duplicates). `invoices`: the subscription's paid
  * invoices in creation order, `refundedCents` including that note (it is recorded first, so a retry computes
- * the same figure).
+ * the same figure). Right only while that note is the invoice's latest: the ledger uses takebackAsOfNote, which
+ * leaves out notes recorded after it.
  */
 export function creditedBeforeLostDispute(invoices: readonly PaidSubscriptionInvoice[], invoiceId: string, lostCents: number): number {
   const before = invoices.map((i) => (i.id === invoiceId ? { ...i, refundedCents: Math.max(0, (i.refundedCents ?? 0) - lostCents) } : i));
   return prorationCredits(before).get(invoiceId)?.cents ?? 0;
 }
 
+/** One credit note of an invoice as the ledger has it: its place in the ledger's order (seq) and its amount, cents. */
+export interface RecordedNote {
+  seq: number;
+  amountCents: number;
+}
+
+/**
+ * The take-back of note `noteSeq` of invoice `invoiceId` (paid `totalCents`), every figure as of that note:
+ * returned = the invoice's notes with seq ≤ the note's, the credit later changes gave for its time as it stood
+ * before the note (its notes with seq < the note's count as refunded; prorationCredits on `invoices`, the
+ * subscription's paid invoices in creation order). `notes` may hold later notes too (recorded before this note's
+ * take-back ran: events processed at once, a note a crash left pending): they are not counted, so the take-backs
+ * of a set of notes sum to min(credit, notes + credit − total) whatever the order they complete in (each is the
+ * step of that figure from its notes before to its notes through). `balanceCents`: the customer balance now.
+ * SPEC §4, §10.
+ */
+export function takebackAsOfNote(input: {
+  invoices: readonly PaidSubscriptionInvoice[];
+  invoiceId: string;
+  totalCents: number;
+  notes: readonly RecordedNote[];
+  noteSeq: number;
+  balanceCents: number;
+}): LostDisputeTakeback {
+  const { notes, noteSeq } = input;
+  const sum = (keep: (n: RecordedNote) => boolean) => notes.filter(keep).reduce((cents, n) => cents + n.amountCents, 0);
+  const asOf = input.invoices.map((i) => (i.id === input.invoiceId ? { ...i, refundedCents: sum((n) => n.seq < noteSeq) } : i));
+  return lostDisputeTakeback({
+    totalCents: input.totalCents,
+    returnedCents: sum((n) => n.seq <= noteSeq),
+    creditedCents: prorationCredits(asOf).get(input.invoiceId)?.cents ?? 0,
+    balanceCents: input.balanceCents,
+  });
+}
+
 /**
  * The take-back of a lost dispute or provider refund on an invoice paid `totalCents` (card + customer
- * balance): `returnedCents` is every credit note of the invoice including that one (card refunds, balance
- * refunds, dashboard refunds, bank reversals), `creditedCents` what later changes credited for its time (creditedBeforeLostDispute),
+ * balance): `returnedCents` is the invoice's credit notes up to and including that one (card refunds, balance
+ * refunds, dashboard refunds, bank reversals), `creditedCents` what later changes credited for its time as it stood before that note,
  * `balanceCents` the customer balance now. Owed: what notes + credits return beyond what was paid, at most
  * the credits (notes alone never exceed the total). So afterwards notes + credits not taken back − shortfall ≤
  * total.

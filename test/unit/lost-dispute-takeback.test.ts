@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { creditedBeforeLostDispute, lostDisputeTakeback } from '../../domain/billing/lost-dispute-takeback.js';
+import { creditedBeforeLostDispute, lostDisputeTakeback, type RecordedNote, takebackAsOfNote } from '../../domain/billing/lost-dispute-takeback.js';
 import { type PaidSubscriptionInvoice, prorationCredits, unusedTimeCreditCents } from '../../domain/billing/proration-credits.js';
 import { periodInForceMoney, unusedTimeCredit } from '../../domain/billing/refund-aware-credit.js';
 import { lostDisputeCents, refundableCents, type RefundedSoFar, splitRefund } from '../../domain/billing/refunds.js';
@@ -178,5 +178,99 @@ describe('property: a paid invoice never gives back more than it was paid, lost 
     ), { seed: SEED, numRuns: RUNS });
     console.log(`[lost-dispute-takeback] invoices lost after a change credited their time: ${lostAfterChange}`);
     expect(lostAfterChange).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * A note's take-back as of that note (takebackAsOfNote): notes of the invoice recorded after it, even before its
+ * take-back runs (two charge.refunded events at once, a note a crash left pending, a lost dispute beside a
+ * dashboard refund), count in their own take-backs only. Review finding: Max yearly 20880, switch credits 10469,
+ * notes 15000 then 5880 both recorded before the first take-back ran: 10469 + 5880 were taken back.
+ * TAKEBACK_ASOF_SEED replays the property (TAKEBACK_ASOF_RUNS runs, default 1000).
+ */
+describe('takebackAsOfNote', () => {
+  const yearly: PaidSubscriptionInvoice = { id: 'a', number: null, kind: 'subscription', totalCents: 20880, lines: [line('Max (yearly)', 20880)], refundedCents: 20880 };
+  const switched: PaidSubscriptionInvoice = { id: 's', number: null, kind: 'interval_switch', totalCents: -7569, lines: [line('Unused time on Max (yearly)', -10469), line('Max (monthly)', 2900)] };
+  const notes = [{ seq: 7, amountCents: 15000 }, { seq: 9, amountCents: 5880 }];
+  const asOf = (noteSeq: number, balanceCents: number) => takebackAsOfNote({ invoices: [yearly, switched], invoiceId: 'a', totalCents: 20880, notes, noteSeq, balanceCents });
+
+  it('both notes recorded before either take-back: 4589 + 5880 = 10469 in either completion order', () => {
+    expect([asOf(7, 50_000).owedCents, asOf(9, 50_000).owedCents]).toEqual([4589, 5880]);
+    // The balance (7569) goes to whichever completes first; what it lacks stays owed.
+    const secondFirst = asOf(9, 7569);
+    const thenFirst = asOf(7, 7569 - secondFirst.takenCents);
+    expect([secondFirst, thenFirst]).toEqual([{ owedCents: 5880, takenCents: 5880, shortfallCents: 0 }, { owedCents: 4589, takenCents: 1689, shortfallCents: 2900 }]);
+  });
+
+  it('the figures read before the fix (every note, the credit less this note only) took 5880 twice', () => {
+    const old = lostDisputeTakeback({ totalCents: 20880, returnedCents: 20880, creditedCents: creditedBeforeLostDispute([yearly, switched], 'a', 15000), balanceCents: 50_000 });
+    expect(old.owedCents + asOf(9, 50_000).owedCents).toBe(16349);
+  });
+});
+
+const ASOF_SEED = Number(process.env.TAKEBACK_ASOF_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const ASOF_RUNS = Number(process.env.TAKEBACK_ASOF_RUNS ?? 1000);
+
+/** The invoice whose notes are taken back: a first charge, or an upgrade whose own credit moved money in. */
+const target = fc.oneof(
+  fc.record({ kind: fc.constant('subscription' as const), totalCents: fc.integer({ min: 1, max: 60_000 }), movedIn: fc.constant(0) }),
+  fc.record({ kind: fc.constant('upgrade' as const), totalCents: fc.integer({ min: 1, max: 60_000 }), movedIn: fc.integer({ min: 1, max: 40_000 }) }),
+);
+
+describe('property: the take-backs of an invoice\'s notes sum to min(credit, notes + credit − total) in any order', () => {
+  it('notes after a change, recorded in seq order and completed in a random order, with later notes recorded first', () => {
+    console.log(`[takeback-asof] seed ${ASOF_SEED} (TAKEBACK_ASOF_SEED=${ASOF_SEED} to replay), ${ASOF_RUNS} runs`);
+    let owing = 0;
+    fc.assert(fc.property(
+      target, fc.integer({ min: 1, max: 80_000 }), fc.constantFrom('upgrade' as const, 'interval_switch' as const), fc.integer({ min: 0, max: 40_000 }),
+      fc.array(fc.double({ min: 0.001, max: 1, noNaN: true }), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { minLength: 12, maxLength: 12 }),
+      fc.integer({ min: 0, max: 60_000 }), fc.nat({ max: 5 }),
+      (t, changeCredit, changeKind, changePrice, shares, choices, startBalance, seqGap) => {
+        // A first charge, the target (itself, or an upgrade of it), then the change crediting the target's time.
+        const first: PaidSubscriptionInvoice = { id: 'first', number: null, kind: 'subscription', totalCents: t.totalCents + t.movedIn, lines: [line('Pro (monthly)', t.totalCents + t.movedIn)] };
+        const paid: PaidSubscriptionInvoice = t.kind === 'subscription'
+          ? { ...first, id: 'paid', totalCents: t.totalCents, lines: [line('Pro (monthly)', t.totalCents)] }
+          : { id: 'paid', number: null, kind: 'upgrade', totalCents: t.totalCents, lines: [line('Unused time on Pro (monthly)', -t.movedIn), line('Max (monthly)', t.totalCents + t.movedIn)] };
+        const change: PaidSubscriptionInvoice = { id: 'change', number: null, kind: changeKind, totalCents: changePrice - changeCredit,
+          lines: [line('Unused time on Max (monthly)', -changeCredit), line('Max (yearly)', changePrice)] };
+        const invoices = t.kind === 'subscription' ? [paid, change] : [first, paid, change];
+        // Notes of the target in seq order, up to its total (what the card and balance paid; a bank returns no more).
+        let left = t.totalCents;
+        const notes: RecordedNote[] = [];
+        for (const share of shares) {
+          const cents = Math.min(left, Math.max(1, Math.round(t.totalCents * share)));
+          if (cents <= 0) break;
+          notes.push({ seq: 10 + notes.length * (1 + seqGap), amountCents: cents });
+          left -= cents;
+        }
+        // Record in seq order, complete any recorded note in any order: a choice records the next note or completes one.
+        let recorded = 0;
+        let balance = startBalance;
+        const done = new Set<number>();
+        let owed = 0;
+        for (let c = 0; done.size < notes.length; c += 1) {
+          const waiting = notes.slice(0, recorded).filter((n) => !done.has(n.seq));
+          const pick = choices[c % choices.length]! + c;
+          if (recorded < notes.length && (waiting.length === 0 || pick % 2 === 0)) {
+            recorded += 1;
+            continue;
+          }
+          const note = waiting[pick % waiting.length]!;
+          const tb = takebackAsOfNote({ invoices, invoiceId: 'paid', totalCents: t.totalCents, notes: notes.slice(0, recorded), noteSeq: note.seq, balanceCents: balance });
+          expect(tb.takenCents).toBeLessThanOrEqual(balance);
+          expect(tb.takenCents + tb.shortfallCents).toBe(tb.owedCents);
+          balance -= tb.takenCents;
+          owed += tb.owedCents;
+          done.add(note.seq);
+        }
+        // Computed once at the end: the credit as it stood before any note, all the notes.
+        const credit = prorationCredits(invoices).get('paid')?.cents ?? 0;
+        const noted = notes.reduce((s, n) => s + n.amountCents, 0);
+        expect(owed).toBe(Math.max(0, Math.min(credit, noted + credit - t.totalCents)));
+        if (owed > 0) owing += 1;
+      },
+    ), { seed: ASOF_SEED, numRuns: ASOF_RUNS });
+    console.log(`[takeback-asof] runs whose notes took back some credit: ${owing}`);
+    expect(owing).toBeGreaterThan(0);
   });
 });

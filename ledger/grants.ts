@@ -37,8 +37,8 @@ export interface PlanCreditsView {
 /**
  * What the lots of the given grants hold at `at` (available, dispute-frozen) and what negative adjustments took
  * from them (journaled `adjust` with a negative amount up to `at`). One query: the lots by the grants' keys, and
- * their adjustments through ledger_entries_by_time from the earliest of the lots' grants (an adjustment of a lot
- * comes after its grant), so only the journal of the lots' own weeks is read.
+ * their adjustments through the partial index ledger_entries_adjust_by_lot (migration 1732400000033), so the
+ * spend path's entries are never read.
  */
 export async function planCreditsOfGrants(sql: Sql, workspaceId: string, grantKeys: string[], at: Date): Promise<PlanCreditsView> {
   if (grantKeys.length === 0) return { available: 0, frozen: 0, adjustedAway: 0 };

@@ -48,9 +48,17 @@ export interface NewCreditNote {
 /** The operation key of a credit note's clawback (ledger_operations, its journal entries). */
 export const clawbackKeyOf = (note: Pick<CreditNoteRow, 'business_key'>) => `${note.business_key}:clawback`;
 
-/** Locks a paid (or any) invoice's row for the rest of the transaction: refunds of one invoice run one at a time. */
+/**
+ * Locks a paid (or any) invoice's row for the rest of the transaction: refunds, dashboard refunds and lost
+ * disputes of one invoice record their notes one at a time, and a change's draft (FOR SHARE, ledger/period-in-force.ts)
+ * waits for them. FOR NO KEY UPDATE, not FOR UPDATE: the note's insert then waits for the workspace row's key-share
+ * lock, while a clawback or balance credit holding the workspace row (ledger_lock_workspace) inserts rows referencing
+ * this invoice (a foreign-key check: KEY SHARE on it); FOR UPDATE blocked that check and the two deadlocked
+ * (CI, concurrent refunds of one pack; test/breaker/money-concurrent-operator-actions). NO KEY UPDATE does not block
+ * a key-share lock, and still conflicts with itself, with FOR SHARE and with every UPDATE of the row.
+ */
 export async function lockInvoice(tx: Tx, invoiceId: string): Promise<InvoiceRow | undefined> {
-  const [row] = await tx<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${invoiceId} FOR UPDATE`;
+  const [row] = await tx<InvoiceRow[]>`SELECT * FROM invoices WHERE id = ${invoiceId} FOR NO KEY UPDATE`;
   return row;
 }
 
